@@ -1,0 +1,373 @@
+/*
+ * proto: classic text protocol parser and reply formatting; see proto.h.
+ */
+#include "proto.h"
+
+#include <string.h>
+
+#define ERR_ERROR "ERROR"
+#define ERR_FORMAT "CLIENT_ERROR bad command line format"
+
+/* Splits on runs of spaces, as memcached's tokenizer does; at most
+ * PROTO_MAX_TOKENS tokens, the last of which then holds the rest of the line. */
+static unsigned proto_tokenize(const char *s, size_t len, struct proto_token *tok) {
+    unsigned n = 0;
+    size_t i = 0;
+    while (i < len && n < PROTO_MAX_TOKENS) {
+        while (i < len && s[i] == ' ')
+            i++;
+        if (i == len)
+            break;
+        size_t start = i;
+        if (n == PROTO_MAX_TOKENS - 1) {
+            size_t end = len;
+            while (end > start && s[end - 1] == ' ')
+                end--;
+            tok[n++] = (struct proto_token){s + start, end - start};
+            break;
+        }
+        while (i < len && s[i] != ' ')
+            i++;
+        tok[n++] = (struct proto_token){s + start, i - start};
+    }
+    return n;
+}
+
+bool proto_tok_is(const struct proto_token *t, const char *s) {
+    size_t n = strlen(s);
+    return t->len == n && memcmp(t->s, s, n) == 0;
+}
+
+/* Digits with an optional sign; false on overflow or any stray byte. */
+static bool proto_parse_magnitude(const struct proto_token *t, bool *neg, uint64_t *out) {
+    size_t i = 0;
+    *neg = false;
+    if (t->len > 0 && (t->s[0] == '+' || t->s[0] == '-')) {
+        *neg = t->s[0] == '-';
+        i = 1;
+    }
+    if (i == t->len)
+        return false;
+    uint64_t v = 0;
+    for (; i < t->len; i++) {
+        unsigned d = (unsigned char)t->s[i] - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool proto_parse_u64(const struct proto_token *t, uint64_t *out) {
+    bool neg;
+    uint64_t v;
+    if (!proto_parse_magnitude(t, &neg, &v) || (neg && v != 0))
+        return false;
+    *out = v;
+    return true;
+}
+
+bool proto_parse_i64(const struct proto_token *t, int64_t *out) {
+    bool neg;
+    uint64_t v;
+    if (!proto_parse_magnitude(t, &neg, &v) || v > (uint64_t)INT64_MAX + neg)
+        return false;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+bool proto_parse_i32(const struct proto_token *t, int32_t *out) {
+    int64_t v;
+    if (!proto_parse_i64(t, &v) || v < INT32_MIN || v > INT32_MAX)
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+bool proto_parse_flags(const struct proto_token *t, uint32_t *out) {
+    uint64_t v;
+    if (!proto_parse_u64(t, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool proto_next_key(const char **p, const char *end, struct proto_token *key) {
+    const char *s = *p;
+    while (s < end && *s == ' ')
+        s++;
+    if (s == end)
+        return false;
+    const char *e = memchr(s, ' ', (size_t)(end - s));
+    if (e == NULL)
+        e = end;
+    *key = (struct proto_token){s, (size_t)(e - s)};
+    *p = e;
+    return true;
+}
+
+bool proto_line_may_be_long(const char *buf, size_t len) {
+    static const char *const cmds[] = {"get ", "gets ", "gat ", "gats "};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        size_t n = strlen(cmds[i]);
+        if (len >= n && memcmp(buf, cmds[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void proto_fail(struct proto_request *req, const char *err) {
+    req->cmd = PROTO_CMD_ERROR;
+    req->error = err;
+}
+
+/* A trailing "noreply" token: memcached honours it even on lines it then
+ * rejects, so it is noted before validation. */
+static void proto_noreply(struct proto_request *req, unsigned first_optional) {
+    if (req->ntok > first_optional && proto_tok_is(&req->tok[req->ntok - 1], "noreply"))
+        req->noreply = true;
+}
+
+/* "<cmd> <key>*" and "<cmd> <exptime> <key>*": the key list is kept whole. */
+static void proto_parse_retrieval(const char *line, size_t len, struct proto_request *req,
+                                  bool touch) {
+    unsigned need = touch ? 2 : 1;
+    if (req->ntok < need + (touch ? 0 : 1)) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    if (touch) {
+        int32_t e;
+        if (!proto_parse_i32(&req->tok[1], &e)) {
+            proto_fail(req, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        req->exptime = e;
+    }
+    const char *start = req->tok[need - 1].s + req->tok[need - 1].len;
+    req->keys = start;
+    req->keys_len = (size_t)(line + len - start);
+}
+
+static void proto_parse_storage(struct proto_request *req, bool cas) {
+    unsigned base = cas ? 6 : 5;
+    if (req->ntok != base && req->ntok != base + 1) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, base);
+    req->key = req->tok[1];
+    int32_t exptime, vlen;
+    if (req->key.len > PROTO_KEY_MAX || !proto_parse_flags(&req->tok[2], &req->flags) ||
+        !proto_parse_i32(&req->tok[3], &exptime) || !proto_parse_i32(&req->tok[4], &vlen) ||
+        (cas && !proto_parse_u64(&req->tok[5], &req->cas)) || vlen < 0 || vlen > INT32_MAX - 2) {
+        proto_fail(req, ERR_FORMAT);
+        return;
+    }
+    req->exptime = exptime;
+    req->vlen = vlen;
+}
+
+static void proto_parse_arith(struct proto_request *req) {
+    if (req->ntok != 3 && req->ntok != 4) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, 3);
+    req->key = req->tok[1];
+    if (req->key.len > PROTO_KEY_MAX)
+        proto_fail(req, ERR_FORMAT);
+    else if (!proto_parse_u64(&req->tok[2], &req->delta))
+        proto_fail(req, "CLIENT_ERROR invalid numeric delta argument");
+}
+
+static void proto_parse_delete(struct proto_request *req) {
+    if (req->ntok < 2 || req->ntok > 4) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, 2);
+    req->key = req->tok[1];
+    if (req->key.len > PROTO_KEY_MAX) {
+        proto_fail(req, ERR_FORMAT);
+        return;
+    }
+    /* Legacy "delete <key> 0" is accepted; any other hold time is not. */
+    bool zero = req->ntok > 2 && proto_tok_is(&req->tok[2], "0");
+    bool ok = req->ntok == 2 || (req->ntok == 3 && (zero || req->noreply)) ||
+              (req->ntok == 4 && zero && req->noreply);
+    if (!ok)
+        proto_fail(req, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+}
+
+static void proto_parse_touch(struct proto_request *req) {
+    if (req->ntok != 3 && req->ntok != 4) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, 3);
+    req->key = req->tok[1];
+    int32_t e;
+    if (req->key.len > PROTO_KEY_MAX)
+        proto_fail(req, ERR_FORMAT);
+    else if (!proto_parse_i32(&req->tok[2], &e))
+        proto_fail(req, "CLIENT_ERROR invalid exptime argument");
+    else
+        req->exptime = e;
+}
+
+static void proto_parse_flush(struct proto_request *req) {
+    if (req->ntok > 3) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, 1);
+    req->exptime = 0;
+    if (req->ntok >= 2 && !(req->ntok == 2 && req->noreply)) {
+        int32_t e;
+        if (!proto_parse_i32(&req->tok[1], &e)) {
+            proto_fail(req, "CLIENT_ERROR invalid exptime argument");
+            return;
+        }
+        req->exptime = e;
+    }
+}
+
+static void proto_parse_verbosity(struct proto_request *req) {
+    if (req->ntok != 2 && req->ntok != 3) {
+        proto_fail(req, ERR_ERROR);
+        return;
+    }
+    proto_noreply(req, 2);
+    uint64_t level = 0;
+    if (!proto_parse_u64(&req->tok[1], &level))
+        proto_fail(req, ERR_FORMAT);
+    req->delta = level;
+}
+
+struct proto_command {
+    const char *name;
+    enum proto_cmd cmd;
+};
+
+static const struct proto_command proto_commands[] = {
+    {"get", PROTO_CMD_GET},         {"gets", PROTO_CMD_GETS},
+    {"gat", PROTO_CMD_GAT},         {"gats", PROTO_CMD_GATS},
+    {"set", PROTO_CMD_SET},         {"add", PROTO_CMD_ADD},
+    {"replace", PROTO_CMD_REPLACE}, {"append", PROTO_CMD_APPEND},
+    {"prepend", PROTO_CMD_PREPEND}, {"cas", PROTO_CMD_CAS},
+    {"incr", PROTO_CMD_INCR},       {"decr", PROTO_CMD_DECR},
+    {"delete", PROTO_CMD_DELETE},   {"touch", PROTO_CMD_TOUCH},
+    {"stats", PROTO_CMD_STATS},     {"flush_all", PROTO_CMD_FLUSH_ALL},
+    {"version", PROTO_CMD_VERSION}, {"verbosity", PROTO_CMD_VERBOSITY},
+    {"quit", PROTO_CMD_QUIT},       {"shutdown", PROTO_CMD_SHUTDOWN},
+    {"cache_memlimit", PROTO_CMD_CACHE_MEMLIMIT},
+    {"lru_crawler", PROTO_CMD_LRU_CRAWLER},
+    {"misbehave", PROTO_CMD_MISBEHAVE},
+    {"mg", PROTO_CMD_META},         {"ms", PROTO_CMD_META},
+    {"md", PROTO_CMD_META},         {"ma", PROTO_CMD_META},
+    {"mn", PROTO_CMD_META},         {"me", PROTO_CMD_META},
+};
+
+static enum proto_cmd proto_lookup(const struct proto_token *t) {
+    for (size_t i = 0; i < sizeof(proto_commands) / sizeof(proto_commands[0]); i++)
+        if (proto_tok_is(t, proto_commands[i].name))
+            return proto_commands[i].cmd;
+    return PROTO_CMD_ERROR;
+}
+
+void proto_parse(const char *line, size_t len, struct proto_request *req) {
+    req->cmd = PROTO_CMD_ERROR;
+    req->error = ERR_ERROR;
+    req->noreply = false;
+    req->ntok = proto_tokenize(line, len, req->tok);
+    if (req->ntok == 0)
+        return;
+    req->cmd = proto_lookup(&req->tok[0]);
+    switch (req->cmd) {
+    case PROTO_CMD_GET:
+    case PROTO_CMD_GETS:
+        proto_parse_retrieval(line, len, req, false);
+        break;
+    case PROTO_CMD_GAT:
+    case PROTO_CMD_GATS:
+        proto_parse_retrieval(line, len, req, true);
+        break;
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+        proto_parse_storage(req, false);
+        break;
+    case PROTO_CMD_CAS:
+        proto_parse_storage(req, true);
+        break;
+    case PROTO_CMD_INCR:
+    case PROTO_CMD_DECR:
+        proto_parse_arith(req);
+        break;
+    case PROTO_CMD_DELETE:
+        proto_parse_delete(req);
+        break;
+    case PROTO_CMD_TOUCH:
+        proto_parse_touch(req);
+        break;
+    case PROTO_CMD_FLUSH_ALL:
+        proto_parse_flush(req);
+        break;
+    case PROTO_CMD_VERBOSITY:
+        proto_parse_verbosity(req);
+        break;
+    case PROTO_CMD_CACHE_MEMLIMIT:
+        if (req->ntok != 2 && req->ntok != 3)
+            proto_fail(req, ERR_ERROR);
+        else
+            proto_noreply(req, 2);
+        break;
+    default:
+        /* stats, version, quit, shutdown, lru_crawler, meta: the executor
+         * reads the tokens itself */
+        break;
+    }
+}
+
+size_t proto_fmt_u64(char *buf, uint64_t v) {
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t proto_fmt_u64_line(char *buf, uint64_t v) {
+    size_t n = proto_fmt_u64(buf, v);
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    return n;
+}
+
+size_t proto_fmt_value(char *buf, const char *key, size_t nkey, uint32_t flags, uint32_t nbytes,
+                       bool with_cas, uint64_t cas) {
+    char *p = buf;
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, key, nkey);
+    p += nkey;
+    *p++ = ' ';
+    p += proto_fmt_u64(p, flags);
+    *p++ = ' ';
+    p += proto_fmt_u64(p, nbytes);
+    if (with_cas) {
+        *p++ = ' ';
+        p += proto_fmt_u64(p, cas);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    return (size_t)(p - buf);
+}

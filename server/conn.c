@@ -1,0 +1,386 @@
+/*
+ * conn: connection buffers and the read/parse/write cycle; see conn.h.
+ */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/proto.h"
+#include "server/cmd.h"
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+
+static void conn_set_events(struct conn *c, short flags) {
+    if (c->ev_flags == flags)
+        return;
+    event_del(c->ev);
+    event_assign(c->ev, c->w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
+    event_add(c->ev, NULL);
+    c->ev_flags = flags;
+}
+
+struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix) {
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    c->w = w;
+    c->rsize = c->wsize = CONN_BUF_INITIAL;
+    c->rbuf = malloc(c->rsize);
+    c->wbuf = malloc(c->wsize);
+    c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
+    if (c->rbuf == NULL || c->wbuf == NULL || c->ev == NULL || event_add(c->ev, NULL) != 0) {
+        if (c->ev)
+            event_free(c->ev);
+        free(c->rbuf);
+        free(c->wbuf);
+        free(c);
+        return NULL;
+    }
+    c->ev_flags = EV_READ;
+    c->last_cmd = clock_now();
+    c->listen_name = listen_name;
+    if (is_unix) {
+        snprintf(c->addr, sizeof(c->addr), "unix:%s", listen_name);
+    } else {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char host[64] = "?", port[8] = "?";
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+            getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+                        NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(c->addr, sizeof(c->addr), ss.ss_family == AF_INET6 ? "tcp6:[%s]:%s" : "tcp:%s:%s",
+                 host, port);
+    }
+    pthread_mutex_lock(&w->lock);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    pthread_mutex_unlock(&w->lock);
+    __atomic_add_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void conn_close(struct conn *c) {
+    struct worker *w = c->w;
+    pthread_mutex_lock(&w->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&w->lock);
+    if (c->item)
+        store_release(w->srv->store, c->item);
+    event_free(c->ev);
+    close(c->fd);
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c);
+    __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+}
+
+const char *conn_state_name(const struct conn *c) {
+    switch (c->state) {
+    case CONN_PARSE: return c->rend > c->rstart ? "conn_parse_cmd" : "conn_waiting";
+    case CONN_NREAD: return "conn_nread";
+    case CONN_SWALLOW: return "conn_swallow";
+    default: return "conn_closing";
+    }
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+char *conn_reserve(struct conn *c, size_t n) {
+    if (c->wstart == c->wend)
+        c->wstart = c->wend = 0;
+    if (c->wsize - c->wend >= n)
+        return c->wbuf + c->wend;
+    if (c->wstart > 0) {
+        memmove(c->wbuf, c->wbuf + c->wstart, c->wend - c->wstart);
+        c->wend -= c->wstart;
+        c->wstart = 0;
+        if (c->wsize - c->wend >= n)
+            return c->wbuf + c->wend;
+    }
+    size_t need = c->wend + n;
+    if (need > CONN_WBUF_MAX)
+        return NULL;
+    size_t size = c->wsize;
+    while (size < need)
+        size *= 2;
+    char *p = realloc(c->wbuf, size);
+    if (p == NULL)
+        return NULL;
+    c->wbuf = p;
+    c->wsize = size;
+    return c->wbuf + c->wend;
+}
+
+void conn_commit(struct conn *c, size_t n) { c->wend += n; }
+
+void conn_out(struct conn *c, const char *s, size_t n) {
+    char *p = conn_reserve(c, n);
+    if (p == NULL) {
+        /* Out of memory for output: the reply stream is broken; close. */
+        c->state = CONN_CLOSING;
+        return;
+    }
+    memcpy(p, s, n);
+    c->wend += n;
+}
+
+void conn_reply(struct conn *c, const char *s) {
+    if (c->noreply)
+        return;
+    size_t n = strlen(s);
+    char *p = conn_reserve(c, n + 2);
+    if (p == NULL) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    memcpy(p, s, n);
+    p[n] = '\r';
+    p[n + 1] = '\n';
+    c->wend += n + 2;
+}
+
+/* Writes what it can.  Returns false when the socket is dead. */
+static bool conn_flush(struct conn *c) {
+    while (c->wend > c->wstart) {
+        ssize_t n = send(c->fd, c->wbuf + c->wstart, c->wend - c->wstart, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->wstart += (size_t)n;
+            STAT_ADD(c->w, bytes_written, (uint64_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    c->wstart = c->wend = 0;
+    /* Give back memory a big response took. */
+    if (c->wsize > 64 * CONN_BUF_INITIAL) {
+        char *p = realloc(c->wbuf, CONN_BUF_INITIAL);
+        if (p) {
+            c->wbuf = p;
+            c->wsize = CONN_BUF_INITIAL;
+        }
+    }
+    return true;
+}
+
+/* --- input ----------------------------------------------------------------- */
+
+/* Makes room for at least one more read; false if the line is too long. */
+static bool conn_rbuf_room(struct conn *c) {
+    if (c->rstart == c->rend) {
+        c->rstart = c->rend = 0;
+        if (c->rsize > 64 * CONN_BUF_INITIAL) {
+            char *p = realloc(c->rbuf, CONN_BUF_INITIAL);
+            if (p) {
+                c->rbuf = p;
+                c->rsize = CONN_BUF_INITIAL;
+            }
+        }
+    }
+    if (c->rstart > 0 && c->rend == c->rsize) {
+        memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+        c->rend -= c->rstart;
+        c->rstart = 0;
+    }
+    if (c->rend < c->rsize)
+        return true;
+    if (c->rsize >= PROTO_GET_LINE_MAX + 2)
+        return false;
+    char *p = realloc(c->rbuf, c->rsize * 2);
+    if (p == NULL)
+        return false;
+    c->rbuf = p;
+    c->rsize *= 2;
+    return true;
+}
+
+/* Bytes read (> 0), 0 at end of stream, -1 when nothing is ready, -2 on error. */
+static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
+    for (;;) {
+        ssize_t r = read(c->fd, dst, n);
+        if (r > 0) {
+            STAT_ADD(c->w, bytes_read, (uint64_t)r);
+            return r;
+        }
+        if (r == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
+/* Reads more input: into the item when a data block is pending and nothing
+ * is buffered (no copy for large values), else into the read buffer. */
+static ssize_t conn_fill(struct conn *c) {
+    if (c->state == CONN_NREAD && c->rstart == c->rend && c->item_have < c->item->nbytes) {
+        ssize_t r = conn_read_into(c, item_value(c->item) + c->item_have,
+                                   c->item->nbytes - c->item_have);
+        if (r > 0)
+            c->item_have += (size_t)r;
+        return r;
+    }
+    if (!conn_rbuf_room(c))
+        return -2;
+    ssize_t r = conn_read_into(c, c->rbuf + c->rend, c->rsize - c->rend);
+    if (r > 0)
+        c->rend += (size_t)r;
+    return r;
+}
+
+static void conn_log_line(const struct conn *c, const char *line, size_t len) {
+    fprintf(stderr, "<%d %.*s\n", c->fd, (int)(len > 1024 ? 1024 : len), line);
+}
+
+/* Parses and runs one command line if a whole one is buffered. */
+static bool conn_parse_one(struct conn *c) {
+    char *start = c->rbuf + c->rstart;
+    size_t avail = c->rend - c->rstart;
+    if (avail == 0)
+        return false;
+    char *nl = memchr(start, '\n', avail);
+    if (nl == NULL) {
+        /* memcached's rule: a long line that is not a retrieval is garbage */
+        if ((avail > PROTO_LINE_MAX && !proto_line_may_be_long(start, avail)) ||
+            avail > PROTO_GET_LINE_MAX) {
+            c->state = CONN_CLOSING;
+            return true;
+        }
+        return false;
+    }
+    size_t len = (size_t)(nl - start);
+    c->rstart += len + 1;
+    if (len > 0 && start[len - 1] == '\r')
+        len--;
+    c->last_cmd = clock_now();
+    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
+        conn_log_line(c, start, len);
+    struct proto_request req;
+    proto_parse(start, len, &req);
+    cmd_execute(c, &req);
+    return true;
+}
+
+static bool conn_nread(struct conn *c) {
+    size_t avail = c->rend - c->rstart;
+    size_t need = c->item->nbytes - c->item_have;
+    if (need > 0) {
+        size_t n = avail < need ? avail : need;
+        if (n == 0)
+            return false;
+        memcpy(item_value(c->item) + c->item_have, c->rbuf + c->rstart, n);
+        c->item_have += n;
+        c->rstart += n;
+        return true;
+    }
+    while (c->crlf_have < 2 && c->rstart < c->rend)
+        c->crlf[c->crlf_have++] = c->rbuf[c->rstart++];
+    if (c->crlf_have < 2)
+        return false;
+    cmd_complete_nread(c);
+    return true;
+}
+
+static bool conn_swallow(struct conn *c) {
+    size_t avail = c->rend - c->rstart;
+    size_t n = avail < c->swallow ? avail : (size_t)c->swallow;
+    c->rstart += n;
+    c->swallow -= n;
+    if (c->swallow == 0)
+        c->state = CONN_PARSE;
+    return n > 0 || c->swallow == 0;
+}
+
+static bool conn_step(struct conn *c) {
+    switch (c->state) {
+    case CONN_PARSE: return conn_parse_one(c);
+    case CONN_NREAD: return conn_nread(c);
+    case CONN_SWALLOW: return conn_swallow(c);
+    default: return false;
+    }
+}
+
+/* Runs the connection as far as input and output allow. */
+static void conn_drive(struct conn *c) {
+    struct worker *w = c->w;
+    int reqs = 0;
+    bool yield = false;
+
+    if (!conn_flush(c)) {
+        conn_close(c);
+        return;
+    }
+    while (c->state != CONN_CLOSING && !w->stopping) {
+        if (c->wend - c->wstart > CONN_WBUF_HIGH)
+            break; /* wait for the client to read */
+        if (c->state == CONN_PARSE && reqs >= w->srv->settings->reqs_per_event) {
+            yield = c->rend > c->rstart;
+            break;
+        }
+        enum conn_state before = c->state;
+        if (conn_step(c)) {
+            reqs += before == CONN_PARSE;
+            continue;
+        }
+        ssize_t r = conn_fill(c);
+        if (r > 0)
+            continue;
+        if (r == 0)
+            c->eof = true;
+        else if (r == -2)
+            c->state = CONN_CLOSING;
+        break;
+    }
+    if (c->state == CONN_CLOSING && !c->close_after_write) {
+        conn_close(c);
+        return;
+    }
+    if (!conn_flush(c)) {
+        conn_close(c);
+        return;
+    }
+    bool pending = c->wend > c->wstart;
+    if (!pending && (c->eof || c->state == CONN_CLOSING)) {
+        conn_close(c);
+        return;
+    }
+    conn_set_events(c, pending ? EV_WRITE : EV_READ);
+    if (yield && !pending) {
+        STAT_INCR(w, conn_yields);
+        event_active(c->ev, EV_READ, 0);
+    }
+}
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    conn_drive(arg);
+}
+
+void conn_close_all(struct worker *w) {
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        struct conn *c = w->conns;
+        pthread_mutex_unlock(&w->lock);
+        if (c == NULL)
+            break;
+        conn_flush(c);
+        conn_close(c);
+    }
+}

@@ -1,0 +1,80 @@
+/*
+ * conn: one client connection, owned by one worker thread.
+ *
+ * Input is read into a per-connection buffer and parsed in place; the data
+ * block of a storage command is read straight into the item's memory once
+ * the bytes already buffered are used.  Replies are appended to an output
+ * buffer and written with one write() per batch of requests.  When that
+ * buffer holds more than CONN_WBUF_HIGH unsent bytes the connection stops
+ * parsing input until it drains, so a client that never reads cannot make
+ * the server grow.
+ */
+#ifndef LARDER_CONN_H
+#define LARDER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/server.h"
+#include "storage/store.h"
+
+#define CONN_BUF_INITIAL 4096
+#define CONN_WBUF_HIGH (1u << 20)
+/* One response larger than this (a huge multi-get) ends the connection. */
+#define CONN_WBUF_MAX ((size_t)256 << 20)
+
+enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
+
+struct conn {
+    int fd;
+    struct worker *w;
+    struct event *ev;
+    short ev_flags;
+    enum conn_state state;
+    bool eof;
+    bool close_after_write;
+
+    char *rbuf;
+    size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
+    char *wbuf;
+    size_t wsize, wstart, wend; /* unsent output is wbuf[wstart, wend) */
+
+    /* a storage command waiting for its data block */
+    struct item *item;
+    size_t item_have;     /* value bytes read so far */
+    char crlf[2];
+    size_t crlf_have;
+    int cmd;              /* enum proto_cmd */
+    uint64_t cas_in;
+    bool noreply;
+    uint64_t swallow;     /* bytes still to discard */
+
+    /* meta: opaque and flags of a pending ms (see meta.c) */
+    char meta_ret[256];
+    size_t meta_ret_len;
+    uint32_t meta_flags;
+
+    rel_time_t last_cmd;
+    char addr[80];
+    const char *listen_name;
+    struct conn *prev, *next;
+};
+
+/* Takes an accepted, non-blocking socket into worker w. */
+struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix);
+void conn_close(struct conn *c);
+
+/* Output: reserve space, write into it, commit what was used. */
+char *conn_reserve(struct conn *c, size_t n);
+void conn_commit(struct conn *c, size_t n);
+void conn_out(struct conn *c, const char *s, size_t n);
+/* Appends s and "\r\n" unless the current command is noreply. */
+void conn_reply(struct conn *c, const char *s);
+
+/* Flushes what it can and closes every connection of the worker (shutdown). */
+void conn_close_all(struct worker *w);
+
+const char *conn_state_name(const struct conn *c);
+
+#endif

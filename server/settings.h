@@ -1,0 +1,60 @@
+/*
+ * settings: the one settings struct, filled from memcached-compatible
+ * command-line flags so that Larder can take memcached's place in a systemd
+ * unit or /etc/memcached.conf without edits.
+ */
+#ifndef LARDER_SETTINGS_H
+#define LARDER_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LARDER_VERSION "1.6.18-larder-0.1"
+#define SETTINGS_MAX_LISTEN 16
+
+struct settings {
+    int port;                 /* -p */
+    int udp_port;             /* -U, 0 = off */
+    char *listen[SETTINGS_MAX_LISTEN]; /* -l, each "addr" or "addr:port" */
+    int nlisten;
+    char *socket_path;        /* -s */
+    int socket_mask;          /* -a */
+    size_t maxbytes;          /* -m */
+    bool evict;               /* !-M */
+    int maxconns;             /* -c */
+    int threads;              /* -t */
+    size_t item_size_max;     /* -I */
+    double factor;            /* -f */
+    size_t chunk_size;        /* -n */
+    bool use_cas;             /* !-C */
+    int reqs_per_event;       /* -R */
+    int backlog;              /* -b */
+    int verbose;              /* -v, -vv, -vvv */
+    bool daemonize;           /* -d */
+    char *pidfile;            /* -P */
+    char *user;               /* -u */
+    bool shutdown_command;    /* -A */
+    bool flush_enabled;       /* !-F */
+    bool dump_enabled;        /* !-X */
+    unsigned idle_timeout;    /* -o idle_timeout=N */
+    int oom_score_adj;        /* -o oom_score_adj=N */
+    bool oom_score_set;
+    unsigned hashpower;       /* -o hashpower=N */
+    bool lru_crawler;         /* -o no_lru_crawler turns it off */
+};
+
+enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR };
+
+void settings_defaults(struct settings *s);
+
+/* Parses argv into s.  Prints help or version (SETTINGS_EXIT_OK) or an error
+ * on stderr (SETTINGS_ERROR). */
+enum settings_result settings_parse(struct settings *s, int argc, char **argv);
+
+/* Parses a size with an optional k/m/g suffix (as -I takes); false if bad. */
+bool settings_parse_size(const char *arg, size_t *out);
+
+void settings_free(struct settings *s);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * clock: relative seconds since start on the monotonic clock; see clock.h.
+ *
+ * The start point is taken lazily on first use.  CLOCK_MONOTONIC_COARSE is a
+ * vDSO read of a few nanoseconds, cheap enough to call per request, so there
+ * is no timer thread to keep a cached value fresh.
+ */
+#include "clock.h"
+
+#include <pthread.h>
+
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+static struct timespec mono_start;
+static time_t wall_start;
+static uint32_t test_advance;   /* written by tests only, read relaxed */
+static int64_t test_wall_step;
+
+static void clock_init(void) {
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &mono_start);
+    /* Two seconds of slack keep relative times 0 and 1 free for "never"
+     * and "already expired". */
+    wall_start = time(NULL) - 2;
+}
+
+rel_time_t clock_now(void) {
+    struct timespec ts;
+    pthread_once(&clock_once, clock_init);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t secs = (uint64_t)(ts.tv_sec - mono_start.tv_sec);
+    return (rel_time_t)(secs + 2 + __atomic_load_n(&test_advance, __ATOMIC_RELAXED));
+}
+
+time_t clock_started(void) {
+    pthread_once(&clock_once, clock_init);
+    return wall_start;
+}
+
+time_t clock_unix_now(void) {
+    return clock_started() + (time_t)clock_now() +
+           (time_t)__atomic_load_n(&test_wall_step, __ATOMIC_RELAXED);
+}
+
+rel_time_t clock_exptime(int64_t exptime) {
+    if (exptime == 0)
+        return CLOCK_NEVER;
+    if (exptime < 0)
+        return CLOCK_EXPIRED;
+    if (exptime > CLOCK_MAX_DELTA) {
+        /* An absolute unix time.  One at or before our start is in the past. */
+        time_t started = clock_started();
+        if (exptime <= started)
+            return CLOCK_EXPIRED;
+        int64_t rel = exptime - started;
+        return rel > UINT32_MAX ? UINT32_MAX : (rel_time_t)rel;
+    }
+    return clock_now() + (rel_time_t)exptime;
+}
+
+void clock_test_advance(uint32_t seconds) {
+    __atomic_add_fetch(&test_advance, seconds, __ATOMIC_RELAXED);
+}
+
+void clock_test_wall_step(int64_t delta) {
+    __atomic_add_fetch(&test_wall_step, delta, __ATOMIC_RELAXED);
+}

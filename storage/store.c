@@ -1,0 +1,728 @@
+/*
+ * store: shards of chained hash tables over slab memory; see store.h.
+ *
+ * A key's 64-bit hash picks its shard with the top bits and its bucket with
+ * the low bits.  Each shard grows on its own, Redis-style: when it holds 1.5
+ * items per bucket a table twice the size is allocated and every operation
+ * on the shard moves one bucket across, so there is never a pause to rehash
+ * everything at once, and never a lock wider than one shard.
+ *
+ * Cas values come from a per-shard sequence (seq * STORE_SHARDS + shard), so
+ * they are unique without a global atomic counter on the write path.
+ *
+ * Counters live in the shard and change under the shard lock already held;
+ * store_stats() sums them on demand.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hash.h"
+
+#define STORE_SHARD_BITS 8
+#define STORE_SHARDS (1u << STORE_SHARD_BITS)
+#define STORE_MIN_SHARD_BUCKETS 16
+#define STORE_CRAWL_BUCKETS 4096 /* buckets visited per shard per crawl slice */
+
+struct table {
+    struct item **b;
+    uint64_t mask;
+};
+
+struct counters {
+    uint64_t total_items, get_hits, get_misses, get_expired, get_flushed;
+    uint64_t touch_hits, touch_misses, delete_hits, delete_misses;
+    uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
+    uint64_t cas_hits, cas_misses, cas_badval;
+    uint64_t crawler_reclaimed, crawler_items_checked;
+    uint64_t store_too_large, store_no_memory;
+};
+
+struct shard {
+    pthread_mutex_t lock;
+    struct table t[2];
+    int64_t rehash; /* next bucket of t[0] to move, or -1 */
+    uint64_t items;
+    uint64_t bytes;
+    uint64_t cas_seq;
+    uint64_t crawl_pos;
+    struct counters c;
+} __attribute__((aligned(64)));
+
+struct store {
+    struct store_config cfg;
+    struct slabs *slabs;
+    /* A delayed flush_all: items last touched at or before oldest_live die
+     * when the clock reaches it (0: none pending).  Atomic. */
+    rel_time_t oldest_live;
+    pthread_t crawler;
+    bool crawler_started;
+    bool crawler_stop;
+    pthread_mutex_t crawler_lock;
+    pthread_cond_t crawler_cond;
+    struct shard shards[STORE_SHARDS];
+};
+
+enum item_life { ITEM_LIVE, ITEM_EXPIRED_NOW, ITEM_FLUSHED_NOW };
+
+void store_config_defaults(struct store_config *cfg) {
+    *cfg = (struct store_config){
+        .mem_limit = 64u << 20,
+        .item_size_max = 1u << 20,
+        .factor = 1.25,
+        .chunk_min = 48,
+        .use_cas = true,
+        .evict = true,
+        .hashpower = 16,
+        .crawler = false,
+    };
+}
+
+static inline struct shard *store_shard(struct store *s, uint64_t h) {
+    return &s->shards[h >> (64 - STORE_SHARD_BITS)];
+}
+
+static inline unsigned shard_index(const struct store *s, const struct shard *sh) {
+    return (unsigned)(sh - s->shards);
+}
+
+static enum item_life item_life(const struct store *s, const struct item *it, rel_time_t now) {
+    if (it->exptime != CLOCK_NEVER && it->exptime <= now)
+        return ITEM_EXPIRED_NOW;
+    rel_time_t oldest = __atomic_load_n(&s->oldest_live, __ATOMIC_RELAXED);
+    if (oldest != 0 && oldest <= now && it->atime <= oldest)
+        return ITEM_FLUSHED_NOW;
+    return ITEM_LIVE;
+}
+
+/* --- hash table ------------------------------------------------------------ */
+
+static bool table_init(struct table *t, uint64_t nbuckets) {
+    t->b = calloc(nbuckets, sizeof(*t->b));
+    t->mask = nbuckets - 1;
+    return t->b != NULL;
+}
+
+static void shard_rehash_step(struct shard *sh, int steps) {
+    while (sh->rehash >= 0 && steps-- > 0) {
+        struct item *it = sh->t[0].b[sh->rehash];
+        while (it != NULL) {
+            struct item *next = it->hnext;
+            uint64_t i = hash_key(item_ckey(it), it->nkey) & sh->t[1].mask;
+            it->hnext = sh->t[1].b[i];
+            sh->t[1].b[i] = it;
+            it = next;
+        }
+        sh->t[0].b[sh->rehash] = NULL;
+        if ((uint64_t)++sh->rehash > sh->t[0].mask) {
+            free(sh->t[0].b);
+            sh->t[0] = sh->t[1];
+            sh->t[1] = (struct table){0};
+            sh->rehash = -1;
+        }
+    }
+}
+
+static void shard_maybe_grow(struct shard *sh) {
+    if (sh->rehash >= 0 || sh->items < (sh->t[0].mask + 1) + (sh->t[0].mask + 1) / 2)
+        return;
+    /* On allocation failure keep the old table: chains get longer, nothing breaks. */
+    if (table_init(&sh->t[1], (sh->t[0].mask + 1) * 2))
+        sh->rehash = 0;
+}
+
+/* The link that points at the bucket holding hash h (in whichever table has it). */
+static struct item **shard_bucket(struct shard *sh, uint64_t h) {
+    uint64_t i = h & sh->t[0].mask;
+    if (sh->rehash >= 0 && i < (uint64_t)sh->rehash)
+        return &sh->t[1].b[h & sh->t[1].mask];
+    return &sh->t[0].b[i];
+}
+
+/* Returns the link pointing at the item with this key, or NULL. */
+static struct item **shard_find(struct shard *sh, uint64_t h, const char *key, size_t nkey) {
+    shard_rehash_step(sh, 1);
+    struct item **pp = shard_bucket(sh, h);
+    for (; *pp != NULL; pp = &(*pp)->hnext) {
+        struct item *it = *pp;
+        if (it->nkey == nkey && memcmp(item_ckey(it), key, nkey) == 0)
+            return pp;
+    }
+    return NULL;
+}
+
+static void shard_insert(struct shard *sh, uint64_t h, struct item *it) {
+    struct item **pp = shard_bucket(sh, h);
+    it->hnext = *pp;
+    *pp = it;
+    sh->items++;
+    sh->bytes += item_total(it->nkey, it->nbytes);
+    item_set_state(it, ITEM_LINKED);
+    shard_maybe_grow(sh);
+}
+
+/* Unlinks the item at *pp; it becomes ALLOCATED to the caller. */
+static void shard_unlink_at(struct shard *sh, struct item **pp) {
+    struct item *it = *pp;
+    *pp = it->hnext;
+    it->hnext = NULL;
+    sh->items--;
+    sh->bytes -= item_total(it->nkey, it->nbytes);
+    item_set_state(it, ITEM_ALLOCATED);
+}
+
+static struct item **shard_link_of(struct shard *sh, const struct item *it) {
+    struct item **pp = shard_bucket(sh, hash_key(item_ckey(it), it->nkey));
+    while (*pp != NULL && *pp != it)
+        pp = &(*pp)->hnext;
+    return *pp == it ? pp : NULL;
+}
+
+/* Finds a live item; a dead one met on the way is unlinked and freed, and
+ * *life says why it was dead. */
+static struct item **shard_lookup(struct store *s, struct shard *sh, uint64_t h, const char *key,
+                                  size_t nkey, rel_time_t now, enum item_life *life) {
+    struct item **pp = shard_find(sh, h, key, nkey);
+    *life = ITEM_LIVE;
+    if (pp == NULL)
+        return NULL;
+    *life = item_life(s, *pp, now);
+    if (*life == ITEM_LIVE)
+        return pp;
+    struct item *dead = *pp;
+    shard_unlink_at(sh, pp);
+    slab_free(s->slabs, dead);
+    return NULL;
+}
+
+static uint64_t shard_next_cas(const struct store *s, struct shard *sh) {
+    return ++sh->cas_seq * STORE_SHARDS + shard_index(s, sh);
+}
+
+/* --- eviction -------------------------------------------------------------- */
+
+/* slab_reclaim_fn: takes a victim out of its shard if its lock is free. */
+static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
+    struct store *s = ctx;
+    struct shard *sh = store_shard(s, hash_key(item_ckey(victim), victim->nkey));
+    if (pthread_mutex_trylock(&sh->lock) != 0)
+        return SLAB_RECLAIM_NONE;
+    enum slab_reclaim r = SLAB_RECLAIM_NONE;
+    if (item_state(victim) == ITEM_LINKED) {
+        bool dead = item_life(s, victim, clock_now()) != ITEM_LIVE;
+        if (dead || s->cfg.evict) {
+            shard_unlink_at(sh, shard_link_of(sh, victim));
+            r = dead ? SLAB_RECLAIM_EXPIRED : SLAB_RECLAIM_EVICTED;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return r;
+}
+
+/* --- life cycle ------------------------------------------------------------ */
+
+static void *store_crawler_main(void *arg);
+
+struct store *store_create(const struct store_config *cfg) {
+    if (cfg->item_size_max < 1024 || cfg->mem_limit == 0)
+        return NULL;
+    struct store *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->cfg = *cfg;
+    size_t page = cfg->item_size_max > (1u << 20) ? cfg->item_size_max : (1u << 20);
+    s->slabs = slab_create(cfg->mem_limit, page, cfg->factor, cfg->chunk_min);
+    unsigned power = cfg->hashpower > STORE_SHARD_BITS ? cfg->hashpower - STORE_SHARD_BITS : 0;
+    uint64_t nb = (uint64_t)1 << power;
+    if (nb < STORE_MIN_SHARD_BUCKETS)
+        nb = STORE_MIN_SHARD_BUCKETS;
+    bool ok = s->slabs != NULL;
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        pthread_mutex_init(&s->shards[i].lock, NULL);
+        s->shards[i].rehash = -1;
+        ok = ok && table_init(&s->shards[i].t[0], nb);
+    }
+    pthread_mutex_init(&s->crawler_lock, NULL);
+    pthread_cond_init(&s->crawler_cond, NULL);
+    if (ok && cfg->crawler)
+        ok = s->crawler_started = pthread_create(&s->crawler, NULL, store_crawler_main, s) == 0;
+    if (!ok) {
+        store_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_destroy(struct store *s) {
+    if (s == NULL)
+        return;
+    if (s->crawler_started) {
+        pthread_mutex_lock(&s->crawler_lock);
+        s->crawler_stop = true;
+        pthread_cond_signal(&s->crawler_cond);
+        pthread_mutex_unlock(&s->crawler_lock);
+        pthread_join(s->crawler, NULL);
+    }
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        free(s->shards[i].t[0].b);
+        free(s->shards[i].t[1].b);
+        pthread_mutex_destroy(&s->shards[i].lock);
+    }
+    pthread_mutex_destroy(&s->crawler_lock);
+    pthread_cond_destroy(&s->crawler_cond);
+    slab_destroy(s->slabs); /* items live in pages: freeing pages frees them */
+    free(s);
+}
+
+const struct store_config *store_config(const struct store *s) { return &s->cfg; }
+struct slabs *store_slabs(struct store *s) { return s->slabs; }
+void store_set_limit(struct store *s, size_t mem_limit) { slab_set_limit(s->slabs, mem_limit); }
+
+uint64_t store_item_cas(const struct store *s, const struct item *it) {
+    return s->cfg.use_cas ? it->cas : 0;
+}
+
+/* --- operations ------------------------------------------------------------ */
+
+/* Allocation without counting failures, for callers that hold a shard lock. */
+static struct item *store_alloc_raw(struct store *s, const char *key, size_t nkey, uint32_t flags,
+                                    rel_time_t exptime, size_t nbytes, enum store_status *st) {
+    size_t total = item_total(nkey, nbytes);
+    unsigned cls = total <= s->cfg.item_size_max ? slab_class_for(s->slabs, total) : 0;
+    if (nkey == 0 || nkey > ITEM_KEY_MAX || cls == 0) {
+        *st = STORE_TOO_LARGE;
+        return NULL;
+    }
+    struct item *it = slab_alloc(s->slabs, cls, store_reclaim, s);
+    if (it == NULL) {
+        *st = STORE_NO_MEMORY;
+        return NULL;
+    }
+    it->hnext = NULL;
+    it->cas = 0;
+    it->exptime = exptime;
+    it->atime = 0;
+    it->flags = flags;
+    it->nbytes = (uint32_t)nbytes;
+    it->nkey = (uint8_t)nkey;
+    memcpy(item_key(it), key, nkey);
+    *st = STORE_OK;
+    return it;
+}
+
+static void counters_failed(struct counters *c, enum store_status st) {
+    c->store_too_large += st == STORE_TOO_LARGE;
+    c->store_no_memory += st == STORE_NO_MEMORY;
+}
+
+struct item *store_alloc(struct store *s, const char *key, size_t nkey, uint32_t flags,
+                         rel_time_t exptime, size_t nbytes, enum store_status *st) {
+    struct item *it = store_alloc_raw(s, key, nkey, flags, exptime, nbytes, st);
+    if (it == NULL) {
+        struct shard *sh = store_shard(s, hash_key(key, nkey));
+        pthread_mutex_lock(&sh->lock);
+        counters_failed(&sh->c, *st);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return it;
+}
+
+void store_release(struct store *s, struct item *it) {
+    if (it != NULL)
+        slab_free(s->slabs, it);
+}
+
+/* Builds the item an append/prepend stores: old value joined with the new. */
+static struct item *store_join(struct store *s, const struct item *old, const struct item *add,
+                               bool append, enum store_status *st) {
+    struct item *it = store_alloc_raw(s, item_ckey(old), old->nkey, old->flags, old->exptime,
+                                      (size_t)old->nbytes + add->nbytes, st);
+    if (it == NULL)
+        return NULL;
+    const struct item *first = append ? old : add;
+    const struct item *second = append ? add : old;
+    memcpy(item_value(it), item_cvalue(first), first->nbytes);
+    memcpy(item_value(it) + first->nbytes, item_cvalue(second), second->nbytes);
+    return it;
+}
+
+static enum store_status store_check(const struct item *old, enum store_mode mode, uint64_t cas_in) {
+    bool check_cas = mode == STORE_CAS || cas_in != 0;
+    if (old == NULL) {
+        if (check_cas)
+            return STORE_NOT_FOUND;
+        return mode == STORE_SET || mode == STORE_ADD ? STORE_OK : STORE_NOT_STORED;
+    }
+    if (check_cas && old->cas != cas_in)
+        return STORE_EXISTS;
+    return mode == STORE_ADD ? STORE_NOT_STORED : STORE_OK;
+}
+
+enum store_status store_link(struct store *s, struct item *it, enum store_mode mode,
+                             uint64_t cas_in, uint64_t *cas_out) {
+    uint64_t h = hash_key(item_ckey(it), it->nkey);
+    struct shard *sh = store_shard(s, h);
+    rel_time_t now = clock_now();
+    enum item_life life;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, item_ckey(it), it->nkey, now, &life);
+    struct item *old = pp ? *pp : NULL;
+    enum store_status st = store_check(old, mode, cas_in);
+    if (mode == STORE_CAS || cas_in != 0) {
+        sh->c.cas_misses += st == STORE_NOT_FOUND;
+        sh->c.cas_badval += st == STORE_EXISTS;
+        sh->c.cas_hits += st == STORE_OK;
+    }
+    if (st == STORE_OK && (mode == STORE_APPEND || mode == STORE_PREPEND)) {
+        struct item *joined = store_join(s, old, it, mode == STORE_APPEND, &st);
+        slab_free(s->slabs, it);
+        it = joined; /* old stays linked: nobody evicts from a shard we hold */
+        counters_failed(&sh->c, st);
+    }
+    if (st == STORE_OK) {
+        if (pp != NULL) {
+            shard_unlink_at(sh, pp);
+            slab_free(s->slabs, old);
+        } else if (mode == STORE_ADD && old != NULL) {
+            old->atime = now; /* memcached bumps the item an add bounced off */
+        }
+        it->cas = shard_next_cas(s, sh);
+        it->atime = now;
+        shard_insert(sh, h, it);
+        sh->c.total_items++;
+        if (cas_out)
+            *cas_out = store_item_cas(s, it);
+    } else if (it != NULL) {
+        if (mode == STORE_ADD && old != NULL)
+            old->atime = now;
+        slab_free(s->slabs, it);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+static void store_bump(struct item *it, rel_time_t now) {
+    item_bits_set(it, ITEM_ACTIVE | ITEM_FETCHED);
+    if (it->atime != now)
+        it->atime = now;
+}
+
+enum store_status store_get(struct store *s, const char *key, size_t nkey,
+                            const struct store_fetch_opts *opts, store_emit_fn emit, void *ctx) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    rel_time_t now = clock_now();
+    enum item_life life;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    bool touch = opts != NULL && opts->touch;
+    if (pp == NULL) {
+        sh->c.get_misses++;
+        sh->c.get_expired += life == ITEM_EXPIRED_NOW;
+        sh->c.get_flushed += life == ITEM_FLUSHED_NOW;
+        sh->c.touch_misses += touch;
+        pthread_mutex_unlock(&sh->lock);
+        return STORE_NOT_FOUND;
+    }
+    struct item *it = *pp;
+    sh->c.get_hits++;
+    if (touch) {
+        it->exptime = opts->exptime;
+        sh->c.touch_hits++;
+    }
+    if (opts == NULL || !opts->no_bump)
+        store_bump(it, now);
+    emit(ctx, it);
+    pthread_mutex_unlock(&sh->lock);
+    return STORE_OK;
+}
+
+enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    rel_time_t now = clock_now();
+    enum item_life life;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    if (pp != NULL) {
+        (*pp)->exptime = exptime;
+        store_bump(*pp, now);
+        sh->c.touch_hits++;
+    } else {
+        sh->c.touch_misses++;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return pp ? STORE_OK : STORE_NOT_FOUND;
+}
+
+enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    enum item_life life;
+    enum store_status st = STORE_NOT_FOUND;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    if (pp != NULL && cas_in != 0 && (*pp)->cas != cas_in) {
+        st = STORE_EXISTS;
+    } else if (pp != NULL) {
+        struct item *it = *pp;
+        shard_unlink_at(sh, pp);
+        slab_free(s->slabs, it);
+        st = STORE_OK;
+    }
+    sh->c.delete_hits += st == STORE_OK;
+    sh->c.delete_misses += st == STORE_NOT_FOUND;
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+/* Parses a stored counter: decimal digits, optionally space-padded on the
+ * right (a decr that shortened a value in place leaves padding). */
+static bool store_parse_counter(const char *p, size_t n, uint64_t *out) {
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (i == 0)
+        return false;
+    for (; i < n; i++)
+        if (p[i] != ' ')
+            return false;
+    *out = v;
+    return true;
+}
+
+static enum store_status shard_arith(struct store *s, struct shard *sh, struct item **pp, bool incr,
+                                     uint64_t delta, uint64_t *value, uint64_t *cas_out) {
+    struct item *it = *pp;
+    uint64_t v;
+    if (!store_parse_counter(item_cvalue(it), it->nbytes, &v))
+        return STORE_NON_NUMERIC;
+    v = incr ? v + delta : (delta > v ? 0 : v - delta);
+    char buf[24];
+    size_t n = 0;
+    uint64_t t = v;
+    do {
+        buf[sizeof(buf) - 1 - n++] = (char)('0' + t % 10);
+        t /= 10;
+    } while (t);
+    const char *digits = buf + sizeof(buf) - n;
+    *value = v;
+    rel_time_t now = clock_now();
+    if (n > it->nbytes) {
+        enum store_status st;
+        struct item *nit = store_alloc_raw(s, item_ckey(it), it->nkey, it->flags, it->exptime, n, &st);
+        if (nit == NULL) {
+            counters_failed(&sh->c, st);
+            return st;
+        }
+        memcpy(item_value(nit), digits, n);
+        shard_unlink_at(sh, pp);
+        slab_free(s->slabs, it);
+        it = nit;
+        shard_insert(sh, hash_key(item_ckey(it), it->nkey), it);
+    } else {
+        /* In place, padded with spaces like memcached. */
+        memcpy(item_value(it), digits, n);
+        memset(item_value(it) + n, ' ', it->nbytes - n);
+    }
+    it->cas = shard_next_cas(s, sh);
+    store_bump(it, now);
+    if (cas_out != NULL)
+        *cas_out = store_item_cas(s, it);
+    return STORE_OK;
+}
+
+enum store_status store_arith(struct store *s, const char *key, size_t nkey, bool incr,
+                              uint64_t delta, uint64_t *value, uint64_t *cas_out) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    enum item_life life;
+    enum store_status st = STORE_NOT_FOUND;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    if (pp != NULL)
+        st = shard_arith(s, sh, pp, incr, delta, value, cas_out);
+    if (st == STORE_OK)
+        (*(incr ? &sh->c.incr_hits : &sh->c.decr_hits))++;
+    else if (st == STORE_NOT_FOUND)
+        (*(incr ? &sh->c.incr_misses : &sh->c.decr_misses))++;
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+/* --- flush and crawl ------------------------------------------------------- */
+
+/* Visits up to `budget` buckets of both tables from the shard's crawl
+ * position, unlinking dead items; `all` forces a kill of live ones too. */
+static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget, bool all) {
+    rel_time_t now = clock_now();
+    uint64_t freed = 0;
+    for (int t = 0; t < 2; t++) {
+        struct table *tb = &sh->t[t];
+        if (tb->b == NULL)
+            continue;
+        uint64_t n = tb->mask + 1;
+        uint64_t start = all ? 0 : sh->crawl_pos & tb->mask;
+        uint64_t count = all || budget > n ? n : budget;
+        for (uint64_t k = 0; k < count; k++) {
+            struct item **pp = &tb->b[(start + k) & tb->mask];
+            while (*pp != NULL) {
+                struct item *it = *pp;
+                sh->c.crawler_items_checked += !all;
+                if (all || item_life(s, it, now) != ITEM_LIVE) {
+                    shard_unlink_at(sh, pp);
+                    slab_free(s->slabs, it);
+                    freed++;
+                } else {
+                    pp = &it->hnext;
+                }
+            }
+        }
+    }
+    if (!all) {
+        sh->crawl_pos += budget;
+        sh->c.crawler_reclaimed += freed;
+    }
+    return freed;
+}
+
+void store_flush(struct store *s, int64_t delay) {
+    if (delay > 0) {
+        rel_time_t when = clock_exptime(delay);
+        __atomic_store_n(&s->oldest_live, when > 1 ? when - 1 : 1, __ATOMIC_RELAXED);
+        return;
+    }
+    /* Immediate: unlink everything, one shard at a time, so that readers of
+     * other shards never wait on the whole walk. */
+    __atomic_store_n(&s->oldest_live, 0, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_sweep(s, sh, 0, true);
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+uint64_t store_crawl(struct store *s) {
+    uint64_t freed = 0;
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        shard_rehash_step(sh, 64);
+        freed += shard_sweep(s, sh, STORE_CRAWL_BUCKETS, false);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return freed;
+}
+
+static void *store_crawler_main(void *arg) {
+    struct store *s = arg;
+    pthread_mutex_lock(&s->crawler_lock);
+    while (!s->crawler_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->crawler_cond, &s->crawler_lock, &ts);
+        if (s->crawler_stop)
+            break;
+        pthread_mutex_unlock(&s->crawler_lock);
+        store_crawl(s);
+        pthread_mutex_lock(&s->crawler_lock);
+    }
+    pthread_mutex_unlock(&s->crawler_lock);
+    return NULL;
+}
+
+void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx) {
+    rel_time_t now = clock_now();
+    unsigned seen = 0;
+    for (unsigned i = 0; i < STORE_SHARDS && (limit == 0 || seen < limit); i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        for (int t = 0; t < 2; t++) {
+            struct table *tb = &sh->t[t];
+            for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
+                for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
+                    if (item_life(s, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
+                        fn(ctx, it);
+                        seen++;
+                    }
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+/* --- stats ----------------------------------------------------------------- */
+
+void store_stats(struct store *s, struct store_stats *out) {
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        const struct counters *c = &sh->c;
+        out->curr_items += sh->items;
+        out->bytes += sh->bytes;
+        out->total_items += c->total_items;
+        out->get_hits += c->get_hits;
+        out->get_misses += c->get_misses;
+        out->get_expired += c->get_expired;
+        out->get_flushed += c->get_flushed;
+        out->touch_hits += c->touch_hits;
+        out->touch_misses += c->touch_misses;
+        out->delete_hits += c->delete_hits;
+        out->delete_misses += c->delete_misses;
+        out->incr_hits += c->incr_hits;
+        out->incr_misses += c->incr_misses;
+        out->decr_hits += c->decr_hits;
+        out->decr_misses += c->decr_misses;
+        out->cas_hits += c->cas_hits;
+        out->cas_misses += c->cas_misses;
+        out->cas_badval += c->cas_badval;
+        out->crawler_reclaimed += c->crawler_reclaimed;
+        out->crawler_items_checked += c->crawler_items_checked;
+        out->store_too_large += c->store_too_large;
+        out->store_no_memory += c->store_no_memory;
+        out->hash_buckets += sh->t[0].mask + 1 + (sh->t[1].b ? sh->t[1].mask + 1 : 0);
+        out->hash_is_expanding |= sh->rehash >= 0;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    out->hash_bytes = out->hash_buckets * sizeof(struct item *);
+    unsigned p = 0;
+    while (((uint64_t)1 << (p + 1)) <= out->hash_buckets)
+        p++;
+    out->hash_power_level = p;
+    for (unsigned c = 1; c <= slab_class_count(s->slabs); c++) {
+        struct slab_class_stats cs;
+        slab_class_stats(s->slabs, c, &cs);
+        out->evictions += cs.evicted;
+        out->evicted_unfetched += cs.evicted_unfetched;
+        out->reclaimed += cs.reclaimed;
+        out->expired_unfetched += cs.expired_unfetched;
+    }
+    out->limit_maxbytes = slab_limit(s->slabs);
+    out->total_malloced = slab_total_malloced(s->slabs);
+    out->slab_first_pages = slab_first_pages(s->slabs);
+}
+
+void store_stats_reset(struct store *s) {
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        memset(&sh->c, 0, sizeof(sh->c));
+        pthread_mutex_unlock(&sh->lock);
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the build, the tests and the benchmarks
+# need, if any is missing.  Uses sudo only when not root.  Safe to run again:
+# it does nothing when everything is there.
+set -euo pipefail
+
+pkgs=(
+    # build
+    build-essential pkg-config libevent-dev libjemalloc-dev
+    # unit and integration tests, fuzzing
+    libcriterion-dev libmemcached-dev libmemcached-tools memcached netcat-openbsd
+    python3 python3-pymemcache clang
+    # benchmarks
+    gnuplot-nox
+    # the WordPress drop-in and its end-to-end test
+    php-cli php-memcached php-mysql phpunit mariadb-server wordpress curl
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
