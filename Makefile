@@ -4,7 +4,7 @@
 CC       ?= cc
 PKGS     := libevent libevent_pthreads jemalloc
 WARN     := -Wall -Wextra
-BASE_CFLAGS := -std=gnu11 $(WARN) -pthread -I. -MMD -MP
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -pthread -I. -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(BASE_CFLAGS)
 LDLIBS   += -pthread

@@ -38,23 +38,34 @@ bool proto_tok_is(const struct proto_token *t, const char *s) {
     return t->len == n && memcmp(t->s, s, n) == 0;
 }
 
-/* Digits with an optional sign; false on overflow or any stray byte. */
+/* White space as C's isspace() sees it in the "C" locale. */
+static bool proto_isspace(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* strtoull's grammar, which memcached's safe_strto* functions accept:
+ * optional leading white space, an optional sign, at least one digit, then
+ * the end of the token or white space (anything after it is ignored, so
+ * "5\tx" reads as 5).  False on overflow or when there is no digit. */
 static bool proto_parse_magnitude(const struct proto_token *t, bool *neg, uint64_t *out) {
     size_t i = 0;
     *neg = false;
-    if (t->len > 0 && (t->s[0] == '+' || t->s[0] == '-')) {
-        *neg = t->s[0] == '-';
-        i = 1;
+    while (i < t->len && proto_isspace(t->s[i]))
+        i++;
+    if (i < t->len && (t->s[i] == '+' || t->s[i] == '-')) {
+        *neg = t->s[i] == '-';
+        i++;
     }
-    if (i == t->len)
-        return false;
+    size_t first = i;
     uint64_t v = 0;
-    for (; i < t->len; i++) {
-        unsigned d = (unsigned char)t->s[i] - '0';
-        if (d > 9 || v > (UINT64_MAX - d) / 10)
+    for (; i < t->len && t->s[i] >= '0' && t->s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(t->s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
             return false;
         v = v * 10 + d;
     }
+    if (i == first || (i < t->len && !proto_isspace(t->s[i])))
+        return false;
     *out = v;
     return true;
 }
@@ -62,7 +73,13 @@ static bool proto_parse_magnitude(const struct proto_token *t, bool *neg, uint64
 bool proto_parse_u64(const struct proto_token *t, uint64_t *out) {
     bool neg;
     uint64_t v;
-    if (!proto_parse_magnitude(t, &neg, &v) || (neg && v != 0))
+    if (!proto_parse_magnitude(t, &neg, &v))
+        return false;
+    /* strtoull negates "-n"; memcached refuses the result only when it
+     * would be negative as a signed number, so "-0" is 0 and "-5" fails. */
+    if (neg)
+        v = 0 - v;
+    if (neg && (int64_t)v < 0)
         return false;
     *out = v;
     return true;
@@ -122,10 +139,12 @@ static void proto_fail(struct proto_request *req, const char *err) {
     req->error = err;
 }
 
-/* A trailing "noreply" token: memcached honours it even on lines it then
- * rejects, so it is noted before validation. */
-static void proto_noreply(struct proto_request *req, unsigned first_optional) {
-    if (req->ntok > first_optional && proto_tok_is(&req->tok[req->ntok - 1], "noreply"))
+/* A trailing "noreply" token: memcached (set_noreply_maybe) looks at the
+ * last token whatever its position, and honours it even on lines it then
+ * rejects ("incr k noreply" is silent), so it is noted before validation.
+ * Only lines with more than `min_tokens` tokens are looked at. */
+static void proto_noreply(struct proto_request *req, unsigned min_tokens) {
+    if (req->ntok > min_tokens && proto_tok_is(&req->tok[req->ntok - 1], "noreply"))
         req->noreply = true;
 }
 
@@ -156,7 +175,7 @@ static void proto_parse_storage(struct proto_request *req, bool cas) {
         proto_fail(req, ERR_ERROR);
         return;
     }
-    proto_noreply(req, base);
+    proto_noreply(req, 1);
     req->key = req->tok[1];
     int32_t exptime, vlen;
     if (req->key.len > PROTO_KEY_MAX || !proto_parse_flags(&req->tok[2], &req->flags) ||
@@ -174,7 +193,7 @@ static void proto_parse_arith(struct proto_request *req) {
         proto_fail(req, ERR_ERROR);
         return;
     }
-    proto_noreply(req, 3);
+    proto_noreply(req, 1);
     req->key = req->tok[1];
     if (req->key.len > PROTO_KEY_MAX)
         proto_fail(req, ERR_FORMAT);
@@ -189,16 +208,15 @@ static void proto_parse_delete(struct proto_request *req) {
     }
     proto_noreply(req, 2);
     req->key = req->tok[1];
-    if (req->key.len > PROTO_KEY_MAX) {
-        proto_fail(req, ERR_FORMAT);
-        return;
-    }
-    /* Legacy "delete <key> 0" is accepted; any other hold time is not. */
+    /* Legacy "delete <key> 0" is accepted; any other hold time is not.
+     * memcached checks this before the key length. */
     bool zero = req->ntok > 2 && proto_tok_is(&req->tok[2], "0");
     bool ok = req->ntok == 2 || (req->ntok == 3 && (zero || req->noreply)) ||
               (req->ntok == 4 && zero && req->noreply);
     if (!ok)
         proto_fail(req, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]");
+    else if (req->key.len > PROTO_KEY_MAX)
+        proto_fail(req, ERR_FORMAT);
 }
 
 static void proto_parse_touch(struct proto_request *req) {
@@ -206,7 +224,7 @@ static void proto_parse_touch(struct proto_request *req) {
         proto_fail(req, ERR_ERROR);
         return;
     }
-    proto_noreply(req, 3);
+    proto_noreply(req, 1);
     req->key = req->tok[1];
     int32_t e;
     if (req->key.len > PROTO_KEY_MAX)
@@ -239,7 +257,7 @@ static void proto_parse_verbosity(struct proto_request *req) {
         proto_fail(req, ERR_ERROR);
         return;
     }
-    proto_noreply(req, 2);
+    proto_noreply(req, 1);
     uint64_t level = 0;
     if (!proto_parse_u64(&req->tok[1], &level))
         proto_fail(req, ERR_FORMAT);
@@ -324,7 +342,7 @@ void proto_parse(const char *line, size_t len, struct proto_request *req) {
         if (req->ntok != 2 && req->ntok != 3)
             proto_fail(req, ERR_ERROR);
         else
-            proto_noreply(req, 2);
+            proto_noreply(req, 1);
         break;
     default:
         /* stats, version, quit, shutdown, lru_crawler, meta: the executor

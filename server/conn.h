@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "server/server.h"
+#include "server/worker.h"
 #include "storage/store.h"
 
 #define CONN_BUF_INITIAL 4096

@@ -1,57 +1,27 @@
 /*
- * server: what the event loops share.  One struct server per process holds
- * the settings, the store, the workers and the process-wide counters; each
- * worker thread owns an event base, its connections and its own counters,
- * which only it writes and `stats` sums on demand.
+ * server: the process-wide part of the server.  It owns the settings, the
+ * store, the listening sockets and the worker threads; the main thread runs
+ * the listeners and the signal handlers, accepts connections, enforces the
+ * connection limit and hands each socket to a worker, round robin.
  */
 #ifndef LARDER_SERVER_H
 #define LARDER_SERVER_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "server/settings.h"
+#include "server/worker.h"
 #include "storage/store.h"
 
 struct event_base;
 struct event;
-struct conn;
-
-/* Per-worker counters: written by the owning thread only, with relaxed
- * atomics so that `stats` from another thread reads them without a lock. */
-struct worker_stats {
-    uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
-    uint64_t get_cmds; /* retrieval commands, as opposed to keys (cmd_get) */
-    uint64_t bytes_read, bytes_written;
-    uint64_t conn_yields, idle_kicks;
-};
-
-#define STAT_ADD(w, field, n) \
-    __atomic_store_n(&(w)->stats.field, __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
-#define STAT_INCR(w, field) STAT_ADD(w, field, 1)
-#define STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
-
-struct worker {
-    struct server *srv;
-    int id;
-    pthread_t tid;
-    struct event_base *base;
-    int notify_rd, notify_wr;
-    struct event *notify_ev;
-    struct event *timer_ev;
-    pthread_mutex_t lock;   /* guards the queue and the conns list */
-    struct pending_conn *queue;
-    struct conn *conns;
-    bool stopping;
-    struct worker_stats stats;
-};
 
 struct listener {
     int fd;
     bool is_unix;
-    char name[80];
+    char name[96]; /* "tcp:127.0.0.1:11211", "unix:/path" */
     struct event *ev;
 };
 
@@ -64,8 +34,9 @@ struct server {
     int next_worker;
     struct listener listeners[SETTINGS_MAX_LISTEN + 1];
     int nlisteners;
-    time_t started;
-    int shutdown_rd, shutdown_wr;  /* any thread asks the main loop to stop */
+    struct event *sig_ev[3];
+    struct event *shutdown_ev;
+    int shutdown_rd, shutdown_wr; /* any thread asks the main loop to stop */
     /* process-wide, atomics */
     int verbose;
     uint32_t curr_conns;
@@ -73,6 +44,15 @@ struct server {
     uint32_t conn_structures;
     bool detail_enabled;
 };
+
+/* Binds the listeners and starts the workers; false (with a message on
+ * stderr) when a socket or thread cannot be had. */
+bool server_init(struct server *srv, struct settings *settings, struct store *store);
+
+/* Runs the main loop until a shutdown is requested, then stops the workers. */
+void server_run(struct server *srv);
+
+void server_free(struct server *srv);
 
 /* Asks the main loop to shut down gracefully; safe from any thread. */
 void server_request_shutdown(struct server *srv);

@@ -423,15 +423,16 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
     struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     bool touch = opts != NULL && opts->touch;
     if (pp == NULL) {
-        sh->c.get_misses++;
-        sh->c.get_expired += life == ITEM_EXPIRED_NOW;
-        sh->c.get_flushed += life == ITEM_FLUSHED_NOW;
+        /* get-and-touch counts as a touch only, as in memcached */
+        sh->c.get_misses += !touch;
+        sh->c.get_expired += !touch && life == ITEM_EXPIRED_NOW;
+        sh->c.get_flushed += !touch && life == ITEM_FLUSHED_NOW;
         sh->c.touch_misses += touch;
         pthread_mutex_unlock(&sh->lock);
         return STORE_NOT_FOUND;
     }
     struct item *it = *pp;
-    sh->c.get_hits++;
+    sh->c.get_hits += !touch;
     if (touch) {
         it->exptime = opts->exptime;
         sh->c.touch_hits++;
@@ -484,22 +485,50 @@ enum store_status store_delete(struct store *s, const char *key, size_t nkey, ui
     return st;
 }
 
-/* Parses a stored counter: decimal digits, optionally space-padded on the
- * right (a decr that shortened a value in place leaves padding). */
+void store_unlink(struct store *s, const char *key, size_t nkey) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    enum item_life life;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    if (pp != NULL) {
+        struct item *it = *pp;
+        shard_unlink_at(sh, pp);
+        slab_free(s->slabs, it);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static bool store_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* Parses a stored counter as memcached does (strtoull on the value, then
+ * safe_strtoull's checks): leading white space and a sign are allowed, the
+ * digits must end the value or be followed by white space or NUL, whatever
+ * comes after that is ignored ("12 ab" is 12; a decr that shortened a value
+ * in place leaves space padding), and a "-n" that strtoull would turn into
+ * a huge number is refused. */
 static bool store_parse_counter(const char *p, size_t n, uint64_t *out) {
     uint64_t v = 0;
     size_t i = 0;
+    while (i < n && store_isspace(p[i]))
+        i++;
+    bool neg = i < n && p[i] == '-';
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        i++;
+    size_t first = i;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned d = (unsigned)(p[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
             return false;
         v = v * 10 + d;
     }
-    if (i == 0)
+    if (i == first || (i < n && !store_isspace(p[i]) && p[i] != '\0'))
         return false;
-    for (; i < n; i++)
-        if (p[i] != ' ')
-            return false;
+    if (neg)
+        v = 0 - v;
+    if (neg && (int64_t)v < 0)
+        return false;
     *out = v;
     return true;
 }

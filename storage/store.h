@@ -99,6 +99,10 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
 enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime);
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in);
 
+/* Drops a key without counting a delete: for a set whose allocation failed,
+ * so that the old value does not outlive it (memcached does the same). */
+void store_unlink(struct store *s, const char *key, size_t nkey);
+
 /* incr (true) or decr (false) by delta; *value gets the result. */
 enum store_status store_arith(struct store *s, const char *key, size_t nkey, bool incr,
                               uint64_t delta, uint64_t *value, uint64_t *cas_out);

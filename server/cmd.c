@@ -1,0 +1,281 @@
+/*
+ * cmd: classic text commands against the store; see cmd.h.
+ *
+ * Replies follow memcached 1.6 to the byte (proto_text.c is the reference):
+ * the error strings, which errors a noreply silences (all of them), the
+ * stats each command counts, and the less obvious rules: a failed set
+ * unlinks the old value so that no stale data survives, a get that meets an
+ * over-long key drops the values it had already queued and answers only the
+ * error, and the data of a refused store is swallowed, not parsed.
+ */
+#include "server/cmd.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "server/stats.h"
+#include "storage/store.h"
+
+#define CMD_VALUE_HDR_MAX (PROTO_KEY_MAX + 64)
+
+static struct store *cmd_store(struct conn *c) { return c->w->srv->store; }
+
+/* --- retrieval --------------------------------------------------------------- */
+
+struct cmd_get_ctx {
+    struct conn *c;
+    bool with_cas;
+};
+
+/* store_emit_fn: VALUE line, data and terminator, copied under the shard lock. */
+static void cmd_emit_value(void *arg, const struct item *it) {
+    struct cmd_get_ctx *g = arg;
+    struct conn *c = g->c;
+    char *p = conn_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
+    if (p == NULL) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, g->with_cas,
+                               store_item_cas(cmd_store(c), it));
+    memcpy(p + n, item_cvalue(it), it->nbytes);
+    n += it->nbytes;
+    p[n++] = '\r';
+    p[n++] = '\n';
+    conn_commit(c, n);
+}
+
+static void cmd_get(struct conn *c, const struct proto_request *req, bool with_cas, bool touch) {
+    struct worker *w = c->w;
+    struct cmd_get_ctx g = {c, with_cas};
+    struct store_fetch_opts opts = {.touch = touch};
+    size_t mark = c->wend - c->wstart;
+    const char *p = req->keys, *end = req->keys + req->keys_len;
+    struct proto_token key;
+
+    if (touch)
+        opts.exptime = clock_exptime(req->exptime);
+    while (proto_next_key(&p, end, &key) && c->state != CONN_CLOSING) {
+        if (key.len > PROTO_KEY_MAX) {
+            c->wend = c->wstart + mark;
+            conn_reply(c, "CLIENT_ERROR bad command line format");
+            return;
+        }
+        enum store_status st = store_get(cmd_store(c), key.s, key.len, &opts, cmd_emit_value, &g);
+        if (touch)
+            STAT_INCR(w, cmd_touch);
+        else
+            STAT_INCR(w, cmd_get);
+        stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
+    }
+    conn_out(c, "END\r\n", 5);
+}
+
+/* --- storage ----------------------------------------------------------------- */
+
+static enum store_mode cmd_store_mode(enum proto_cmd cmd) {
+    switch (cmd) {
+    case PROTO_CMD_ADD: return STORE_ADD;
+    case PROTO_CMD_REPLACE: return STORE_REPLACE;
+    case PROTO_CMD_APPEND: return STORE_APPEND;
+    case PROTO_CMD_PREPEND: return STORE_PREPEND;
+    case PROTO_CMD_CAS: return STORE_CAS;
+    default: return STORE_SET;
+    }
+}
+
+static void cmd_update(struct conn *c, const struct proto_request *req) {
+    struct store *s = cmd_store(c);
+    enum store_status st;
+    struct item *it = store_alloc(s, req->key.s, req->key.len, req->flags,
+                                  clock_exptime(req->exptime), (size_t)req->vlen, &st);
+    if (it == NULL) {
+        conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
+                                            : "SERVER_ERROR out of memory storing object");
+        c->state = CONN_SWALLOW;
+        c->swallow = (uint64_t)req->vlen + 2;
+        /* The old value must not outlive a set that failed. */
+        if (req->cmd == PROTO_CMD_SET)
+            store_unlink(s, req->key.s, req->key.len);
+        return;
+    }
+    c->item = it;
+    c->item_have = 0;
+    c->crlf_have = 0;
+    c->cmd = (int)cmd_store_mode(req->cmd);
+    c->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
+    c->state = CONN_NREAD;
+}
+
+void cmd_complete_nread(struct conn *c) {
+    struct item *it = c->item;
+    c->item = NULL;
+    c->state = CONN_PARSE;
+    STAT_INCR(c->w, cmd_set);
+    if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
+        store_release(cmd_store(c), it);
+        conn_reply(c, "CLIENT_ERROR bad data chunk");
+        c->noreply = false;
+        return;
+    }
+    stats_detail_set(c->w->srv, item_ckey(it), it->nkey);
+    enum store_status st = store_link(cmd_store(c), it, (enum store_mode)c->cmd, c->cas_in, NULL);
+    switch (st) {
+    case STORE_OK: conn_reply(c, "STORED"); break;
+    case STORE_EXISTS: conn_reply(c, "EXISTS"); break;
+    case STORE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+    default: conn_reply(c, "NOT_STORED"); break;
+    }
+    c->noreply = false;
+}
+
+/* --- other keyed commands ---------------------------------------------------- */
+
+static void cmd_arith(struct conn *c, const struct proto_request *req) {
+    uint64_t value;
+    bool incr = req->cmd == PROTO_CMD_INCR;
+    switch (store_arith(cmd_store(c), req->key.s, req->key.len, incr, req->delta, &value, NULL)) {
+    case STORE_OK: {
+        char buf[24];
+        size_t n = proto_fmt_u64(buf, value);
+        buf[n] = '\0';
+        conn_reply(c, buf);
+        break;
+    }
+    case STORE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+    case STORE_NON_NUMERIC:
+        conn_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    default: conn_reply(c, "SERVER_ERROR out of memory"); break;
+    }
+}
+
+static void cmd_delete(struct conn *c, const struct proto_request *req) {
+    stats_detail_delete(c->w->srv, req->key.s, req->key.len);
+    enum store_status st = store_delete(cmd_store(c), req->key.s, req->key.len, 0);
+    conn_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND");
+}
+
+static void cmd_touch(struct conn *c, const struct proto_request *req) {
+    STAT_INCR(c->w, cmd_touch);
+    enum store_status st =
+        store_touch(cmd_store(c), req->key.s, req->key.len, clock_exptime(req->exptime));
+    conn_reply(c, st == STORE_OK ? "TOUCHED" : "NOT_FOUND");
+}
+
+/* --- administrative ---------------------------------------------------------- */
+
+static void cmd_flush_all(struct conn *c, const struct proto_request *req) {
+    STAT_INCR(c->w, cmd_flush);
+    if (!c->w->srv->settings->flush_enabled) {
+        conn_reply(c, "CLIENT_ERROR flush_all not allowed");
+        return;
+    }
+    store_flush(cmd_store(c), req->exptime);
+    conn_reply(c, "OK");
+}
+
+static void cmd_verbosity(struct conn *c, const struct proto_request *req) {
+    int level = req->delta > 2 ? 2 : (int)req->delta;
+    __atomic_store_n(&c->w->srv->verbose, level, __ATOMIC_RELAXED);
+    conn_reply(c, "OK");
+}
+
+static void cmd_shutdown(struct conn *c, const struct proto_request *req) {
+    if (!c->w->srv->settings->shutdown_command) {
+        conn_reply(c, "ERROR: shutdown not enabled");
+        return;
+    }
+    if (req->ntok == 1 || (req->ntok == 2 && proto_tok_is(&req->tok[1], "graceful"))) {
+        server_request_shutdown(c->w->srv);
+        c->state = CONN_CLOSING;
+        return;
+    }
+    conn_reply(c, "CLIENT_ERROR invalid shutdown mode");
+}
+
+static void cmd_memlimit(struct conn *c, const struct proto_request *req) {
+    uint64_t mb;
+    if (!proto_parse_u64(&req->tok[1], &mb) || mb > UINT32_MAX) {
+        conn_reply(c, "ERROR");
+    } else if (mb < 8) {
+        conn_reply(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+    } else if (mb > 1000000000) {
+        conn_reply(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+    } else {
+        store_set_limit(cmd_store(c), (size_t)mb << 20);
+        c->w->srv->settings->maxbytes = (size_t)mb << 20;
+        conn_reply(c, "OK");
+    }
+}
+
+static void cmd_lru_crawler(struct conn *c, const struct proto_request *req) {
+    const struct settings *st = c->w->srv->settings;
+    if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
+        if (!st->lru_crawler) {
+            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
+            return;
+        }
+        store_crawl(cmd_store(c));
+        conn_reply(c, "OK");
+    } else if (req->ntok == 3 && proto_tok_is(&req->tok[1], "metadump")) {
+        if (!st->lru_crawler)
+            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
+        else if (!st->dump_enabled)
+            conn_reply(c, "ERROR metadump not allowed");
+        else
+            stats_metadump(c, &req->tok[2]);
+    } else if (req->ntok == 3 && (proto_tok_is(&req->tok[1], "tocrawl") ||
+                                  proto_tok_is(&req->tok[1], "sleep"))) {
+        uint64_t v;
+        conn_reply(c, proto_parse_u64(&req->tok[2], &v) ? "OK" : "CLIENT_ERROR bad command line format");
+    } else if (req->ntok == 2 && (proto_tok_is(&req->tok[1], "enable") ||
+                                  proto_tok_is(&req->tok[1], "disable"))) {
+        conn_reply(c, "OK");
+    } else {
+        conn_reply(c, "ERROR");
+    }
+}
+
+void cmd_execute(struct conn *c, struct proto_request *req) {
+    c->noreply = req->noreply;
+    switch (req->cmd) {
+    case PROTO_CMD_GET: cmd_get(c, req, false, false); break;
+    case PROTO_CMD_GETS: cmd_get(c, req, true, false); break;
+    case PROTO_CMD_GAT: cmd_get(c, req, false, true); break;
+    case PROTO_CMD_GATS: cmd_get(c, req, true, true); break;
+    case PROTO_CMD_SET:
+    case PROTO_CMD_ADD:
+    case PROTO_CMD_REPLACE:
+    case PROTO_CMD_APPEND:
+    case PROTO_CMD_PREPEND:
+    case PROTO_CMD_CAS:
+        cmd_update(c, req);
+        if (c->state == CONN_NREAD)
+            return; /* noreply stays in force until the data has arrived */
+        break;
+    case PROTO_CMD_INCR:
+    case PROTO_CMD_DECR: cmd_arith(c, req); break;
+    case PROTO_CMD_DELETE: cmd_delete(c, req); break;
+    case PROTO_CMD_TOUCH: cmd_touch(c, req); break;
+    case PROTO_CMD_STATS: stats_command(c, req); break;
+    case PROTO_CMD_FLUSH_ALL: cmd_flush_all(c, req); break;
+    case PROTO_CMD_VERSION: conn_reply(c, "VERSION " LARDER_VERSION); break;
+    case PROTO_CMD_VERBOSITY: cmd_verbosity(c, req); break;
+    case PROTO_CMD_QUIT:
+        c->close_after_write = true;
+        c->state = CONN_CLOSING;
+        break;
+    case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
+    case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
+    case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
+    case PROTO_CMD_MISBEHAVE:
+    case PROTO_CMD_ERROR:
+    default:
+        conn_reply(c, req->cmd == PROTO_CMD_ERROR ? req->error : "ERROR");
+        break;
+    }
+    c->noreply = false;
+}

@@ -1,0 +1,166 @@
+/*
+ * main: parse the command line into the settings, set the process up
+ * (limits, identity, daemon mode), create the store, run the server.
+ *
+ * With -d the parent waits until the child has bound its sockets and says
+ * so through a pipe, so `larder -d` exits non-zero when the server could not
+ * start, and a pidfile names a process that is really serving.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "server/settings.h"
+#include "storage/store.h"
+
+static int main_fail(const char *msg) {
+    fprintf(stderr, "larder: %s\n", msg);
+    return EXIT_FAILURE;
+}
+
+/* memcached refuses to run as root without -u; so does Larder. */
+static bool main_drop_privileges(const struct settings *st) {
+    if (getuid() != 0 && geteuid() != 0)
+        return true;
+    if (st->user == NULL) {
+        fprintf(stderr, "larder: can't run as root without the -u switch\n");
+        return false;
+    }
+    struct passwd *pw = getpwnam(st->user);
+    if (pw == NULL) {
+        fprintf(stderr, "larder: can't find the user %s to switch to\n", st->user);
+        return false;
+    }
+    if (pw->pw_uid == 0)
+        return true; /* -u root: asked for explicitly */
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "larder: failed to assume identity of user %s: %s\n", st->user,
+                strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Enough descriptors for -c connections plus listeners, pipes and logs. */
+static void main_raise_nofile(const struct settings *st) {
+    struct rlimit rl;
+    rlim_t want = (rlim_t)st->maxconns + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        fprintf(stderr, "larder: warning: cannot raise the open files limit to %lu for -c %d\n",
+                (unsigned long)want, st->maxconns);
+}
+
+static void main_oom_score(const struct settings *st) {
+    if (!st->oom_score_set)
+        return;
+    FILE *f = fopen("/proc/self/oom_score_adj", "w");
+    if (f == NULL || fprintf(f, "%d\n", st->oom_score_adj) < 0 || fclose(f) != 0)
+        fprintf(stderr, "larder: warning: cannot set oom_score_adj to %d\n", st->oom_score_adj);
+}
+
+/* Forks; the parent exits with the child's start-up status.  Returns the
+ * pipe the child reports on, or -1 when not daemonizing or on error. */
+static int main_daemonize(const struct settings *st) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0) {
+        char ok = 0;
+        close(fds[1]);
+        ssize_t n = read(fds[0], &ok, 1);
+        _exit(n == 1 && ok == 'k' ? EXIT_SUCCESS : EXIT_FAILURE);
+    }
+    close(fds[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        if (st->verbose == 0)
+            dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO)
+            close(null);
+    }
+    return fds[1];
+}
+
+static bool main_write_pidfile(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0;
+}
+
+static struct store *main_store(const struct settings *st) {
+    struct store_config cfg;
+    store_config_defaults(&cfg);
+    cfg.mem_limit = st->maxbytes;
+    cfg.item_size_max = st->item_size_max;
+    cfg.factor = st->factor;
+    cfg.chunk_min = st->chunk_size;
+    cfg.use_cas = st->use_cas;
+    cfg.evict = st->evict;
+    cfg.hashpower = st->hashpower;
+    cfg.crawler = st->lru_crawler;
+    return store_create(&cfg);
+}
+
+int main(int argc, char **argv) {
+    struct settings st;
+    settings_defaults(&st);
+    switch (settings_parse(&st, argc, argv)) {
+    case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
+    case SETTINGS_ERROR: return EXIT_FAILURE;
+    case SETTINGS_OK: break;
+    }
+    main_raise_nofile(&st);
+    main_oom_score(&st);
+    if (!main_drop_privileges(&st))
+        return EXIT_FAILURE;
+    int report = st.daemonize ? main_daemonize(&st) : -1;
+    if (st.daemonize && report < 0)
+        return main_fail("failed to daemonize");
+
+    struct store *store = main_store(&st);
+    if (store == NULL)
+        return main_fail("cannot create the store (check -m, -I, -f, -n)");
+    struct server srv;
+    if (!server_init(&srv, &st, store))
+        return EXIT_FAILURE;
+    if (st.pidfile != NULL && st.daemonize && !main_write_pidfile(st.pidfile))
+        fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
+    if (report >= 0) {
+        char ok = 'k';
+        if (write(report, &ok, 1) != 1)
+            return EXIT_FAILURE;
+        close(report);
+    }
+    if (st.verbose > 0)
+        fprintf(stderr, "larder %s: serving with %d threads, %zu MB\n", LARDER_VERSION,
+                st.threads, st.maxbytes >> 20);
+
+    server_run(&srv);
+    server_free(&srv);
+    store_destroy(store);
+    if (st.pidfile != NULL && st.daemonize)
+        unlink(st.pidfile);
+    settings_free(&st);
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,312 @@
+/*
+ * server: listeners, accept, connection limit, signals and shutdown; see
+ * server.h.
+ *
+ * A refused connection (over -c) gets memcached's "ERROR Too many open
+ * connections" line before it is closed, so clients see why; it is counted
+ * in rejected_connections.  When the process runs out of descriptors,
+ * accepting pauses briefly instead of spinning on the listener.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SERVER_ACCEPT_BATCH 64
+#define SERVER_REJECT_MSG "ERROR Too many open connections\r\n"
+
+static void server_on_accept(evutil_socket_t fd, short what, void *arg);
+
+/* Splits "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+static bool server_split_addr(const char *spec, int default_port, char *host, size_t hostlen,
+                              char *port, size_t portlen) {
+    const char *colon = strrchr(spec, ':');
+    size_t n;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return false;
+        n = (size_t)(close - spec - 1);
+        colon = close[1] == ':' ? close + 1 : NULL;
+        spec++;
+    } else if (colon != NULL && strchr(spec, ':') != colon) {
+        colon = NULL; /* bare IPv6 address: several colons, no port */
+        n = strlen(spec);
+    } else {
+        n = colon ? (size_t)(colon - spec) : strlen(spec);
+    }
+    if (n == 0 || n >= hostlen)
+        return false;
+    memcpy(host, spec, n);
+    host[n] = '\0';
+    if (colon != NULL) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
+            return false;
+        snprintf(port, portlen, "%ld", p);
+    } else {
+        snprintf(port, portlen, "%d", default_port);
+    }
+    return true;
+}
+
+static bool server_add_listener(struct server *srv, int fd, bool is_unix, const char *name) {
+    struct listener *l = &srv->listeners[srv->nlisteners];
+    l->fd = fd;
+    l->is_unix = is_unix;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, server_on_accept, srv);
+    if (l->ev == NULL || event_add(l->ev, NULL) != 0) {
+        close(fd);
+        return false;
+    }
+    srv->nlisteners++;
+    return true;
+}
+
+static bool server_listen_tcp(struct server *srv, const char *spec) {
+    char host[80], port[8];
+    if (!server_split_addr(spec, srv->settings->port, host, sizeof(host), port, sizeof(port))) {
+        fprintf(stderr, "larder: malformed listen address '%s'\n", spec);
+        return false;
+    }
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai;
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "larder: cannot resolve listen address '%s': %s\n", spec, gai_strerror(rc));
+        return false;
+    }
+    bool ok = true;
+    int bound = 0;
+    for (struct addrinfo *a = ai; a != NULL && ok; a = a->ai_next) {
+        if (srv->nlisteners >= SETTINGS_MAX_LISTEN)
+            break;
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (a->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, srv->settings->backlog) != 0) {
+            fprintf(stderr, "larder: cannot listen on %s port %s: %s\n", host, port, strerror(errno));
+            close(fd);
+            ok = false;
+            break;
+        }
+        char name[96], h[64] = "?", p[8] = "?";
+        getnameinfo(a->ai_addr, a->ai_addrlen, h, sizeof(h), p, sizeof(p),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(name, sizeof(name), a->ai_family == AF_INET6 ? "tcp6:[%s]:%s" : "tcp:%s:%s", h, p);
+        ok = server_add_listener(srv, fd, false, name);
+        bound++;
+    }
+    freeaddrinfo(ai);
+    return ok && bound > 0;
+}
+
+static bool server_listen_unix(struct server *srv, const char *path) {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "larder: unix socket path too long: %s\n", path);
+        return false;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    unlink(path); /* a stale socket from an earlier run */
+    mode_t old = umask(~(mode_t)srv->settings->socket_mask & 0777);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || listen(fd, srv->settings->backlog) != 0) {
+        fprintf(stderr, "larder: cannot listen on unix socket %s: %s\n", path, strerror(errno));
+        close(fd);
+        return false;
+    }
+    char name[96];
+    snprintf(name, sizeof(name), "unix:%s", path);
+    return server_add_listener(srv, fd, true, name);
+}
+
+static void server_reject(struct server *srv, int fd) {
+    ssize_t n = send(fd, SERVER_REJECT_MSG, sizeof(SERVER_REJECT_MSG) - 1, MSG_NOSIGNAL);
+    (void)n;
+    close(fd);
+    __atomic_add_fetch(&srv->rejected_conns, 1, __ATOMIC_RELAXED);
+}
+
+static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
+    struct server *srv = arg;
+    struct listener *l = NULL;
+    (void)what;
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].fd == lfd)
+            l = &srv->listeners[i];
+    for (int i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of descriptors: the backlog keeps clients waiting
+                 * until a connection closes; log once per burst. */
+                if (srv->verbose > 0)
+                    fprintf(stderr, "larder: too many open files, accept paused\n");
+            }
+            return;
+        }
+        uint32_t curr = __atomic_load_n(&srv->curr_conns, __ATOMIC_RELAXED);
+        if (curr >= (uint32_t)srv->settings->maxconns) {
+            server_reject(srv, fd);
+            continue;
+        }
+        if (!l->is_unix) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        }
+        __atomic_add_fetch(&srv->curr_conns, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&srv->total_conns, 1, __ATOMIC_RELAXED);
+        struct worker *w = &srv->workers[srv->next_worker];
+        srv->next_worker = (srv->next_worker + 1) % srv->nworkers;
+        if (!worker_dispatch(w, fd, l->name, l->is_unix)) {
+            close(fd);
+            __atomic_sub_fetch(&srv->curr_conns, 1, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+static void server_on_signal(evutil_socket_t sig, short what, void *arg) {
+    struct server *srv = arg;
+    (void)what;
+    if (srv->verbose > 0)
+        fprintf(stderr, "larder: signal %d, shutting down\n", (int)sig);
+    event_base_loopbreak(srv->base);
+}
+
+static void server_on_shutdown(evutil_socket_t fd, short what, void *arg) {
+    struct server *srv = arg;
+    char buf[16];
+    (void)what;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    (void)n;
+    event_base_loopbreak(srv->base);
+}
+
+void server_request_shutdown(struct server *srv) {
+    char b = 'q';
+    ssize_t n = write(srv->shutdown_wr, &b, 1);
+    (void)n;
+}
+
+static bool server_open_listeners(struct server *srv) {
+    struct settings *st = srv->settings;
+    if (st->socket_path != NULL)
+        return server_listen_unix(srv, st->socket_path); /* as memcached: -s disables TCP */
+    if (st->port == 0)
+        return true;
+    for (int i = 0; i < st->nlisten; i++)
+        if (!server_listen_tcp(srv, st->listen[i]))
+            return false;
+    return true;
+}
+
+static bool server_init_signals(struct server *srv) {
+    static const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
+    int fds[2];
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    for (int i = 0; i < 3; i++) {
+        srv->sig_ev[i] = evsignal_new(srv->base, sigs[i], server_on_signal, srv);
+        if (srv->sig_ev[i] == NULL || event_add(srv->sig_ev[i], NULL) != 0)
+            return false;
+    }
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        return false;
+    srv->shutdown_rd = fds[0];
+    srv->shutdown_wr = fds[1];
+    srv->shutdown_ev = event_new(srv->base, fds[0], EV_READ | EV_PERSIST, server_on_shutdown, srv);
+    return srv->shutdown_ev != NULL && event_add(srv->shutdown_ev, NULL) == 0;
+}
+
+bool server_init(struct server *srv, struct settings *settings, struct store *store) {
+    memset(srv, 0, sizeof(*srv));
+    srv->settings = settings;
+    srv->store = store;
+    srv->verbose = settings->verbose;
+    srv->shutdown_rd = srv->shutdown_wr = -1;
+    srv->base = event_base_new();
+    if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv))
+        return false;
+    srv->nworkers = settings->threads;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+    if (srv->workers == NULL)
+        return false;
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (!worker_init(&srv->workers[i], srv, i)) {
+            fprintf(stderr, "larder: cannot set up worker thread %d\n", i);
+            return false;
+        }
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (!worker_start(&srv->workers[i])) {
+            fprintf(stderr, "larder: cannot start worker thread %d\n", i);
+            srv->nworkers = i; /* so that server_free joins only those running */
+            return false;
+        }
+    }
+    return true;
+}
+
+void server_run(struct server *srv) {
+    event_base_dispatch(srv->base);
+    /* Stop accepting first, then let every worker flush and close. */
+    for (int i = 0; i < srv->nlisteners; i++) {
+        event_del(srv->listeners[i].ev);
+        close(srv->listeners[i].fd);
+        srv->listeners[i].fd = -1;
+    }
+}
+
+void server_free(struct server *srv) {
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_stop(&srv->workers[i]);
+    for (int i = 0; i < srv->nworkers; i++)
+        worker_join(&srv->workers[i]);
+    if (srv->workers != NULL)
+        for (int i = 0; i < srv->settings->threads; i++)
+            worker_free(&srv->workers[i]);
+    free(srv->workers);
+    for (int i = 0; i < srv->nlisteners; i++) {
+        if (srv->listeners[i].fd >= 0)
+            close(srv->listeners[i].fd);
+        event_free(srv->listeners[i].ev);
+    }
+    if (srv->settings->socket_path != NULL)
+        unlink(srv->settings->socket_path);
+    for (int i = 0; i < 3; i++)
+        if (srv->sig_ev[i])
+            event_free(srv->sig_ev[i]);
+    if (srv->shutdown_ev)
+        event_free(srv->shutdown_ev);
+    if (srv->shutdown_rd >= 0) {
+        close(srv->shutdown_rd);
+        close(srv->shutdown_wr);
+    }
+    if (srv->base)
+        event_base_free(srv->base);
+}

@@ -1,0 +1,156 @@
+/*
+ * worker: event-loop threads; see worker.h.
+ *
+ * The notify pipe carries one byte per message: 'c' means "a connection is
+ * waiting in the queue", 's' means "stop".  A once-a-second timer closes
+ * connections idle past -o idle_timeout, as memcached's idle kicker does.
+ */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/conn.h"
+#include "server/server.h"
+
+struct pending_conn {
+    int fd;
+    bool is_unix;
+    const char *listen_name;
+    struct pending_conn *next;
+};
+
+static void worker_take_queue(struct worker *w) {
+    pthread_mutex_lock(&w->lock);
+    struct pending_conn *p = w->queue;
+    w->queue = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (p != NULL) {
+        struct pending_conn *next = p->next;
+        if (w->stopping || conn_new(w, p->fd, p->listen_name, p->is_unix) == NULL) {
+            close(p->fd);
+            __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
+        }
+        free(p);
+        p = next;
+    }
+}
+
+static void worker_on_notify(evutil_socket_t fd, short what, void *arg) {
+    struct worker *w = arg;
+    char buf[64];
+    (void)what;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == 's') {
+            w->stopping = true;
+            conn_close_all(w);
+            event_base_loopbreak(w->base);
+            return;
+        }
+    }
+    worker_take_queue(w);
+}
+
+/* Closes connections that have waited for a command longer than the idle
+ * timeout.  A connection in the middle of a value is not idle. */
+static void worker_on_timer(evutil_socket_t fd, short what, void *arg) {
+    struct worker *w = arg;
+    unsigned timeout = w->srv->settings->idle_timeout;
+    (void)fd;
+    (void)what;
+    if (timeout == 0)
+        return;
+    rel_time_t now = clock_now();
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->state == CONN_PARSE && c->wend == c->wstart && now - c->last_cmd > timeout) {
+            STAT_INCR(w, idle_kicks);
+            conn_close(c);
+        }
+        c = next;
+    }
+}
+
+bool worker_init(struct worker *w, struct server *srv, int id) {
+    int fds[2];
+    memset(w, 0, sizeof(*w));
+    w->srv = srv;
+    w->id = id;
+    w->notify_rd = w->notify_wr = -1;
+    pthread_mutex_init(&w->lock, NULL);
+    w->base = event_base_new();
+    if (w->base == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        return false;
+    w->notify_rd = fds[0];
+    w->notify_wr = fds[1];
+    w->notify_ev = event_new(w->base, w->notify_rd, EV_READ | EV_PERSIST, worker_on_notify, w);
+    w->timer_ev = event_new(w->base, -1, EV_PERSIST, worker_on_timer, w);
+    struct timeval second = {1, 0};
+    return w->notify_ev != NULL && w->timer_ev != NULL && event_add(w->notify_ev, NULL) == 0 &&
+           event_add(w->timer_ev, &second) == 0;
+}
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+bool worker_start(struct worker *w) {
+    return pthread_create(&w->tid, NULL, worker_main, w) == 0;
+}
+
+static void worker_notify(struct worker *w, char what) {
+    /* The pipe holds 64 KB of notifications: a full one already wakes the
+     * worker, which drains the whole queue, so a lost byte loses nothing. */
+    while (write(w->notify_wr, &what, 1) < 0 && errno == EINTR)
+        ;
+}
+
+bool worker_dispatch(struct worker *w, int fd, const char *listen_name, bool is_unix) {
+    struct pending_conn *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return false;
+    *p = (struct pending_conn){.fd = fd, .is_unix = is_unix, .listen_name = listen_name};
+    pthread_mutex_lock(&w->lock);
+    p->next = w->queue;
+    w->queue = p;
+    pthread_mutex_unlock(&w->lock);
+    worker_notify(w, 'c');
+    return true;
+}
+
+void worker_stop(struct worker *w) { worker_notify(w, 's'); }
+
+void worker_join(struct worker *w) { pthread_join(w->tid, NULL); }
+
+void worker_free(struct worker *w) {
+    worker_take_queue(w); /* closes sockets handed over after the stop */
+    if (w->notify_ev)
+        event_free(w->notify_ev);
+    if (w->timer_ev)
+        event_free(w->timer_ev);
+    if (w->base)
+        event_base_free(w->base);
+    if (w->notify_rd >= 0)
+        close(w->notify_rd);
+    if (w->notify_wr >= 0)
+        close(w->notify_wr);
+    pthread_mutex_destroy(&w->lock);
+}
+
+void worker_stats_reset(struct worker *w) {
+    struct worker_stats *s = &w->stats;
+    uint64_t *fields[] = {&s->cmd_get,    &s->cmd_set,       &s->cmd_flush,   &s->cmd_touch,
+                          &s->cmd_meta,   &s->bytes_read,    &s->bytes_written,
+                          &s->conn_yields, &s->idle_kicks};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        __atomic_store_n(fields[i], 0, __ATOMIC_RELAXED);
+}

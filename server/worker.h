@@ -1,0 +1,68 @@
+/*
+ * worker: the threads that run connections.  Each worker owns one libevent
+ * base and every connection handed to it; nothing else touches them, so the
+ * request path takes no lock of the server's own (only the store's shard
+ * locks).  The listener thread hands over new sockets through a small queue
+ * and a notify pipe.
+ *
+ * Counters a worker bumps live in its own struct and are read by `stats` on
+ * another thread: relaxed atomics, one writer each, summed on demand.
+ */
+#ifndef LARDER_WORKER_H
+#define LARDER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct server;
+struct conn;
+struct event_base;
+struct event;
+
+struct worker_stats {
+    uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
+    uint64_t bytes_read, bytes_written;
+    uint64_t conn_yields, idle_kicks;
+};
+
+#define STAT_ADD(w, field, n)                                                                 \
+    __atomic_store_n(&(w)->stats.field, __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED) + \
+                                            (n), __ATOMIC_RELAXED)
+#define STAT_INCR(w, field) STAT_ADD(w, field, 1)
+#define STAT_READ(w, field) __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED)
+
+struct pending_conn;
+
+struct worker {
+    struct server *srv;
+    int id;
+    pthread_t tid;
+    struct event_base *base;
+    int notify_rd, notify_wr;
+    struct event *notify_ev;
+    struct event *timer_ev;
+    pthread_mutex_t lock; /* guards queue and the conns list (read by stats conns) */
+    struct pending_conn *queue;
+    struct conn *conns;
+    bool stopping;
+    struct worker_stats stats;
+};
+
+/* Creates the worker's event base and notify pipe; false on failure. */
+bool worker_init(struct worker *w, struct server *srv, int id);
+bool worker_start(struct worker *w);
+
+/* Hands an accepted socket to the worker (any thread). */
+bool worker_dispatch(struct worker *w, int fd, const char *listen_name, bool is_unix);
+
+/* Asks the worker to finish its replies, close its connections and exit;
+ * worker_join waits for that. */
+void worker_stop(struct worker *w);
+void worker_join(struct worker *w);
+void worker_free(struct worker *w);
+
+/* Zeroes the worker's counters (stats reset). */
+void worker_stats_reset(struct worker *w);
+
+#endif
