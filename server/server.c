@@ -9,6 +9,7 @@
  */
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -51,6 +52,11 @@ static bool server_split_addr(const char *spec, int default_port, char *host, si
         return false;
     memcpy(host, spec, n);
     host[n] = '\0';
+    /* Digits and dots must make an IPv4 address: "300.1.1.1" is a typo,
+     * not a host name to look up. */
+    struct in_addr v4;
+    if (strspn(host, "0123456789.") == n && inet_pton(AF_INET, host, &v4) != 1)
+        return false;
     if (colon != NULL) {
         char *end;
         long p = strtol(colon + 1, &end, 10);

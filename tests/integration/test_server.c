@@ -1,0 +1,234 @@
+/*
+ * The server process: connection limit, idle timeout, unix socket, memory
+ * limit, shutdown, command-line checks.
+ */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite(server, .timeout = 60);
+
+Test(server, max_connections_rejected_and_counted) {
+    struct srv s;
+    const char *args[] = {"-c", "10", NULL};
+    srv_start(&s, args);
+    int fds[10];
+    for (int i = 0; i < 10; i++) {
+        fds[i] = cli_connect(&s);
+        cli_expect(fds[i], "version\r\n", "VERSION "); /* make sure it is accepted */
+        free(cli_read_until(fds[i], "\r\n"));
+    }
+    int extra = cli_connect(&s);
+    char *r = cli_read_until(extra, "\r\n");
+    cr_assert_str_eq(r, "ERROR Too many open connections\r\n");
+    free(r);
+    cr_assert(cli_closed(extra));
+    close(extra);
+    close(fds[0]);
+    usleep(200000);
+    int again = cli_connect(&s); /* a slot freed up */
+    cli_expect(again, "version\r\n", "VERSION ");
+    close(again);
+    for (int i = 1; i < 10; i++)
+        close(fds[i]);
+    usleep(200000);
+    cr_assert_eq(srv_stat(&s, "rejected_connections"), 1);
+    cr_assert_eq(srv_stat(&s, "max_connections"), 10);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
+Test(server, idle_timeout_kicks_idle_clients) {
+    struct srv s;
+    const char *args[] = {"-o", "idle_timeout=1", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    cli_expect(fd, "version\r\n", "VERSION ");
+    free(cli_read_until(fd, "\r\n"));
+    cr_assert(cli_closed(fd), "an idle connection is closed");
+    close(fd);
+    cr_assert_geq(srv_stat(&s, "idle_kicks"), 1);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
+Test(server, sigterm_exits_zero_with_clients_connected) {
+    struct srv s;
+    srv_start(&s, NULL);
+    int fd = cli_connect(&s);
+    cli_expect(fd, "set a 0 0 1\r\nx\r\n", "STORED\r\n");
+    cr_assert_eq(srv_stop(&s), 0);
+    cr_assert(cli_closed(fd));
+    close(fd);
+}
+
+Test(server, shutdown_command_with_A) {
+    struct srv s;
+    const char *args[] = {"-A", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    cli_expect(fd, "shutdown bogus\r\n", "CLIENT_ERROR invalid shutdown mode\r\n");
+    cli_sends(fd, "shutdown\r\n");
+    int status;
+    for (int i = 0; i < 100 && waitpid(s.pid, &status, WNOHANG) == 0; i++)
+        usleep(50000);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fd);
+}
+
+Test(server, memory_limit_evicts_and_rss_stays_bounded) {
+    struct srv s;
+    const char *args[] = {"-m", "16", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    char val[1000];
+    memset(val, 'v', sizeof(val));
+    size_t cap = 1 << 20;
+    char *req = malloc(cap);
+    /* 200 MB of sets, pipelined in batches with noreply, then a sync */
+    for (int batch = 0; batch < 200; batch++) {
+        size_t len = 0;
+        for (int i = 0; i < 1000; i++) {
+            len += (size_t)sprintf(req + len, "set key%d_%d 0 0 1000 noreply\r\n", batch, i);
+            memcpy(req + len, val, 1000);
+            len += 1000;
+            memcpy(req + len, "\r\n", 2);
+            len += 2;
+        }
+        cli_send(fd, req, len);
+        cli_expect(fd, "version\r\n", "VERSION ");
+        free(cli_read_until(fd, "\r\n"));
+    }
+    free(req);
+    cli_expect(fd, "get key199_999\r\n", "VALUE key199_999 0 1000\r\n");
+    close(fd);
+    cr_assert_gt(srv_stat(&s, "evictions"), 100000);
+    cr_assert_leq(srv_stat(&s, "total_malloced"), 16u << 20);
+    long rss = srv_rss_kb(&s);
+    cr_assert_lt(rss, 16 * 1024 + 40 * 1024, "RSS %ld KB for -m 16", rss);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
+Test(server, no_evictions_with_M) {
+    struct srv s;
+    const char *args[] = {"-m", "8", "-M", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    char *req = malloc(200000);
+    memset(req, 'v', 200000);
+    int refused = 0;
+    for (int i = 0; i < 100 && !refused; i++) {
+        char hdr[64];
+        cli_send(fd, hdr, (size_t)sprintf(hdr, "set k%d 0 0 100000\r\n", i));
+        cli_send(fd, req, 100000);
+        cli_sends(fd, "\r\n");
+        char *r = cli_read_until(fd, "\r\n");
+        if (strcmp(r, "SERVER_ERROR out of memory storing object\r\n") == 0)
+            refused = 1;
+        else
+            cr_assert_str_eq(r, "STORED\r\n");
+        free(r);
+    }
+    free(req);
+    cr_assert(refused, "-M refuses stores when full");
+    cli_expect(fd, "get k0\r\n", "VALUE k0 0 100000\r\n");
+    close(fd);
+    cr_assert_eq(srv_stat(&s, "evictions"), 0);
+    cr_assert_geq(srv_stat(&s, "store_no_memory"), 1);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
+Test(server, unix_socket) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/larder-test-%d.sock", (int)getpid());
+    const char *bin = getenv("LARDER_BIN");
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(bin, bin, "-s", path, "-u", "root", (char *)NULL);
+        _exit(127);
+    }
+    int fd = -1;
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        usleep(50000);
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        strcpy(a.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    cr_assert(fd >= 0);
+    cli_expect(fd, "set u 0 0 1\r\nx\r\nget u\r\n", "STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n");
+    close(fd);
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert(access(path, F_OK) != 0, "socket file removed at exit");
+}
+
+/* Runs the binary with args; kills it after 3 s (a bad flag that slips
+ * through would otherwise start a server that never exits). */
+static int run_bin(const char *const *args, char *out, size_t outlen) {
+    const char *bin = getenv("LARDER_BIN");
+    int pipefd[2];
+    cr_assert(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[16] = {bin};
+        int n = 1;
+        for (int i = 0; args[i] && n < 15; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+    while (len + 1 < outlen && poll(&p, 1, 3000) > 0) {
+        ssize_t r = read(pipefd[0], out + len, outlen - len - 1);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    out[len] = '\0';
+    close(pipefd[0]);
+    kill(pid, SIGKILL); /* harmless when it already exited */
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(server, command_line_checks) {
+    char out[8192];
+    const char *help[] = {"-h", NULL};
+    cr_assert_eq(run_bin(help, out, sizeof(out)), 0);
+    cr_assert(strstr(out, "-p, --port") != NULL);
+    const char *ver[] = {"-V", NULL};
+    cr_assert_eq(run_bin(ver, out, sizeof(out)), 0);
+    cr_assert(strstr(out, "1.6.") != NULL);
+    const char *bad[][5] = {
+        {"-c", "0", "-u", "root", NULL},        {"-c", "-5", "-u", "root", NULL},
+        {"-l", "300.1.1.1", "-u", "root", NULL}, {"-l", "127.0.0.1:99999", "-u", "root", NULL},
+        {"-p", "notaport", "-u", "root", NULL}, {"-m", "0", "-u", "root", NULL},
+        {"-U", "11211", "-u", "root", NULL},    {"-I", "2g", "-u", "root", NULL},
+        {"-t", "0", "-u", "root", NULL},        {"-f", "0.5", "-u", "root", NULL},
+        {"--bogus", "-u", "root", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_neq(run_bin(bad[i], out, sizeof(out)), 0, "%s %s must be refused", bad[i][0],
+                      bad[i][1]);
+        cr_assert(strlen(out) > 0, "%s %s: a refusal says why", bad[i][0], bad[i][1]);
+    }
+}
