@@ -98,6 +98,9 @@ test: deps
 	$(MAKE) test-scripts
 	$(MAKE) test-asan
 	$(MAKE) test-tsan
+	$(MAKE) test-meta-differential
+	$(MAKE) test-hostile
+	$(MAKE) test-ecosystem
 	$(MAKE) test-bench
 	$(MAKE) test-wordpress
 
@@ -105,8 +108,13 @@ clean:
 	rm -rf build
 
 # Each part brings its own targets: bench/bench.mk defines bench and
-# test-bench, wordpress-plugin/wordpress.mk defines test-wordpress.
+# test-bench, wordpress-plugin/wordpress.mk test-wordpress,
+# tests/fuzz/fuzz.mk fuzz, soak and test-hostile, packaging/packaging.mk
+# install and test-ecosystem, tests/meta/meta.mk test-meta-differential.
 include bench/bench.mk
 include wordpress-plugin/wordpress.mk
+include tests/fuzz/fuzz.mk
+include packaging/packaging.mk
+include tests/meta/meta.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -10,6 +10,8 @@ pkgs=(
     # unit and integration tests, fuzzing
     libcriterion-dev libmemcached-dev libmemcached-tools memcached netcat-openbsd
     python3 python3-pymemcache clang
+    # the memcached ecosystem: other clients, a proxy
+    php-memcache nutcracker
     # benchmarks
     gnuplot-nox
     # the WordPress drop-in and its end-to-end test
