@@ -64,8 +64,11 @@ $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcore.a
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion -lmemcached $(LDLIBS)
 
+# As root, like memcached, the server must be told whom to run as: make run
+# drops to nobody then.
+RUN_AS := $(if $(filter 0,$(shell id -u)),-u nobody,)
 run: $(BUILD)/larder
-	./$(BUILD)/larder $(ARGS)
+	./$(BUILD)/larder $(RUN_AS) $(ARGS)
 
 deps:
 	@bash tests/install-deps.sh
