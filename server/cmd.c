@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/meta.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "storage/store.h"
@@ -110,6 +111,10 @@ static void cmd_update(struct conn *c, const struct proto_request *req) {
 }
 
 void cmd_complete_nread(struct conn *c) {
+    if (meta_nread_pending(c)) {
+        meta_complete_nread(c);
+        return;
+    }
     struct item *it = c->item;
     c->item = NULL;
     c->state = CONN_PARSE;
@@ -271,6 +276,7 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
     case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
+    case PROTO_CMD_META: meta_execute(c, req); break;
     case PROTO_CMD_MISBEHAVE:
     case PROTO_CMD_ERROR:
     default:

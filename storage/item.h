@@ -29,6 +29,7 @@ enum item_bits {
     ITEM_FETCHED = 2, /* read at least once since stored */
     ITEM_TOKEN = 4,   /* meta: a client holds the recache win token */
     ITEM_STALE = 8,   /* meta: invalidated, served as stale */
+    ITEM_KEY_BINARY = 16, /* meta: key was sent base64-encoded; reply so */
 };
 
 struct item {

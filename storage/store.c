@@ -350,10 +350,16 @@ static struct item *store_join(struct store *s, const struct item *old, const st
     return it;
 }
 
+static bool store_mode_is_cas(enum store_mode mode) {
+    return mode == STORE_CAS || mode == STORE_CAS_STALE;
+}
+
 static enum store_status store_check(const struct item *old, enum store_mode mode, uint64_t cas_in) {
-    bool check_cas = mode == STORE_CAS || cas_in != 0;
+    bool check_cas = store_mode_is_cas(mode) || cas_in != 0;
+    bool joins = mode == STORE_APPEND || mode == STORE_PREPEND;
     if (old == NULL) {
-        if (check_cas)
+        /* memcached: append/prepend with a cas (meta only) miss as NOT_STORED */
+        if (check_cas && !joins)
             return STORE_NOT_FOUND;
         return mode == STORE_SET || mode == STORE_ADD ? STORE_OK : STORE_NOT_STORED;
     }
@@ -373,7 +379,13 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
     struct item **pp = shard_lookup(s, sh, h, item_ckey(it), it->nkey, now, &life);
     struct item *old = pp ? *pp : NULL;
     enum store_status st = store_check(old, mode, cas_in);
-    if (mode == STORE_CAS || cas_in != 0) {
+    if (st == STORE_EXISTS && mode == STORE_CAS_STALE && cas_in != 0 && cas_in < old->cas) {
+        /* An older writer's value: kept, but served as stale until recached. */
+        st = STORE_OK;
+        it->exptime = old->exptime;
+        item_bits_set(it, ITEM_STALE | (item_bits(old) & ITEM_TOKEN));
+    }
+    if (store_mode_is_cas(mode) || cas_in != 0) {
         sh->c.cas_misses += st == STORE_NOT_FOUND;
         sh->c.cas_badval += st == STORE_EXISTS;
         sh->c.cas_hits += st == STORE_OK;
@@ -562,6 +574,7 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
         slab_free(s->slabs, it);
         it = nit;
         shard_insert(sh, hash_key(item_ckey(it), it->nkey), it);
+        sh->c.total_items++; /* memcached counts the replacing link too */
     } else {
         /* In place, padded with spaces like memcached. */
         memcpy(item_value(it), digits, n);
@@ -754,4 +767,197 @@ void store_stats_reset(struct store *s) {
         memset(&sh->c, 0, sizeof(sh->c));
         pthread_mutex_unlock(&sh->lock);
     }
+}
+
+/* --- meta commands --------------------------------------------------------- */
+
+/* Links an empty item for mg N or a counter for ma N; NULL when memory is
+ * short.  Runs under the shard lock: eviction skips a shard we hold. */
+static struct item *shard_create(struct store *s, struct shard *sh, uint64_t h, const char *key,
+                                 size_t nkey, const char *value, size_t nbytes, rel_time_t now) {
+    enum store_status st;
+    struct item *it = store_alloc_raw(s, key, nkey, 0, CLOCK_NEVER, nbytes, &st);
+    if (it == NULL)
+        return NULL;
+    memcpy(item_value(it), value, nbytes);
+    it->cas = shard_next_cas(s, sh);
+    it->atime = now;
+    shard_insert(sh, h, it);
+    sh->c.total_items++;
+    return it;
+}
+
+/* The exptime T and N leave: N only acts on a created item, and when both
+ * act the one given last wins. */
+static void meta_set_exptime(struct item *it, bool created, bool touch, rel_time_t exptime,
+                             rel_time_t vivify_exptime, bool vivify_last) {
+    if (created && (!touch || vivify_last))
+        it->exptime = vivify_exptime;
+    else if (touch)
+        it->exptime = exptime;
+}
+
+/* Decides W, X and Z as memcached does: a created item is won by its
+ * creator, R wins when the item expires before the given time, a stale item
+ * is won by the first reader, and only one client wins until the item is
+ * replaced or invalidated again. */
+static void mget_tokens(const struct store_mget_opts *o, struct item *it,
+                        struct store_mget_info *in) {
+    uint8_t bits = item_bits(it);
+    in->token_sent = bits & ITEM_TOKEN;
+    in->stale = bits & ITEM_STALE;
+    rel_time_t exp = o->touch && o->recache_after_touch ? o->exptime : it->exptime;
+    bool won = in->created;
+    if (o->recache && !in->token_sent && !in->created && exp != CLOCK_NEVER &&
+        exp < o->recache_time)
+        won = true;
+    if (in->stale && !in->token_sent)
+        won = true;
+    in->won = won;
+    if (won)
+        item_bits_set(it, ITEM_TOKEN);
+}
+
+enum store_status store_mget(struct store *s, const char *key, size_t nkey,
+                             const struct store_mget_opts *o, store_mget_fn emit, void *ctx) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    rel_time_t now = clock_now();
+    enum item_life life;
+    struct store_mget_info in = {0};
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    struct item *it = pp ? *pp : NULL;
+    if (it == NULL && o->vivify)
+        it = shard_create(s, sh, h, key, nkey, "", 0, now);
+    if (it == NULL) {
+        sh->c.get_misses++;
+        sh->c.get_expired += life == ITEM_EXPIRED_NOW;
+        sh->c.get_flushed += life == ITEM_FLUSHED_NOW;
+        pthread_mutex_unlock(&sh->lock);
+        return STORE_NOT_FOUND;
+    }
+    in.created = pp == NULL;
+    in.exptime_before = in.created ? CLOCK_NEVER : it->exptime;
+    in.atime_before = it->atime;
+    in.fetched_before = item_bits(it) & ITEM_FETCHED;
+    mget_tokens(o, it, &in);
+    meta_set_exptime(it, in.created, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);
+    if (o->touch)
+        sh->c.touch_hits++;
+    else
+        sh->c.get_hits++;
+    if (!o->no_bump)
+        store_bump(it, now);
+    emit(ctx, it, &in);
+    pthread_mutex_unlock(&sh->lock);
+    return STORE_OK;
+}
+
+enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
+                                const struct store_mdelete_opts *o) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    enum item_life life;
+    enum store_status st = STORE_OK;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    if (pp == NULL) {
+        st = STORE_NOT_FOUND;
+    } else if (o->has_cas && store_item_cas(s, *pp) != o->cas) {
+        st = STORE_EXISTS;
+    } else if (o->invalidate) {
+        struct item *it = *pp;
+        if (o->new_ttl)
+            it->exptime = o->exptime;
+        item_bits_set(it, ITEM_STALE);
+        item_bits_clear(it, ITEM_TOKEN); /* the next reader may win */
+        it->cas = shard_next_cas(s, sh);
+    } else {
+        struct item *it = *pp;
+        shard_unlink_at(sh, pp);
+        slab_free(s->slabs, it);
+        sh->c.delete_hits++;
+    }
+    sh->c.delete_misses += st != STORE_OK; /* memcached counts a cas mismatch too */
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+/* ma on a present item: memcached refuses an empty value before it looks
+ * at the cas. */
+static enum store_status shard_marith(struct store *s, struct shard *sh, uint64_t h,
+                                      const char *key, size_t nkey, struct item **pp,
+                                      const struct store_marith_opts *o,
+                                      struct store_marith_result *r) {
+    if ((*pp)->nbytes == 0)
+        return STORE_NON_NUMERIC;
+    if (o->cas_in != 0 && store_item_cas(s, *pp) != o->cas_in)
+        return STORE_EXISTS;
+    enum store_status st = shard_arith(s, sh, pp, o->incr, o->delta, &r->value, &r->cas);
+    if (st != STORE_OK)
+        return st;
+    /* shard_arith may have replaced the item with a longer one */
+    pp = shard_find(sh, h, key, nkey);
+    r->exptime_before = (*pp)->exptime;
+    meta_set_exptime(*pp, false, o->touch, o->exptime, 0, false);
+    r->exptime = (*pp)->exptime;
+    return STORE_OK;
+}
+
+enum store_status store_marith(struct store *s, const char *key, size_t nkey,
+                               const struct store_marith_opts *o, struct store_marith_result *r) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    rel_time_t now = clock_now();
+    enum item_life life;
+    enum store_status st;
+
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    if (pp != NULL) {
+        st = shard_marith(s, sh, h, key, nkey, pp, o, r);
+        if (st == STORE_OK)
+            (*(o->incr ? &sh->c.incr_hits : &sh->c.decr_hits))++;
+    } else if (!o->vivify) {
+        st = STORE_NOT_FOUND;
+        (*(o->incr ? &sh->c.incr_misses : &sh->c.decr_misses))++;
+    } else {
+        char digits[24];
+        size_t n = 0;
+        uint64_t v = o->initial;
+        do {
+            digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        struct item *it = shard_create(s, sh, h, key, nkey, digits + sizeof(digits) - n, n, now);
+        st = it ? STORE_OK : STORE_NOT_STORED;
+        if (it != NULL) {
+            r->created = true;
+            r->value = o->initial;
+            r->cas = store_item_cas(s, it);
+            r->exptime_before = CLOCK_NEVER;
+            meta_set_exptime(it, true, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);
+            r->exptime = it->exptime;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return st;
+}
+
+enum store_status store_peek(struct store *s, const char *key, size_t nkey, store_emit_fn emit,
+                             void *ctx) {
+    uint64_t h = hash_key(key, nkey);
+    struct shard *sh = store_shard(s, h);
+    enum item_life life;
+
+    pthread_mutex_lock(&sh->lock);
+    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    if (pp != NULL)
+        emit(ctx, *pp);
+    pthread_mutex_unlock(&sh->lock);
+    return pp ? STORE_OK : STORE_NOT_FOUND;
 }

@@ -36,6 +36,9 @@ enum store_mode {
     STORE_APPEND,
     STORE_PREPEND,
     STORE_CAS, /* set only if the cas given matches (0 included) */
+    /* meta's "ms I": like STORE_CAS, but a non-zero cas below the item's
+     * also stores, marked ITEM_STALE, keeping the old exptime and win token. */
+    STORE_CAS_STALE,
 };
 
 struct store_config {
@@ -124,5 +127,90 @@ void store_set_limit(struct store *s, size_t mem_limit);
 
 /* Visits live items (under their shard lock), at most `limit` (0: all). */
 void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx);
+
+/* --- meta commands --------------------------------------------------------
+ * The meta commands (server/meta.c) read and change item state the classic
+ * ones never touch: the stale-while-revalidate bits ITEM_STALE and
+ * ITEM_TOKEN, and metadata read before the access updates it.  Each call
+ * does its whole read-modify-write under one shard lock.  Where a request
+ * gives both T and N, the one given last sets a created item's exptime
+ * (memcached applies flags left to right): `vivify_last` says which. */
+
+/* mg: a fetch that may touch (T), create an empty item on a miss (N), and
+ * hand out the right to recache (R, or a stale item). */
+struct store_mget_opts {
+    bool no_bump;             /* u: leave atime and the fetched bit alone */
+    bool touch;               /* T */
+    rel_time_t exptime;
+    bool vivify;              /* N */
+    rel_time_t vivify_exptime;
+    bool vivify_last;         /* N came after T */
+    bool recache;             /* R: win when the item expires before recache_time */
+    rel_time_t recache_time;
+    bool recache_after_touch; /* T came before R: R compares with T's exptime */
+};
+
+/* What the fetch saw, for the reply flags. */
+struct store_mget_info {
+    rel_time_t exptime_before; /* CLOCK_NEVER for a created item */
+    rel_time_t atime_before;   /* h and l report the state before this access */
+    bool fetched_before;
+    bool created;    /* N made the item: its value is empty */
+    bool token_sent; /* Z: another client already won (before this request) */
+    bool stale;      /* X */
+    bool won;        /* W: this client won; ITEM_TOKEN is now set */
+};
+
+typedef void (*store_mget_fn)(void *ctx, const struct item *it, const struct store_mget_info *info);
+
+/* STORE_OK after emit ran (found or created), else STORE_NOT_FOUND.  Counts
+ * as memcached: a touch hit or a get hit (created counts as a hit), or a
+ * get miss. */
+enum store_status store_mget(struct store *s, const char *key, size_t nkey,
+                             const struct store_mget_opts *o, store_mget_fn emit, void *ctx);
+
+/* md: delete, or with `invalidate` keep the item marked stale with a new cas
+ * and no win token (and a new exptime when new_ttl).  With has_cas only an
+ * item whose cas equals `cas` is touched (0 never matches a live item).
+ * STORE_OK, STORE_NOT_FOUND or STORE_EXISTS (cas mismatch). */
+struct store_mdelete_opts {
+    bool has_cas;
+    uint64_t cas;
+    bool invalidate;
+    bool new_ttl;
+    rel_time_t exptime;
+};
+enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
+                                const struct store_mdelete_opts *o);
+
+/* ma: incr/decr with a cas check (cas_in 0: none), creation on a miss with
+ * an initial value (N, J), and a new exptime on success (T). */
+struct store_marith_opts {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas_in;
+    bool vivify;
+    uint64_t initial;
+    rel_time_t vivify_exptime;
+    bool vivify_last;
+    bool touch;
+    rel_time_t exptime;
+};
+struct store_marith_result {
+    uint64_t value;
+    uint64_t cas;
+    rel_time_t exptime_before; /* CLOCK_NEVER for a created item */
+    rel_time_t exptime;        /* after the command */
+    bool created;
+};
+/* STORE_OK (counter changed or created), STORE_NOT_FOUND, STORE_EXISTS,
+ * STORE_NON_NUMERIC, STORE_NO_MEMORY (a longer value did not fit) or
+ * STORE_NOT_STORED (no memory to create the item on a miss). */
+enum store_status store_marith(struct store *s, const char *key, size_t nkey,
+                               const struct store_marith_opts *o, struct store_marith_result *r);
+
+/* me: reads an item without bumping it or counting a get. */
+enum store_status store_peek(struct store *s, const char *key, size_t nkey, store_emit_fn emit,
+                             void *ctx);
 
 #endif

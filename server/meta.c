@@ -1,0 +1,468 @@
+/*
+ * meta: meta commands against the store; see meta.h.
+ *
+ * A reply is a two-letter code followed by the flags the request asked to
+ * have returned, in the order the request gave them, so every command walks
+ * its flag tokens once while writing the line.  Flags that change the item
+ * on the way (T, N) are applied by the store in one locked step; the walk
+ * replays their order only to report the ttl a "t" placed before them would
+ * have seen, as memcached's single left-to-right pass does.
+ *
+ * Quiet mode (q) drops the nominal reply only: EN for mg, HD for ms, md and
+ * ma.  Errors are always sent.  An ms stashes what its reply needs in the
+ * connection (meta_ret, meta_flags) while its data block is read.
+ */
+#include "server/meta.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/meta.h"
+#include "server/server.h"
+#include "server/stats.h"
+#include "storage/store.h"
+
+/* Longest reply line: code, size, 19 flags with numbers, a base64 key. */
+#define META_LINE_MAX 2048
+
+enum meta_conn_bits {
+    META_CONN_MS = 1,         /* an ms is reading its data block */
+    META_CONN_QUIET = 2,      /* q */
+    META_CONN_KEY_BINARY = 4, /* b: the key is shown base64-encoded */
+};
+
+static struct store *meta_store(struct conn *c) { return c->w->srv->store; }
+
+/* --- reply pieces ---------------------------------------------------------- */
+
+static char *meta_put_u64(char *p, char flag, uint64_t v) {
+    *p++ = ' ';
+    *p++ = flag;
+    return p + proto_fmt_u64(p, v);
+}
+
+/* " t<seconds left>", or " t-1" for an item that never expires; computed
+ * in 32 bits as memcached does, so an already passed time wraps. */
+static char *meta_put_ttl(char *p, rel_time_t exptime, rel_time_t now) {
+    if (exptime == CLOCK_NEVER) {
+        memcpy(p, " t-1", 4);
+        return p + 4;
+    }
+    return meta_put_u64(p, 't', (uint32_t)(exptime - now));
+}
+
+static char *meta_put_key(char *p, const char *key, size_t nkey, bool binary) {
+    *p++ = ' ';
+    *p++ = 'k';
+    if (!binary) {
+        memcpy(p, key, nkey);
+        return p + nkey;
+    }
+    p += meta_base64_encode(key, nkey, p, META_LINE_MAX / 2);
+    memcpy(p, " b", 2);
+    return p + 2;
+}
+
+static char *meta_put_opaque(char *p, const struct proto_token *t) {
+    *p++ = ' ';
+    memcpy(p, t->s, t->len);
+    return p + t->len;
+}
+
+static char *meta_put_char(char *p, char flag) {
+    *p++ = ' ';
+    *p++ = flag;
+    return p;
+}
+
+static char *meta_put_crlf(char *p) {
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Sends a finished line unless quiet mode drops it. */
+static void meta_send(struct conn *c, const char *line, size_t n, bool drop) {
+    if (!drop)
+        conn_out(c, line, n);
+}
+
+/* "<code>" with the O and k flags only: misses and failures. */
+static void meta_send_status(struct conn *c, const struct meta_request *m, const char *code,
+                             bool drop) {
+    char line[META_LINE_MAX];
+    char *p = line;
+    memcpy(p, code, 2);
+    p += 2;
+    for (unsigned i = 0; i < m->nflags; i++) {
+        if (m->flags[i].s[0] == 'O')
+            p = meta_put_opaque(p, &m->flags[i]);
+        else if (m->flags[i].s[0] == 'k')
+            p = meta_put_key(p, m->key, m->nkey, m->key_binary);
+    }
+    p = meta_put_crlf(p);
+    meta_send(c, line, (size_t)(p - line), drop);
+}
+
+/* --- mg ---------------------------------------------------------------------- */
+
+struct meta_get_ctx {
+    struct conn *c;
+    const struct meta_request *m;
+    const struct store_mget_opts *o;
+    rel_time_t now;
+};
+
+/* The flags of a hit, left to right. */
+static char *meta_get_flags(char *p, const struct meta_get_ctx *g, const struct item *it,
+                            const struct store_mget_info *in) {
+    const struct meta_request *m = g->m;
+    rel_time_t exp = in->exptime_before;
+    for (unsigned i = 0; i < m->nflags; i++) {
+        const struct proto_token *t = &m->flags[i];
+        switch (t->s[0]) {
+        case 'T': exp = g->o->exptime; break;
+        case 'N': exp = in->created ? g->o->vivify_exptime : exp; break;
+        case 's': p = meta_put_u64(p, 's', it->nbytes); break;
+        case 't': p = meta_put_ttl(p, exp, g->now); break;
+        case 'c': p = meta_put_u64(p, 'c', store_item_cas(meta_store(g->c), it)); break;
+        case 'f': p = meta_put_u64(p, 'f', it->flags); break;
+        case 'l': p = meta_put_u64(p, 'l', (uint32_t)(g->now - in->atime_before)); break;
+        case 'h': p = meta_put_u64(p, 'h', in->fetched_before); break;
+        case 'O': p = meta_put_opaque(p, t); break;
+        case 'k':
+            p = meta_put_key(p, item_ckey(it), it->nkey, item_bits(it) & ITEM_KEY_BINARY);
+            break;
+        default: break;
+        }
+    }
+    /* Z before X before W, memcached's order */
+    if (in->token_sent)
+        p = meta_put_char(p, 'Z');
+    if (in->stale)
+        p = meta_put_char(p, 'X');
+    if (in->won)
+        p = meta_put_char(p, 'W');
+    return p;
+}
+
+/* store_mget_fn: the reply line and value, copied under the shard lock. */
+static void meta_emit_get(void *arg, const struct item *it, const struct store_mget_info *in) {
+    struct meta_get_ctx *g = arg;
+    struct conn *c = g->c;
+    if (g->m->opaque_too_long)
+        return; /* the caller answers the error */
+    char *line = conn_reserve(c, META_LINE_MAX + it->nbytes + 2);
+    if (line == NULL) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    char *p = line;
+    if (g->m->value) {
+        memcpy(p, "VA ", 3);
+        p += 3;
+        p += proto_fmt_u64(p, it->nbytes);
+    } else {
+        memcpy(p, "HD", 2);
+        p += 2;
+    }
+    p = meta_put_crlf(meta_get_flags(p, g, it, in));
+    if (g->m->value) {
+        memcpy(p, item_cvalue(it), it->nbytes);
+        p = meta_put_crlf(p + it->nbytes);
+    }
+    conn_commit(c, (size_t)(p - line));
+}
+
+static void meta_get(struct conn *c, const struct meta_request *m) {
+    struct store_mget_opts o = {
+        .no_bump = m->no_bump,
+        .touch = meta_has(m, 'T'),
+        .exptime = clock_exptime(m->exptime),
+        .vivify = meta_has(m, 'N'),
+        .vivify_exptime = clock_exptime(m->vivify_exptime),
+        .vivify_last = meta_after(m, 'N', 'T'),
+        .recache = meta_has(m, 'R'),
+        .recache_time = clock_exptime(m->recache_time),
+        .recache_after_touch = meta_after(m, 'R', 'T'),
+    };
+    struct meta_get_ctx g = {c, m, &o, clock_now()};
+    enum store_status st = store_mget(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
+    if (st == STORE_OK && o.touch)
+        STAT_INCR(c->w, cmd_touch);
+    else
+        STAT_INCR(c->w, cmd_get);
+    if (m->opaque_too_long)
+        conn_reply(c, "CLIENT_ERROR opaque token too long");
+    else if (st != STORE_OK)
+        meta_send_status(c, m, "EN", m->quiet);
+}
+
+/* --- ms ---------------------------------------------------------------------- */
+
+/* The store mode for an ms: a cas turns set and replace into a cas store
+ * (add ignores it; append and prepend check it themselves), and I lets an
+ * older cas store a stale value. */
+static enum store_mode meta_set_mode(const struct meta_request *m, uint64_t *cas_in) {
+    *cas_in = m->has_cas ? m->cas : 0;
+    switch (m->mode) {
+    case 'E':
+        *cas_in = 0;
+        return STORE_ADD;
+    case 'A': return STORE_APPEND;
+    case 'P': return STORE_PREPEND;
+    case 'R':
+        if (!m->has_cas)
+            return STORE_REPLACE;
+        break;
+    default:
+        if (!m->has_cas)
+            return STORE_SET;
+        break;
+    }
+    return m->invalidate ? STORE_CAS_STALE : STORE_CAS;
+}
+
+/* Remembers the reply flags (O, k, c in request order) for after the data
+ * block: 'O' <len> <bytes>, 'k', 'c'. */
+static void meta_set_stash(struct conn *c, const struct meta_request *m) {
+    size_t n = 0;
+    for (unsigned i = 0; i < m->nflags; i++) {
+        const struct proto_token *t = &m->flags[i];
+        if (t->s[0] == 'O') {
+            c->meta_ret[n++] = 'O';
+            c->meta_ret[n++] = (char)t->len;
+            memcpy(c->meta_ret + n, t->s, t->len);
+            n += t->len;
+        } else if (t->s[0] == 'k' || t->s[0] == 'c') {
+            c->meta_ret[n++] = t->s[0];
+        }
+    }
+    c->meta_ret_len = n;
+}
+
+static void meta_set(struct conn *c, const struct meta_request *m) {
+    struct store *s = meta_store(c);
+    enum store_status st;
+    struct item *it = store_alloc(s, m->key, m->nkey, m->client_flags, clock_exptime(m->exptime),
+                                  (size_t)m->vlen, &st);
+    if (it == NULL) {
+        conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
+                                            : "SERVER_ERROR out of memory storing object");
+        c->state = CONN_SWALLOW;
+        c->swallow = (uint64_t)m->vlen + 2;
+        /* memcached drops the old value whatever the mode */
+        store_unlink(s, m->key, m->nkey);
+        return;
+    }
+    if (m->key_binary)
+        item_bits_set(it, ITEM_KEY_BINARY);
+    meta_set_stash(c, m);
+    c->meta_flags = META_CONN_MS | (m->quiet ? META_CONN_QUIET : 0) |
+                    (m->key_binary ? META_CONN_KEY_BINARY : 0);
+    c->cmd = (int)meta_set_mode(m, &c->cas_in);
+    c->item = it;
+    c->item_have = 0;
+    c->crlf_have = 0;
+    c->state = CONN_NREAD;
+}
+
+bool meta_nread_pending(const struct conn *c) { return c->meta_flags & META_CONN_MS; }
+
+static const char *meta_set_code(enum store_status st) {
+    switch (st) {
+    case STORE_OK: return "HD";
+    case STORE_EXISTS: return "EX";
+    case STORE_NOT_FOUND: return "NF";
+    default: return "NS"; /* includes an append that found no memory */
+    }
+}
+
+void meta_complete_nread(struct conn *c) {
+    struct item *it = c->item;
+    uint32_t bits = c->meta_flags;
+    c->item = NULL;
+    c->meta_flags = 0;
+    c->state = CONN_PARSE;
+    STAT_INCR(c->w, cmd_set);
+    if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
+        store_release(meta_store(c), it);
+        conn_reply(c, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    char key[PROTO_KEY_MAX];
+    size_t nkey = it->nkey;
+    memcpy(key, item_ckey(it), nkey); /* store_link consumes the item */
+    uint64_t cas = 0;
+    enum store_status st = store_link(meta_store(c), it, (enum store_mode)c->cmd, c->cas_in, &cas);
+
+    char line[META_LINE_MAX];
+    char *p = line;
+    memcpy(p, meta_set_code(st), 2);
+    p += 2;
+    for (size_t i = 0; i < c->meta_ret_len; i++) {
+        char f = c->meta_ret[i];
+        if (f == 'O') {
+            struct proto_token t = {c->meta_ret + i + 2, (unsigned char)c->meta_ret[i + 1]};
+            p = meta_put_opaque(p, &t);
+            i += 1 + t.len;
+        } else if (f == 'k') {
+            p = meta_put_key(p, key, nkey, bits & META_CONN_KEY_BINARY);
+        } else {
+            p = meta_put_u64(p, 'c', st == STORE_OK ? cas : 0);
+        }
+    }
+    p = meta_put_crlf(p);
+    meta_send(c, line, (size_t)(p - line), st == STORE_OK && (bits & META_CONN_QUIET));
+}
+
+/* --- md, ma ------------------------------------------------------------------ */
+
+static void meta_delete(struct conn *c, const struct meta_request *m) {
+    struct store_mdelete_opts o = {
+        .has_cas = m->has_cas,
+        .cas = m->cas,
+        .invalidate = m->invalidate,
+        .new_ttl = meta_has(m, 'T'),
+        .exptime = clock_exptime(m->exptime),
+    };
+    switch (store_mdelete(meta_store(c), m->key, m->nkey, &o)) {
+    case STORE_OK: meta_send_status(c, m, "HD", m->quiet); break;
+    case STORE_EXISTS: meta_send_status(c, m, "EX", false); break;
+    default: meta_send_status(c, m, "NF", false); break;
+    }
+}
+
+/* The flags of a successful ma, left to right. */
+static char *meta_arith_flags(char *p, const struct meta_request *m,
+                              const struct store_marith_opts *o,
+                              const struct store_marith_result *r) {
+    rel_time_t exp = r->exptime_before, now = clock_now();
+    for (unsigned i = 0; i < m->nflags; i++) {
+        const struct proto_token *t = &m->flags[i];
+        switch (t->s[0]) {
+        case 'T': exp = o->exptime; break;
+        case 'N': exp = r->created ? o->vivify_exptime : exp; break;
+        case 'c': p = meta_put_u64(p, 'c', r->cas); break;
+        case 't': p = meta_put_ttl(p, exp, now); break;
+        case 'O': p = meta_put_opaque(p, t); break;
+        case 'k': p = meta_put_key(p, m->key, m->nkey, m->key_binary); break;
+        default: break;
+        }
+    }
+    return p;
+}
+
+static void meta_arith_reply(struct conn *c, const struct meta_request *m,
+                             const struct store_marith_opts *o,
+                             const struct store_marith_result *r) {
+    char digits[24];
+    size_t n = proto_fmt_u64(digits, r->value);
+    char line[META_LINE_MAX];
+    char *p = line;
+    if (m->value) {
+        memcpy(p, "VA ", 3);
+        p += 3;
+        p += proto_fmt_u64(p, n);
+    } else {
+        memcpy(p, "HD", 2);
+        p += 2;
+    }
+    p = meta_put_crlf(meta_arith_flags(p, m, o, r));
+    if (m->value) {
+        memcpy(p, digits, n);
+        p = meta_put_crlf(p + n);
+    }
+    /* q hides a change to an existing counter, not a creation (memcached) */
+    meta_send(c, line, (size_t)(p - line), m->quiet && !r->created);
+}
+
+static void meta_arith(struct conn *c, const struct meta_request *m) {
+    struct store_marith_opts o = {
+        .incr = m->mode != 'D' && m->mode != '-',
+        .delta = m->delta,
+        .cas_in = m->has_cas ? m->cas : 0,
+        .vivify = meta_has(m, 'N'),
+        .initial = m->initial,
+        .vivify_exptime = clock_exptime(m->vivify_exptime),
+        .vivify_last = meta_after(m, 'N', 'T'),
+        .touch = meta_has(m, 'T'),
+        .exptime = clock_exptime(m->exptime),
+    };
+    struct store_marith_result r;
+    enum store_status st = store_marith(meta_store(c), m->key, m->nkey, &o, &r);
+    /* memcached checks the opaque while writing, after the change is made */
+    if (m->opaque_too_long && (st == STORE_OK || st == STORE_NOT_FOUND || st == STORE_EXISTS)) {
+        conn_reply(c, "CLIENT_ERROR opaque token too long");
+        return;
+    }
+    switch (st) {
+    case STORE_OK: meta_arith_reply(c, m, &o, &r); break;
+    case STORE_NOT_FOUND: meta_send_status(c, m, "NF", false); break;
+    case STORE_EXISTS: meta_send_status(c, m, "EX", false); break;
+    case STORE_NON_NUMERIC:
+        conn_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    case STORE_NOT_STORED: conn_reply(c, "SERVER_ERROR Out of memory allocating new item"); break;
+    default: conn_reply(c, "SERVER_ERROR out of memory"); break;
+    }
+}
+
+/* --- me ---------------------------------------------------------------------- */
+
+/* store_emit_fn: memcached's debug line.  exp is now minus the expiry time,
+ * so negative for a live item, as memcached prints it. */
+static void meta_emit_debug(void *arg, const struct item *it) {
+    struct conn *c = arg;
+    rel_time_t now = clock_now();
+    char line[META_LINE_MAX];
+    char *p = line;
+    memcpy(p, "ME ", 3);
+    p += 3;
+    if (item_bits(it) & ITEM_KEY_BINARY) {
+        p += meta_base64_encode(item_ckey(it), it->nkey, p, META_LINE_MAX / 2);
+    } else {
+        memcpy(p, item_ckey(it), it->nkey);
+        p += it->nkey;
+    }
+    int exp = it->exptime == CLOCK_NEVER ? -1 : (int)(now - it->exptime);
+    p += snprintf(p, 160, " exp=%d la=%u cas=%llu fetch=%s cls=%u size=%zu\r\n", exp,
+                  (unsigned)(now - it->atime),
+                  (unsigned long long)store_item_cas(meta_store(c), it),
+                  (item_bits(it) & ITEM_FETCHED) ? "yes" : "no", (unsigned)it->clsid,
+                  item_total(it->nkey, it->nbytes));
+    conn_out(c, line, (size_t)(p - line));
+}
+
+static void meta_debug(struct conn *c, const struct meta_request *m) {
+    if (store_peek(meta_store(c), m->key, m->nkey, meta_emit_debug, c) != STORE_OK)
+        conn_out(c, "EN\r\n", 4);
+    STAT_INCR(c->w, cmd_meta); /* memcached 1.6.18 counts only me here */
+}
+
+/* --- dispatch ---------------------------------------------------------------- */
+
+void meta_execute(struct conn *c, struct proto_request *req) {
+    struct meta_request m;
+    c->noreply = false; /* meta has q instead, and errors always show */
+    switch (meta_parse(req, &m)) {
+    case META_ERROR_SWALLOW:
+        c->state = CONN_SWALLOW;
+        c->swallow = (uint64_t)m.vlen + 2;
+        conn_reply(c, m.error);
+        return;
+    case META_ERROR:
+        conn_reply(c, m.error);
+        return;
+    default:
+        break;
+    }
+    switch (m.cmd) {
+    case META_GET: meta_get(c, &m); break;
+    case META_SET: meta_set(c, &m); break;
+    case META_DELETE: meta_delete(c, &m); break;
+    case META_ARITH: meta_arith(c, &m); break;
+    case META_DEBUG: meta_debug(c, &m); break;
+    default: conn_out(c, "MN\r\n", 4); break;
+    }
+}
