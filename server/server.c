@@ -170,7 +170,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
             if (errno == EMFILE || errno == ENFILE) {
                 /* Out of descriptors: the backlog keeps clients waiting
                  * until a connection closes; log once per burst. */
-                if (srv->verbose > 0)
+                if (__atomic_load_n(&srv->verbose, __ATOMIC_RELAXED) > 0)
                     fprintf(stderr, "larder: too many open files, accept paused\n");
             }
             return;
@@ -199,7 +199,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
 static void server_on_signal(evutil_socket_t sig, short what, void *arg) {
     struct server *srv = arg;
     (void)what;
-    if (srv->verbose > 0)
+    if (__atomic_load_n(&srv->verbose, __ATOMIC_RELAXED) > 0)
         fprintf(stderr, "larder: signal %d, shutting down\n", (int)sig);
     event_base_loopbreak(srv->base);
 }
@@ -280,12 +280,10 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
 
 void server_run(struct server *srv) {
     event_base_dispatch(srv->base);
-    /* Stop accepting first, then let every worker flush and close. */
-    for (int i = 0; i < srv->nlisteners; i++) {
+    /* Stop accepting; server_free closes the sockets once no worker can
+     * be reading the listener table for `stats conns`. */
+    for (int i = 0; i < srv->nlisteners; i++)
         event_del(srv->listeners[i].ev);
-        close(srv->listeners[i].fd);
-        srv->listeners[i].fd = -1;
-    }
 }
 
 void server_free(struct server *srv) {
@@ -298,8 +296,7 @@ void server_free(struct server *srv) {
             worker_free(&srv->workers[i]);
     free(srv->workers);
     for (int i = 0; i < srv->nlisteners; i++) {
-        if (srv->listeners[i].fd >= 0)
-            close(srv->listeners[i].fd);
+        close(srv->listeners[i].fd);
         event_free(srv->listeners[i].ev);
     }
     if (srv->settings->socket_path != NULL)
