@@ -1,0 +1,15 @@
+# clients.sh: the client libraries applications use, each against its own
+# fresh Larder; the checks themselves live in the per-client programs.
+# Sourced by run.sh.
+# shellcheck shell=bash disable=SC2154,SC2015 # here, work, root, ...: set by run.sh and lib.sh
+
+if larder_start cl_port; then
+    tally pymemcache /usr/bin/python3 "$here/pymemcache_test.py" "$cl_port"
+    send "$cl_port" 'flush_all\r\nquit\r\n' >/dev/null
+    tally php-memcached php "$here/php_memcached.php" "$cl_port"
+    send "$cl_port" 'flush_all\r\nquit\r\n' >/dev/null
+    tally php-memcache php "$here/php_memcache.php" "$cl_port"
+    stop_pid "$cl_port_pid"
+else
+    fail "clients: start larder"
+fi
