@@ -427,7 +427,7 @@ static void meta_emit_debug(void *arg, const struct item *it) {
     }
     int exp = it->exptime == CLOCK_NEVER ? -1 : (int)(now - it->exptime);
     p += snprintf(p, 160, " exp=%d la=%u cas=%llu fetch=%s cls=%u size=%zu\r\n", exp,
-                  (unsigned)(now - it->atime),
+                  (unsigned)(now - item_atime(it)),
                   (unsigned long long)store_item_cas(meta_store(c), it),
                   (item_bits(it) & ITEM_FETCHED) ? "yes" : "no", (unsigned)it->clsid,
                   item_total(it->nkey, it->nbytes));

@@ -199,8 +199,11 @@ static void stats_items(struct conn *c) {
         slab_class_stats(sl, i, &cs);
         if (cs.used_chunks == 0 && cs.evicted == 0 && cs.outofmemory == 0)
             continue;
+        rel_time_t oldest = slab_class_oldest(sl, i);
         stats_class_line(c, "items:", i, "number", cs.used_chunks);
+        stats_class_line(c, "items:", i, "age", oldest ? clock_now() - oldest : 0);
         stats_class_line(c, "items:", i, "evicted", cs.evicted);
+        stats_class_line(c, "items:", i, "evicted_time", cs.evicted_time);
         stats_class_line(c, "items:", i, "evicted_unfetched", cs.evicted_unfetched);
         stats_class_line(c, "items:", i, "outofmemory", cs.outofmemory);
         stats_class_line(c, "items:", i, "reclaimed", cs.reclaimed);
@@ -396,7 +399,7 @@ static void stats_dump_one(void *arg, const struct item *it) {
         long exp = it->exptime == CLOCK_NEVER ? -1 : (long)stats_unix_time(it->exptime);
         conn_commit(d->c, (size_t)sprintf(p, "key=%s exp=%ld la=%ld cas=%" PRIu64
                                              " fetch=%s cls=%u size=%zu\r\n",
-                                          key, exp, (long)stats_unix_time(it->atime),
+                                          key, exp, (long)stats_unix_time(item_atime(it)),
                                           store_item_cas(d->c->w->srv->store, it),
                                           (item_bits(it) & ITEM_FETCHED) ? "yes" : "no",
                                           (unsigned)it->clsid, item_total(it->nkey, it->nbytes)));

@@ -11,8 +11,9 @@
  *   ITEM_FREE       on its class's free list; owned by the class lock
  *   ITEM_ALLOCATED  handed out to one thread, unlinked; only it touches it
  *   ITEM_LINKED     in the hash table; owned by its shard's lock
- * `state` and `bits` are read by the CLOCK sweep without the shard lock, so
- * they are accessed atomically; every other field follows the owner's lock.
+ * `state`, `bits` and `atime` are read by the CLOCK sweep or stats without
+ * the shard lock, so they are accessed atomically; every other field follows
+ * the owner's lock.
  */
 #ifndef LARDER_ITEM_H
 #define LARDER_ITEM_H
@@ -62,6 +63,14 @@ static inline uint8_t item_state(const struct item *it) {
 }
 static inline void item_set_state(struct item *it, uint8_t s) {
     __atomic_store_n(&it->state, s, __ATOMIC_RELEASE);
+}
+/* Last access: written under the shard lock, read by stats walks that hold
+ * only the class lock, hence relaxed atomics (plain moves on x86). */
+static inline rel_time_t item_atime(const struct item *it) {
+    return __atomic_load_n(&it->atime, __ATOMIC_RELAXED);
+}
+static inline void item_set_atime(struct item *it, rel_time_t t) {
+    __atomic_store_n(&it->atime, t, __ATOMIC_RELAXED);
 }
 static inline uint8_t item_bits(const struct item *it) {
     return __atomic_load_n(&it->bits, __ATOMIC_RELAXED);

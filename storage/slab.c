@@ -26,6 +26,7 @@ struct slab_class {
     /* carving of the newest page is lazy: chunks are handed out in order */
     uint32_t carve_next;
     uint64_t evicted, evicted_unfetched, reclaimed, expired_unfetched, outofmemory;
+    uint64_t evicted_time;
 } __attribute__((aligned(64)));
 
 struct slabs {
@@ -179,6 +180,7 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
         case SLAB_RECLAIM_EVICTED:
             c->evicted++;
             c->evicted_unfetched += !fetched;
+            c->evicted_time = clock_now() - item_atime(it);
             return it;
         case SLAB_RECLAIM_EXPIRED:
             c->reclaimed++;
@@ -239,8 +241,25 @@ void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *o
         .reclaimed = c->reclaimed,
         .expired_unfetched = c->expired_unfetched,
         .outofmemory = c->outofmemory,
+        .evicted_time = c->evicted_time,
     };
     pthread_mutex_unlock(&c->lock);
+}
+
+rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls) {
+    struct slab_class *c = &sl->cls[cls];
+    rel_time_t oldest = 0;
+    pthread_mutex_lock(&c->lock);
+    for (uint32_t p = 0; p < c->npages; p++) {
+        for (uint32_t i = 0; i < slab_chunks_in(c, p); i++) {
+            const struct item *it = slab_chunk(c, p, i);
+            rel_time_t t = item_atime(it);
+            if (item_state(it) == ITEM_LINKED && t != 0 && (oldest == 0 || t < oldest))
+                oldest = t;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return oldest;
 }
 
 void slab_walk(struct slabs *sl, unsigned cls, void (*fn)(void *ctx, struct item *it), void *ctx) {

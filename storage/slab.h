@@ -48,6 +48,7 @@ struct slab_class_stats {
     uint64_t reclaimed;
     uint64_t expired_unfetched;
     uint64_t outofmemory;
+    uint64_t evicted_time; /* seconds since last access of the latest victim */
 };
 
 struct slabs;
@@ -77,6 +78,12 @@ uint64_t slab_first_pages(const struct slabs *sl);
 
 /* Copies class `cls` figures (1 <= cls <= slab_class_count). */
 void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *out);
+
+/* The oldest last-access time among the class's live items, or 0 when it
+ * has none: memcached's per-class "age" is now minus this.  A CLOCK keeps no
+ * LRU tail to read it from, so this walks the class's chunks under its lock
+ * (about a millisecond per 500,000 items); only stats calls it. */
+rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls);
 
 /* Visits every chunk of class `cls` under its lock (used by the crawler-free
  * cachedump and by tests); fn sees the chunk and its state. */

@@ -94,7 +94,7 @@ static enum item_life item_life(const struct store *s, const struct item *it, re
     if (it->exptime != CLOCK_NEVER && it->exptime <= now)
         return ITEM_EXPIRED_NOW;
     rel_time_t oldest = __atomic_load_n(&s->oldest_live, __ATOMIC_RELAXED);
-    if (oldest != 0 && oldest <= now && it->atime <= oldest)
+    if (oldest != 0 && oldest <= now && item_atime(it) <= oldest)
         return ITEM_FLUSHED_NOW;
     return ITEM_LIVE;
 }
@@ -305,7 +305,7 @@ static struct item *store_alloc_raw(struct store *s, const char *key, size_t nke
     it->hnext = NULL;
     it->cas = 0;
     it->exptime = exptime;
-    it->atime = 0;
+    item_set_atime(it, 0);
     it->flags = flags;
     it->nbytes = (uint32_t)nbytes;
     it->nkey = (uint8_t)nkey;
@@ -401,17 +401,17 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
             shard_unlink_at(sh, pp);
             slab_free(s->slabs, old);
         } else if (mode == STORE_ADD && old != NULL) {
-            old->atime = now; /* memcached bumps the item an add bounced off */
+            item_set_atime(old, now); /* memcached bumps the item an add bounced off */
         }
         it->cas = shard_next_cas(s, sh);
-        it->atime = now;
+        item_set_atime(it, now);
         shard_insert(sh, h, it);
         sh->c.total_items++;
         if (cas_out)
             *cas_out = store_item_cas(s, it);
     } else if (it != NULL) {
         if (mode == STORE_ADD && old != NULL)
-            old->atime = now;
+            item_set_atime(old, now);
         slab_free(s->slabs, it);
     }
     pthread_mutex_unlock(&sh->lock);
@@ -420,8 +420,8 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
 
 static void store_bump(struct item *it, rel_time_t now) {
     item_bits_set(it, ITEM_ACTIVE | ITEM_FETCHED);
-    if (it->atime != now)
-        it->atime = now;
+    if (item_atime(it) != now)
+        item_set_atime(it, now);
 }
 
 enum store_status store_get(struct store *s, const char *key, size_t nkey,
@@ -781,7 +781,7 @@ static struct item *shard_create(struct store *s, struct shard *sh, uint64_t h, 
         return NULL;
     memcpy(item_value(it), value, nbytes);
     it->cas = shard_next_cas(s, sh);
-    it->atime = now;
+    item_set_atime(it, now);
     shard_insert(sh, h, it);
     sh->c.total_items++;
     return it;
@@ -840,7 +840,7 @@ enum store_status store_mget(struct store *s, const char *key, size_t nkey,
     }
     in.created = pp == NULL;
     in.exptime_before = in.created ? CLOCK_NEVER : it->exptime;
-    in.atime_before = it->atime;
+    in.atime_before = item_atime(it);
     in.fetched_before = item_bits(it) & ITEM_FETCHED;
     mget_tokens(o, it, &in);
     meta_set_exptime(it, in.created, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);

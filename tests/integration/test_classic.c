@@ -302,3 +302,17 @@ Test(classic, cachedump_and_metadump) {
     cr_assert(strstr(s, " fetch=no cls=") != NULL, "%s", s);
     free(s);
 }
+
+Test(classic, stats_items_age_of_oldest_item) {
+    cli_expect(fd, "set old 0 0 1\r\nx\r\n", "STORED\r\n");
+    sleep(3);
+    cli_expect(fd, "set new 0 0 1\r\ny\r\n", "STORED\r\n");
+    char *s = stats_of("stats items\r\n");
+    unsigned age = 0;
+    char *p = strstr(s, ":age ");
+    cr_assert(p != NULL, "%s", s);
+    cr_assert_eq(sscanf(p, ":age %u", &age), 1);
+    cr_assert_geq(age, 2, "age follows the oldest item, not the newest: %s", s);
+    cr_assert(strstr(s, ":evicted_time 0\r\n") != NULL, "%s", s);
+    free(s);
+}

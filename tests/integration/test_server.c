@@ -110,6 +110,12 @@ Test(server, memory_limit_evicts_and_rss_stays_bounded) {
     cli_expect(fd, "get key199_999\r\n", "VALUE key199_999 0 1000\r\n");
     close(fd);
     cr_assert_gt(srv_stat(&s, "evictions"), 100000);
+    int sfd = cli_connect(&s);
+    cli_sends(sfd, "stats items\r\n");
+    char *items = cli_read_until(sfd, "END\r\n");
+    close(sfd);
+    cr_assert(strstr(items, ":evicted_time ") != NULL, "%s", items);
+    free(items);
     cr_assert_leq(srv_stat(&s, "total_malloced"), 16u << 20);
     long rss = srv_rss_kb(&s);
     cr_assert_lt(rss, 16 * 1024 + 40 * 1024, "RSS %ld KB for -m 16", rss);
