@@ -7,7 +7,7 @@ WARN     := -Wall -Wextra
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -pthread -I. -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(BASE_CFLAGS)
-LDLIBS   += -pthread
+LDLIBS   += -pthread -lm
 
 BUILD    ?= build
 STORAGE  := $(wildcard storage/*.c)

@@ -21,6 +21,13 @@
 #include "server/settings.h"
 #include "storage/store.h"
 
+/* jemalloc reads this at start.  Give freed memory (old hash tables, big
+ * connection buffers, pages moved between classes) back to the kernel within
+ * a second, from a background thread, so resident memory tracks what the
+ * cache holds rather than its history; and keep few arenas: the item memory
+ * lives in slab pages, so general allocations are few. */
+const char *malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2";
+
 static int main_fail(const char *msg) {
     fprintf(stderr, "larder: %s\n", msg);
     return EXIT_FAILURE;
@@ -119,6 +126,7 @@ static struct store *main_store(const struct settings *st) {
     cfg.evict = st->evict;
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
+    cfg.balance = st->slab_automove;
     return store_create(&cfg);
 }
 

@@ -27,6 +27,7 @@
 
 #define SERVER_ACCEPT_BATCH 64
 #define SERVER_REJECT_MSG "ERROR Too many open connections\r\n"
+#define SERVER_ACCEPT_PAUSE_MS 50
 
 static void server_on_accept(evutil_socket_t fd, short what, void *arg);
 
@@ -157,6 +158,26 @@ static void server_reject(struct server *srv, int fd) {
     __atomic_add_fetch(&srv->rejected_conns, 1, __ATOMIC_RELAXED);
 }
 
+static void server_resume_accept(evutil_socket_t fd, short what, void *arg) {
+    struct server *srv = arg;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].fd >= 0)
+            event_add(srv->listeners[i].ev, NULL);
+}
+
+/* The listeners are level-triggered: while descriptors are exhausted a
+ * pending connection keeps them readable, so they leave the loop for a
+ * moment instead of being polled at full speed. */
+static void server_pause_accept(struct server *srv) {
+    struct timeval tv = {0, SERVER_ACCEPT_PAUSE_MS * 1000};
+    for (int i = 0; i < srv->nlisteners; i++)
+        event_del(srv->listeners[i].ev);
+    if (event_base_once(srv->base, -1, EV_TIMEOUT, server_resume_accept, srv, &tv) != 0)
+        server_resume_accept(-1, 0, srv);
+}
+
 static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
     struct server *srv = arg;
     struct listener *l = NULL;
@@ -172,6 +193,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
                  * until a connection closes; log once per burst. */
                 if (__atomic_load_n(&srv->verbose, __ATOMIC_RELAXED) > 0)
                     fprintf(stderr, "larder: too many open files, accept paused\n");
+                server_pause_accept(srv);
             }
             return;
         }

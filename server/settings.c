@@ -35,6 +35,7 @@ void settings_defaults(struct settings *s) {
         .dump_enabled = true,
         .hashpower = 16,
         .lru_crawler = true,
+        .slab_automove = true,
     };
 }
 
@@ -96,7 +97,7 @@ static void settings_usage(void) {
            "-h, --help                print this help and exit\n"
            "-V, --version             print version and exit\n"
            "-P, --pidfile=<file>      save PID in <file>, only used with -d option\n"
-           "-f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)\n"
+           "-f, --slab-growth-factor=<num> chunk size growth factor above 256 bytes (default: 1.25)\n"
            "-n, --slab-min-size=<bytes> min space used for key+value+flags (default: 48)\n"
            "-t, --threads=<num>       number of threads to use (default: 4)\n"
            "-R, --max-reqs-per-event  max requests per event per connection (default: 20)\n"
@@ -111,6 +112,7 @@ static void settings_usage(void) {
            "   - oom_score_adj=<n>:   write n to /proc/self/oom_score_adj at start\n"
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
+           "   - slab_automove=<0|1>: move memory pages between size classes (default: 1)\n"
            "   other memcached options are accepted and ignored with a warning\n",
            LARDER_VERSION);
 }
@@ -146,6 +148,8 @@ static bool settings_extended(struct settings *s, const char *arg) {
             s->oom_score_set = true;
         } else if (strcmp(t, "hashpower") == 0 && val && settings_int(val, 12, 32, &v)) {
             s->hashpower = (unsigned)v;
+        } else if (strcmp(t, "slab_automove") == 0 && val && settings_int(val, 0, 2, &v)) {
+            s->slab_automove = v != 0;
         } else if (strcmp(t, "no_lru_crawler") == 0) {
             s->lru_crawler = false;
         } else if (strcmp(t, "lru_crawler") == 0) {

@@ -42,6 +42,7 @@ struct settings {
     bool oom_score_set;
     unsigned hashpower;       /* -o hashpower=N */
     bool lru_crawler;         /* -o no_lru_crawler turns it off */
+    bool slab_automove;       /* -o slab_automove=0 turns page moves off */
 };
 
 enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR };

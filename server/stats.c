@@ -147,6 +147,7 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "reclaimed", ss.reclaimed);
     stats_u64(c, "crawler_reclaimed", ss.crawler_reclaimed);
     stats_u64(c, "crawler_items_checked", ss.crawler_items_checked);
+    stats_u64(c, "slabs_moved", ss.slabs_moved);
     stats_end(c);
 }
 
@@ -177,6 +178,7 @@ static void stats_settings(struct conn *c) {
     stats_line(c, "maxconns_fast", "yes");
     stats_u64(c, "hashpower_init", st->hashpower);
     stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
+    stats_u64(c, "slab_automove", st->slab_automove);
     stats_u64(c, "idle_timeout", st->idle_timeout);
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
     stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
@@ -223,6 +225,7 @@ static void stats_slabs(struct conn *c) {
         active++;
         stats_class_line(c, "", i, "chunk_size", cs.chunk_size);
         stats_class_line(c, "", i, "chunks_per_page", cs.per_page);
+        stats_class_line(c, "", i, "page_bytes", cs.page_bytes);
         stats_class_line(c, "", i, "total_pages", cs.pages);
         stats_class_line(c, "", i, "total_chunks", cs.pages * cs.per_page);
         stats_class_line(c, "", i, "used_chunks", cs.used_chunks);

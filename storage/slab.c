@@ -1,8 +1,17 @@
 /*
- * slab: size classes, pages, free lists and the CLOCK sweep; see slab.h.
+ * slab: size classes, pages, free lists, the CLOCK sweep and page moves;
+ * see slab.h.
+ *
+ * Locking: each class has its own lock, and no code path holds two class
+ * locks at once (a page moves by being emptied and freed under the donor's
+ * lock, then grown under the taker's).  The reclaim callback takes a shard
+ * lock with trylock only, so the store's shard -> class lock order is never
+ * inverted.  Byte totals are atomics so that any thread can reserve a page
+ * against the limit without a global lock.
  */
 #include "slab.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,62 +19,87 @@
 /* How many chunks one allocation may inspect before giving up on sparing
  * active items: a full circle would stall a writer on a huge class. */
 #define SLAB_SWEEP_MAX 2048
+/* Pages one allocation may take from other classes before giving up. */
+#define SLAB_STEAL_MAX 64
+/* Pages the balancer moves per call at most (2 MB of small pages). */
+#define SLAB_BALANCE_MOVES 32
+/* Chunks sampled to judge how idle a class's items are. */
+#define SLAB_SAMPLE 64
+/* A free chunk counts as this idle: memory nobody uses. */
+#define SLAB_IDLE_FREE (24u * 3600)
+/* Move pages only when the donor's items have been idle more than twice as
+ * long as the taker's victims, plus this: no moves back and forth between
+ * classes under the same pressure. */
+#define SLAB_BALANCE_SLACK 2
 
 struct slab_class {
     pthread_mutex_t lock;
+    uint8_t id;
     uint32_t size;
     uint32_t per_page;
+    uint32_t page_bytes;
     char **pages;
     uint32_t npages;
     uint32_t pages_cap;
+    uint64_t held; /* atomic: npages * page_bytes, read without the lock */
     struct item *free_list;
     uint64_t nfree;
     /* next chunk the CLOCK hand looks at */
     uint32_t hand_page;
     uint32_t hand_chunk;
-    /* carving of the newest page is lazy: chunks are handed out in order */
-    uint32_t carve_next;
     uint64_t evicted, evicted_unfetched, reclaimed, expired_unfetched, outofmemory;
     uint64_t evicted_time;
+    /* since the last balance: CLOCK evictions and their summed idle seconds */
+    uint64_t win_evicted, win_idle;
+    uint32_t sample_seed;
 } __attribute__((aligned(64)));
 
 struct slabs {
-    size_t page_size;
     unsigned nclasses;
-    uint64_t max_pages;   /* atomic */
-    uint64_t total_pages; /* atomic */
-    uint64_t first_pages; /* atomic: pages taken past the limit */
+    uint64_t limit; /* atomic, bytes */
+    uint64_t total; /* atomic, bytes of pages taken */
+    uint64_t moved; /* atomic */
     struct slab_class cls[SLAB_CLASS_MAX + 1];
 };
 
-struct slabs *slab_create(size_t mem_limit, size_t page_size, double factor, size_t min_chunk) {
-    if (factor <= 1.0 || page_size < ITEM_HEADER + min_chunk)
+static size_t slab_round8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* Classes every 8 bytes to SLAB_FINE_MAX, then by `factor`, up to item_max. */
+static unsigned slab_layout(struct slabs *sl, size_t item_max, double factor, size_t first) {
+    unsigned n = 0;
+    size_t size = first;
+    /* The classes left after the fine ones must reach item_max. */
+    unsigned fine = first < SLAB_FINE_MAX ? (unsigned)((SLAB_FINE_MAX - first) / 8) + 1 : 0;
+    if (fine + 2 < SLAB_CLASS_MAX) {
+        double need = pow((double)item_max / SLAB_FINE_MAX, 1.0 / (SLAB_CLASS_MAX - fine - 2));
+        if (need > factor)
+            factor = need;
+    }
+    while (n < SLAB_CLASS_MAX - 1 && size < item_max) {
+        sl->cls[++n].size = (uint32_t)size;
+        size_t next = size < SLAB_FINE_MAX ? size + 8 : slab_round8((size_t)((double)size * factor));
+        size = next < size + 8 ? size + 8 : next;
+    }
+    sl->cls[++n].size = (uint32_t)slab_round8(item_max);
+    return n;
+}
+
+struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size_t min_chunk) {
+    size_t first = slab_round8(ITEM_HEADER + min_chunk);
+    if (factor <= 1.0 || item_max < first || item_max > UINT32_MAX / 2)
         return NULL;
     struct slabs *sl = calloc(1, sizeof(*sl));
     if (sl == NULL)
         return NULL;
-    sl->page_size = page_size;
     slab_set_limit(sl, mem_limit);
-
-    double size = (double)(ITEM_HEADER + min_chunk);
-    unsigned n = 0;
-    while (n < SLAB_CLASS_MAX - 1) {
-        size_t s = ((size_t)size + 7) & ~(size_t)7;
-        if (s > page_size / 2)
-            break;
-        if (n == 0 || s > sl->cls[n].size) {
-            n++;
-            sl->cls[n].size = (uint32_t)s;
-        }
-        size *= factor;
-    }
-    /* The last class holds one item of up to a whole page. */
-    n++;
-    sl->cls[n].size = (uint32_t)page_size;
-    sl->nclasses = n;
-    for (unsigned i = 1; i <= n; i++) {
-        pthread_mutex_init(&sl->cls[i].lock, NULL);
-        sl->cls[i].per_page = (uint32_t)(page_size / sl->cls[i].size);
+    sl->nclasses = slab_layout(sl, item_max, factor, first);
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        pthread_mutex_init(&c->lock, NULL);
+        c->id = (uint8_t)i;
+        c->per_page = c->size >= SLAB_PAGE_SIZE ? 1 : SLAB_PAGE_SIZE / c->size;
+        c->page_bytes = c->per_page * c->size;
+        c->sample_seed = 2654435761u * i;
     }
     return sl;
 }
@@ -84,47 +118,78 @@ void slab_destroy(struct slabs *sl) {
 }
 
 unsigned slab_class_for(const struct slabs *sl, size_t total) {
-    /* Classes are few (about 40); a linear scan beats a binary search here. */
-    for (unsigned i = 1; i <= sl->nclasses; i++)
-        if (total <= sl->cls[i].size)
-            return i;
-    return 0;
+    unsigned lo = 1, hi = sl->nclasses;
+    if (total > sl->cls[hi].size)
+        return 0;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (total <= sl->cls[mid].size)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
 }
 
 unsigned slab_class_count(const struct slabs *sl) { return sl->nclasses; }
-size_t slab_page_size(const struct slabs *sl) { return sl->page_size; }
 
 void slab_set_limit(struct slabs *sl, size_t mem_limit) {
-    uint64_t pages = mem_limit / sl->page_size;
-    __atomic_store_n(&sl->max_pages, pages, __ATOMIC_RELAXED);
+    __atomic_store_n(&sl->limit, (uint64_t)mem_limit, __ATOMIC_RELAXED);
 }
 
-size_t slab_limit(const struct slabs *sl) {
-    return __atomic_load_n(&sl->max_pages, __ATOMIC_RELAXED) * sl->page_size;
-}
+size_t slab_limit(const struct slabs *sl) { return __atomic_load_n(&sl->limit, __ATOMIC_RELAXED); }
 
 size_t slab_total_malloced(const struct slabs *sl) {
-    return __atomic_load_n(&sl->total_pages, __ATOMIC_RELAXED) * sl->page_size;
+    return __atomic_load_n(&sl->total, __ATOMIC_RELAXED);
 }
 
-uint64_t slab_first_pages(const struct slabs *sl) {
-    return __atomic_load_n(&sl->first_pages, __ATOMIC_RELAXED);
+uint64_t slab_pages_moved(const struct slabs *sl) {
+    return __atomic_load_n(&sl->moved, __ATOMIC_RELAXED);
 }
 
-/* Reserves one page against the limit; a class's first page is always granted. */
-static bool slab_reserve_page(struct slabs *sl, const struct slab_class *c) {
-    uint64_t max = __atomic_load_n(&sl->max_pages, __ATOMIC_RELAXED);
-    uint64_t cur = __atomic_load_n(&sl->total_pages, __ATOMIC_RELAXED);
+/* --- pages and free lists ------------------------------------------------- */
+
+static bool slab_reserve(struct slabs *sl, size_t bytes) {
+    uint64_t cur = __atomic_load_n(&sl->total, __ATOMIC_RELAXED);
     do {
-        if (cur >= max && c->npages > 0)
+        if (cur + bytes > __atomic_load_n(&sl->limit, __ATOMIC_RELAXED))
             return false;
-    } while (!__atomic_compare_exchange_n(&sl->total_pages, &cur, cur + 1, false,
-                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-    if (cur >= max)
-        __atomic_add_fetch(&sl->first_pages, 1, __ATOMIC_RELAXED);
+    } while (!__atomic_compare_exchange_n(&sl->total, &cur, cur + bytes, false, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
     return true;
 }
 
+static void slab_unreserve(struct slabs *sl, size_t bytes) {
+    __atomic_sub_fetch(&sl->total, bytes, __ATOMIC_RELAXED);
+}
+
+static inline struct item *slab_chunk(const struct slab_class *c, uint32_t page, uint32_t idx) {
+    return (struct item *)(c->pages[page] + (size_t)idx * c->size);
+}
+
+static void slab_push_free(struct slab_class *c, struct item *it) {
+    item_set_state(it, ITEM_FREE);
+    it->hnext = c->free_list;
+    c->free_list = it;
+    c->nfree++;
+}
+
+static struct item *slab_pop_free(struct slab_class *c) {
+    struct item *it = c->free_list;
+    if (it != NULL) {
+        c->free_list = it->hnext;
+        c->nfree--;
+    }
+    return it;
+}
+
+static void slab_set_npages(struct slab_class *c, uint32_t n) {
+    c->npages = n;
+    __atomic_store_n(&c->held, (uint64_t)n * c->page_bytes, __ATOMIC_RELAXED);
+}
+
+/* Takes a new page for class c (locked) if the limit allows; its chunks go
+ * on the free list, in address order. */
 static bool slab_grow(struct slabs *sl, struct slab_class *c) {
     if (c->npages == c->pages_cap) {
         uint32_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
@@ -134,36 +199,106 @@ static bool slab_grow(struct slabs *sl, struct slab_class *c) {
         c->pages = pages;
         c->pages_cap = cap;
     }
-    if (!slab_reserve_page(sl, c))
+    if (!slab_reserve(sl, c->page_bytes))
         return false;
-    char *page = malloc(sl->page_size);
+    char *page = malloc(c->page_bytes);
     if (page == NULL) {
-        __atomic_sub_fetch(&sl->total_pages, 1, __ATOMIC_RELAXED);
+        slab_unreserve(sl, c->page_bytes);
         return false;
     }
-    c->pages[c->npages++] = page;
-    c->carve_next = 0;
+    c->pages[c->npages] = page;
+    slab_set_npages(c, c->npages + 1);
+    for (uint32_t i = c->per_page; i-- > 0;) {
+        struct item *it = (struct item *)(page + (size_t)i * c->size);
+        it->clsid = c->id;
+        it->bits = 0;
+        it->atime = 0;
+        slab_push_free(c, it);
+    }
     return true;
 }
 
-static inline struct item *slab_chunk(const struct slab_class *c, uint32_t page, uint32_t idx) {
-    return (struct item *)(c->pages[page] + (size_t)idx * c->size);
+/* Empties page p of class c (locked): evicts its live items and takes its
+ * chunks off the free list, then frees it.  False, with the page kept, when
+ * a chunk is held by a writer or its shard is busy. */
+static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p,
+                              slab_reclaim_fn reclaim, void *ctx) {
+    char *page = c->pages[p];
+    for (uint32_t i = 0; i < c->per_page; i++) {
+        struct item *it = slab_chunk(c, p, i);
+        uint8_t st = item_state(it);
+        if (st == ITEM_FREE)
+            continue;
+        if (st != ITEM_LINKED || reclaim == NULL)
+            return false;
+        bool fetched = item_bits(it) & ITEM_FETCHED;
+        enum slab_reclaim r = reclaim(ctx, it);
+        if (r == SLAB_RECLAIM_NONE)
+            return false;
+        c->evicted += r == SLAB_RECLAIM_EVICTED;
+        c->evicted_unfetched += r == SLAB_RECLAIM_EVICTED && !fetched;
+        c->reclaimed += r == SLAB_RECLAIM_EXPIRED;
+        c->expired_unfetched += r == SLAB_RECLAIM_EXPIRED && !fetched;
+        slab_push_free(c, it);
+    }
+    for (struct item **pp = &c->free_list; *pp != NULL;) {
+        char *at = (char *)*pp;
+        if (at >= page && at < page + c->page_bytes) {
+            *pp = (*pp)->hnext;
+            c->nfree--;
+        } else {
+            pp = &(*pp)->hnext;
+        }
+    }
+    uint32_t last = c->npages - 1;
+    c->pages[p] = c->pages[last];
+    slab_set_npages(c, last);
+    if (c->hand_page == last || c->hand_page >= c->npages) {
+        c->hand_page = p < c->npages ? p : 0;
+        c->hand_chunk = 0;
+    }
+    free(page);
+    slab_unreserve(sl, c->page_bytes);
+    return true;
 }
 
-/* Chunks of the newest page not yet handed out are not items at all; the
- * sweep must not read them. */
-static inline uint32_t slab_chunks_in(const struct slab_class *c, uint32_t page) {
-    return page + 1 == c->npages ? c->carve_next : c->per_page;
+/* Frees one page of class c (locking it), starting at the page under its
+ * CLOCK hand, whose items are the next to go anyway.  Bytes freed, or 0. */
+static size_t slab_give_page(struct slabs *sl, struct slab_class *c, slab_reclaim_fn reclaim,
+                             void *ctx) {
+    size_t freed = 0;
+    pthread_mutex_lock(&c->lock);
+    for (uint32_t tries = 0; tries < 4 && tries < c->npages && freed == 0; tries++) {
+        uint32_t p = (c->hand_page + tries) % c->npages;
+        if (slab_release_page(sl, c, p, reclaim, ctx))
+            freed = c->page_bytes;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return freed;
 }
+
+/* The class holding the most page memory, other than `except`. */
+static struct slab_class *slab_biggest(struct slabs *sl, const struct slab_class *except) {
+    struct slab_class *best = NULL;
+    uint64_t most = 0;
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        uint64_t held = __atomic_load_n(&c->held, __ATOMIC_RELAXED);
+        if (c != except && held > most) {
+            most = held;
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* --- allocation ----------------------------------------------------------- */
 
 static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, void *ctx) {
-    if (c->npages == 0)
-        return NULL;
     for (int n = 0; n < SLAB_SWEEP_MAX; n++) {
-        if (c->hand_chunk >= slab_chunks_in(c, c->hand_page)) {
+        if (c->hand_chunk >= c->per_page) {
             c->hand_chunk = 0;
             c->hand_page = (c->hand_page + 1) % c->npages;
-            continue;
         }
         struct item *it = slab_chunk(c, c->hand_page, c->hand_chunk++);
         if (item_state(it) != ITEM_LINKED)
@@ -177,11 +312,16 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
         switch (reclaim(ctx, it)) {
         case SLAB_RECLAIM_NONE:
             continue;
-        case SLAB_RECLAIM_EVICTED:
+        case SLAB_RECLAIM_EVICTED: {
+            rel_time_t now = clock_now(), at = item_atime(it);
+            uint64_t idle = at < now ? now - at : 0;
             c->evicted++;
             c->evicted_unfetched += !fetched;
-            c->evicted_time = clock_now() - item_atime(it);
+            c->evicted_time = idle;
+            c->win_evicted++;
+            c->win_idle += idle;
             return it;
+        }
         case SLAB_RECLAIM_EXPIRED:
             c->reclaimed++;
             c->expired_unfetched += !fetched;
@@ -191,51 +331,167 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
     return NULL;
 }
 
+static void slab_hand_out(struct slab_class *c, struct item *it) {
+    it->clsid = c->id;
+    it->bits = 0;
+    item_set_state(it, ITEM_ALLOCATED);
+}
+
+/* Frees pages of other classes until class c can grow by one. */
+static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
+                                      slab_reclaim_fn reclaim, void *ctx) {
+    for (int tries = 0; tries < SLAB_STEAL_MAX; tries++) {
+        struct slab_class *v = slab_biggest(sl, c);
+        if (v == NULL || slab_give_page(sl, v, reclaim, ctx) == 0)
+            return NULL;
+        __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&c->lock);
+        struct item *it = slab_pop_free(c);
+        if (it == NULL && slab_grow(sl, c))
+            it = slab_pop_free(c);
+        if (it != NULL)
+            slab_hand_out(c, it);
+        pthread_mutex_unlock(&c->lock);
+        if (it != NULL)
+            return it;
+    }
+    return NULL;
+}
+
 struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx) {
     struct slab_class *c = &sl->cls[cls];
-    struct item *it = NULL;
-
     pthread_mutex_lock(&c->lock);
-    if (c->free_list != NULL) {
-        it = c->free_list;
-        c->free_list = it->hnext;
-        c->nfree--;
-    } else if ((c->npages > 0 && c->carve_next < c->per_page) || slab_grow(sl, c)) {
-        it = slab_chunk(c, c->npages - 1, c->carve_next++);
-    } else if (reclaim != NULL) {
+    struct item *it = slab_pop_free(c);
+    if (it == NULL && slab_grow(sl, c))
+        it = slab_pop_free(c);
+    if (it == NULL && reclaim != NULL && c->npages > 0)
         it = slab_sweep(c, reclaim, ctx);
-    }
-    if (it == NULL) {
-        c->outofmemory++;
-    } else {
-        it->clsid = (uint8_t)cls;
-        it->bits = 0;
-        item_set_state(it, ITEM_ALLOCATED);
+    if (it != NULL) {
+        slab_hand_out(c, it);
+        pthread_mutex_unlock(&c->lock);
+        return it;
     }
     pthread_mutex_unlock(&c->lock);
-    return it;
+    if (reclaim != NULL && (it = slab_alloc_stolen(sl, c, reclaim, ctx)) != NULL)
+        return it;
+    pthread_mutex_lock(&c->lock);
+    c->outofmemory++;
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
 }
 
 void slab_free(struct slabs *sl, struct item *it) {
     struct slab_class *c = &sl->cls[it->clsid];
     pthread_mutex_lock(&c->lock);
-    item_set_state(it, ITEM_FREE);
-    it->hnext = c->free_list;
-    c->free_list = it;
-    c->nfree++;
+    slab_push_free(c, it);
     pthread_mutex_unlock(&c->lock);
 }
+
+/* --- balancing ------------------------------------------------------------ */
+
+/* Mean idle seconds of a sample of the class's chunks (locked). */
+static uint64_t slab_sample_idle(struct slab_class *c, rel_time_t now) {
+    if (c->npages == 0)
+        return 0;
+    uint64_t sum = 0;
+    for (int k = 0; k < SLAB_SAMPLE; k++) {
+        c->sample_seed = c->sample_seed * 1664525u + 1013904223u;
+        uint32_t r = c->sample_seed >> 4;
+        const struct item *it = slab_chunk(c, r % c->npages, (r / c->npages) % c->per_page);
+        uint8_t st = item_state(it);
+        rel_time_t at = item_atime(it);
+        if (st == ITEM_FREE)
+            sum += SLAB_IDLE_FREE;
+        else if (st == ITEM_LINKED && at < now)
+            sum += now - at;
+    }
+    return sum / SLAB_SAMPLE;
+}
+
+/* The class whose CLOCK evicted the youngest items since the last call;
+ * every class's window starts over. */
+static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
+    struct slab_class *best = NULL;
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        pthread_mutex_lock(&c->lock);
+        if (c->win_evicted > 0) {
+            uint64_t mean = c->win_idle / c->win_evicted;
+            if (best == NULL || mean < *idle) {
+                best = c;
+                *idle = mean;
+            }
+        }
+        c->win_evicted = c->win_idle = 0;
+        pthread_mutex_unlock(&c->lock);
+    }
+    return best;
+}
+
+static struct slab_class *slab_most_idle(struct slabs *sl, const struct slab_class *except,
+                                         uint64_t *idle) {
+    struct slab_class *best = NULL;
+    rel_time_t now = clock_now();
+    *idle = 0;
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        if (c == except || __atomic_load_n(&c->held, __ATOMIC_RELAXED) == 0)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        uint64_t mean = c->npages >= 2 ? slab_sample_idle(c, now) : 0;
+        pthread_mutex_unlock(&c->lock);
+        if (mean > *idle) {
+            best = c;
+            *idle = mean;
+        }
+    }
+    return best;
+}
+
+unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
+    unsigned moved = 0;
+    /* A lowered limit (cache_memlimit): give pages back. */
+    while (slab_total_malloced(sl) > slab_limit(sl) && moved < SLAB_BALANCE_MOVES) {
+        struct slab_class *v = slab_biggest(sl, NULL);
+        if (v == NULL || slab_give_page(sl, v, reclaim, ctx) == 0)
+            return moved;
+        moved++;
+    }
+    uint64_t young_idle = 0, cold_idle;
+    struct slab_class *young = slab_most_pressed(sl, &young_idle);
+    if (young == NULL)
+        return moved;
+    struct slab_class *cold = slab_most_idle(sl, young, &cold_idle);
+    if (cold == NULL || cold_idle <= 2 * young_idle + SLAB_BALANCE_SLACK)
+        return moved;
+    for (int k = 0; k < SLAB_BALANCE_MOVES; k++) {
+        if (__atomic_load_n(&cold->held, __ATOMIC_RELAXED) < 2ull * cold->page_bytes ||
+            slab_give_page(sl, cold, reclaim, ctx) == 0)
+            break;
+        pthread_mutex_lock(&young->lock);
+        bool grew = slab_grow(sl, young);
+        pthread_mutex_unlock(&young->lock);
+        __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
+        moved++;
+        if (!grew && young->page_bytes <= cold->page_bytes)
+            break; /* another class took the room: pressure moved on */
+    }
+    return moved;
+}
+
+/* --- stats and walks ------------------------------------------------------ */
 
 void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *out) {
     struct slab_class *c = &sl->cls[cls];
     pthread_mutex_lock(&c->lock);
-    uint64_t carved = c->npages ? (uint64_t)(c->npages - 1) * c->per_page + c->carve_next : 0;
+    uint64_t chunks = (uint64_t)c->npages * c->per_page;
     *out = (struct slab_class_stats){
         .chunk_size = c->size,
         .per_page = c->per_page,
+        .page_bytes = c->page_bytes,
         .pages = c->npages,
-        .used_chunks = carved - c->nfree,
-        .free_chunks = c->nfree + (uint64_t)c->npages * c->per_page - carved,
+        .used_chunks = chunks - c->nfree,
+        .free_chunks = c->nfree,
         .evicted = c->evicted,
         .evicted_unfetched = c->evicted_unfetched,
         .reclaimed = c->reclaimed,
@@ -251,7 +507,7 @@ rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls) {
     rel_time_t oldest = 0;
     pthread_mutex_lock(&c->lock);
     for (uint32_t p = 0; p < c->npages; p++) {
-        for (uint32_t i = 0; i < slab_chunks_in(c, p); i++) {
+        for (uint32_t i = 0; i < c->per_page; i++) {
             const struct item *it = slab_chunk(c, p, i);
             rel_time_t t = item_atime(it);
             if (item_state(it) == ITEM_LINKED && t != 0 && (oldest == 0 || t < oldest))
@@ -266,7 +522,7 @@ void slab_walk(struct slabs *sl, unsigned cls, void (*fn)(void *ctx, struct item
     struct slab_class *c = &sl->cls[cls];
     pthread_mutex_lock(&c->lock);
     for (uint32_t p = 0; p < c->npages; p++)
-        for (uint32_t i = 0; i < slab_chunks_in(c, p); i++)
+        for (uint32_t i = 0; i < c->per_page; i++)
             fn(ctx, slab_chunk(c, p, i));
     pthread_mutex_unlock(&c->lock);
 }

@@ -1,20 +1,30 @@
 /*
- * slab: item memory in pages, cut into size classes, with a hard limit.
+ * slab: item memory in small pages, cut into size classes, under a hard
+ * limit, with pages that move to the classes that need them.
  *
- * Memory is taken from the system one page at a time (1 MB, or the item size
- * limit if larger) and a page belongs to one class for good.  Class chunk
- * sizes grow by a factor (-f) from a minimum (-n), rounded to 8 bytes.
+ * Size classes are every 8 bytes up to SLAB_FINE_MAX, then grow by a factor
+ * (-f) up to the largest item (-I); the factor is raised when -I could not
+ * be reached in SLAB_CLASS_MAX classes.  Fine classes at the small end,
+ * where most items are, keep rounding waste to a few bytes; memcached's
+ * uniform 1.25 factor wastes 12% on average there.  Pages are only
+ * SLAB_PAGE_SIZE (64 KB) for small chunks (a class with chunks above that
+ * gets pages of one chunk) and are not tied to a class for good, so a class
+ * costs little memory until it is used.
  *
- * When a class has no free chunk and no page can be had under the limit, the
- * class's CLOCK hand sweeps its chunks: a linked item with the ACTIVE bit set
- * is spared once (the bit is cleared), the first one without it is offered to
- * the caller's reclaim function, which unlinks it if it can.  A CLOCK needs
- * no list pointers in items and no lock on a cache hit (a hit only sets a bit),
- * which is why Larder uses it instead of memcached's linked LRUs.
- *
- * Like memcached, a class that has no page at all may take its first one even
- * when the limit is reached, so that a new item size never fails outright;
- * the overshoot is at most one page per class (stats: slab_first_pages).
+ * The limit (-m) counts page bytes and is never exceeded.  When a class has
+ * no free chunk and no page can be had:
+ *   - a class that has pages runs its CLOCK hand: a linked item with the
+ *     ACTIVE bit set is spared once (the bit is cleared), the first one
+ *     without it is offered to the caller's reclaim function, which unlinks
+ *     it if it can.  A CLOCK needs no list pointers in items and no lock on a
+ *     cache hit (a hit only sets a bit): that is why Larder uses it instead
+ *     of memcached's linked LRUs;
+ *   - a class that has none takes a page from the class with the most pages,
+ *     evicting what is on it.
+ * slab_balance(), called once a second by the store's maintenance thread,
+ * moves pages from classes whose items sit idle to classes that are evicting
+ * young items, so a change in value sizes does not starve the new sizes
+ * (memcached's "slab calcification").
  */
 #ifndef LARDER_SLAB_H
 #define LARDER_SLAB_H
@@ -23,9 +33,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "item.h"
 
-#define SLAB_CLASS_MAX 63 /* class ids 1..63; 0 means "too large" */
+/* Class ids 1..63, 0 meaning "too large": tools written for memcached (its
+ * MAX_NUMBER_OF_SLAB_CLASSES) ask for no class above 63. */
+#define SLAB_CLASS_MAX 63
+#define SLAB_PAGE_SIZE (64u * 1024)
+#define SLAB_FINE_MAX 256
 
 enum slab_reclaim {
     SLAB_RECLAIM_NONE = 0, /* could not take it: keep sweeping */
@@ -40,6 +55,7 @@ typedef enum slab_reclaim (*slab_reclaim_fn)(void *ctx, struct item *victim);
 struct slab_class_stats {
     uint32_t chunk_size;
     uint32_t per_page;
+    uint32_t page_bytes;
     uint64_t pages;
     uint64_t used_chunks;
     uint64_t free_chunks;
@@ -53,14 +69,14 @@ struct slab_class_stats {
 
 struct slabs;
 
-/* Returns NULL when the arguments make no class (page smaller than min chunk). */
-struct slabs *slab_create(size_t mem_limit, size_t page_size, double factor, size_t min_chunk);
+/* Classes for items up to item_max bytes (header included).  NULL when the
+ * arguments make no class (factor <= 1, item_max below the first class). */
+struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size_t min_chunk);
 void slab_destroy(struct slabs *sl);
 
 /* Class id for an item of `total` bytes, or 0 if it exceeds the largest class. */
 unsigned slab_class_for(const struct slabs *sl, size_t total);
 unsigned slab_class_count(const struct slabs *sl);
-size_t slab_page_size(const struct slabs *sl);
 
 /* A chunk of class `cls` in state ITEM_ALLOCATED, or NULL when memory is
  * exhausted (reclaim may be NULL to forbid eviction, as with -M). */
@@ -69,12 +85,18 @@ struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim,
 /* Returns an ALLOCATED or just-unlinked chunk to its class. */
 void slab_free(struct slabs *sl, struct item *it);
 
-/* Changes the limit at run time; pages already taken are kept. */
+/* Changes the limit at run time.  Pages above a lowered limit are given back
+ * by slab_balance, evicting what is on them. */
 void slab_set_limit(struct slabs *sl, size_t mem_limit);
 size_t slab_limit(const struct slabs *sl);
 /* Bytes of page memory taken from the system. */
 size_t slab_total_malloced(const struct slabs *sl);
-uint64_t slab_first_pages(const struct slabs *sl);
+/* Pages moved from one class to another so far (memcached's slabs_moved). */
+uint64_t slab_pages_moved(const struct slabs *sl);
+
+/* Moves pages toward classes under pressure and gives back pages above the
+ * limit; returns how many pages moved.  Cheap when there is nothing to do. */
+unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx);
 
 /* Copies class `cls` figures (1 <= cls <= slab_class_count). */
 void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *out);
@@ -85,8 +107,8 @@ void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *o
  * (about a millisecond per 500,000 items); only stats calls it. */
 rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls);
 
-/* Visits every chunk of class `cls` under its lock (used by the crawler-free
- * cachedump and by tests); fn sees the chunk and its state. */
+/* Visits every chunk of class `cls` under its lock (used by tests); fn sees
+ * the chunk and its state. */
 void slab_walk(struct slabs *sl, unsigned cls, void (*fn)(void *ctx, struct item *it), void *ctx);
 
 #endif

@@ -234,8 +234,7 @@ struct store *store_create(const struct store_config *cfg) {
     if (s == NULL)
         return NULL;
     s->cfg = *cfg;
-    size_t page = cfg->item_size_max > (1u << 20) ? cfg->item_size_max : (1u << 20);
-    s->slabs = slab_create(cfg->mem_limit, page, cfg->factor, cfg->chunk_min);
+    s->slabs = slab_create(cfg->mem_limit, cfg->item_size_max, cfg->factor, cfg->chunk_min);
     unsigned power = cfg->hashpower > STORE_SHARD_BITS ? cfg->hashpower - STORE_SHARD_BITS : 0;
     uint64_t nb = (uint64_t)1 << power;
     if (nb < STORE_MIN_SHARD_BUCKETS)
@@ -248,7 +247,7 @@ struct store *store_create(const struct store_config *cfg) {
     }
     pthread_mutex_init(&s->crawler_lock, NULL);
     pthread_cond_init(&s->crawler_cond, NULL);
-    if (ok && cfg->crawler)
+    if (ok && (cfg->crawler || cfg->balance))
         ok = s->crawler_started = pthread_create(&s->crawler, NULL, store_crawler_main, s) == 0;
     if (!ok) {
         store_destroy(s);
@@ -671,6 +670,10 @@ uint64_t store_crawl(struct store *s) {
     return freed;
 }
 
+unsigned store_balance(struct store *s) { return slab_balance(s->slabs, store_reclaim, s); }
+
+/* The maintenance thread: once a second, crawl for dead items and balance
+ * slab pages, as configured. */
 static void *store_crawler_main(void *arg) {
     struct store *s = arg;
     pthread_mutex_lock(&s->crawler_lock);
@@ -682,7 +685,10 @@ static void *store_crawler_main(void *arg) {
         if (s->crawler_stop)
             break;
         pthread_mutex_unlock(&s->crawler_lock);
-        store_crawl(s);
+        if (s->cfg.crawler)
+            store_crawl(s);
+        if (s->cfg.balance)
+            store_balance(s);
         pthread_mutex_lock(&s->crawler_lock);
     }
     pthread_mutex_unlock(&s->crawler_lock);
@@ -757,7 +763,7 @@ void store_stats(struct store *s, struct store_stats *out) {
     }
     out->limit_maxbytes = slab_limit(s->slabs);
     out->total_malloced = slab_total_malloced(s->slabs);
-    out->slab_first_pages = slab_first_pages(s->slabs);
+    out->slabs_moved = slab_pages_moved(s->slabs);
 }
 
 void store_stats_reset(struct store *s) {

@@ -49,7 +49,8 @@ struct store_config {
     bool use_cas;         /* -C turns it off: cas values read as 0 */
     bool evict;           /* -M turns it off */
     unsigned hashpower;   /* log2 of initial buckets over all shards */
-    bool crawler;         /* background thread reclaiming expired items */
+    bool crawler;         /* the maintenance thread reclaims expired items */
+    bool balance;         /* the maintenance thread moves pages between classes */
 };
 
 struct store_stats {
@@ -64,7 +65,7 @@ struct store_stats {
     uint64_t hash_buckets, hash_bytes;
     unsigned hash_power_level;
     bool hash_is_expanding;
-    uint64_t limit_maxbytes, total_malloced, slab_first_pages;
+    uint64_t limit_maxbytes, total_malloced, slabs_moved;
 };
 
 /* Options for a fetch: gat's touch, meta's "do not bump". */
@@ -112,6 +113,11 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey, boo
 
 /* Invalidates every item now (delay <= 0) or at the given protocol exptime. */
 void store_flush(struct store *s, int64_t delay);
+
+/* Moves slab pages toward the size classes under pressure (and gives back
+ * pages above a lowered limit); returns pages moved.  The maintenance thread
+ * calls this once a second when cfg.balance is set; tests call it directly. */
+unsigned store_balance(struct store *s);
 
 /* Unlinks expired and flushed items; returns how many.  The crawler thread
  * calls this once a second; tests call it directly. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -66,6 +67,9 @@ void srv_start(struct srv *s, const char *const *args) {
         s->pid = fork();
         cr_assert(s->pid >= 0);
         if (s->pid == 0) {
+            /* A test that fails an assertion exits without srv_stop: the
+             * server must not outlive it (and hold the test's pipes). */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
             execv(bin, (char *const *)argv);
             _exit(127);
         }

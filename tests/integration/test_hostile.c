@@ -4,8 +4,9 @@
  * Over-long lines, over-long keys, control characters, absurd lengths, data
  * blocks longer or shorter than declared, binary garbage, connections cut in
  * the middle of a value, thousands of clients trickling one byte at a time,
- * more connections than -c, a client that never reads, memory pressure with
- * and without eviction, allocations that fail, SIGTERM under load.  Each test
+ * more connections than -c, descriptors running out, a client that never
+ * reads, memory pressure with and without eviction, allocations that fail,
+ * SIGTERM under load.  Each test
  * checks the answers, that the server is alive and answering other clients,
  * and that its memory and descriptors come back; latencies are printed, not
  * asserted, so a slow machine (or an ASan build) does not fail the suite.
@@ -14,18 +15,18 @@
  * LARDER_HOSTILE is set (make test-hostile); `make integration` skips them.
  * LARDER_FAILMALLOC names the malloc-failing shim (tests/fuzz/failmalloc.c).
  */
-#include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <fcntl.h>
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,7 +40,22 @@
             cr_skip_test("set LARDER_HOSTILE=1 (make test-hostile)");    \
     } while (0)
 
-TestSuite(hostile, .timeout = 120);
+/* The server of the running test, killed by the suite's fini if a failed
+ * assertion left it running. */
+static struct srv current;
+
+static void hostile_fini(void) {
+    if (current.pid > 0 && srv_alive(&current))
+        srv_stop(&current);
+    current.pid = 0;
+}
+
+TestSuite(hostile, .fini = hostile_fini, .timeout = 120);
+
+static void start(struct srv *s, const char *const *args) {
+    srv_start(s, args);
+    current = *s;
+}
 
 /* --- helpers ------------------------------------------------------------------ */
 
@@ -137,7 +153,7 @@ static size_t send_for(int fd, const char *p, size_t n, int ms) {
 Test(hostile, long_line_without_newline_is_closed) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     long rss0 = srv_rss_kb(&s);
     size_t n = 3u << 20;
     char *junk = malloc(n);
@@ -163,7 +179,7 @@ Test(hostile, long_line_without_newline_is_closed) {
 Test(hostile, long_keys_and_control_characters) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     int fd = cli_connect(&s);
     const size_t lens[] = {251, 300, 1000, 2000};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -217,7 +233,7 @@ Test(hostile, long_keys_and_control_characters) {
 Test(hostile, absurd_numbers) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     int fd = cli_connect(&s);
     const char *bad[] = {
         "set k 0 0 -1\r\n",          "set k 0 0 -2147483648\r\n", "set k 0 0 4294967296\r\n",
@@ -251,21 +267,11 @@ Test(hostile, absurd_numbers) {
 Test(hostile, data_longer_or_shorter_than_declared) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     int fd = cli_connect(&s);
-    /* longer: the two bytes after the block are not CRLF */
-    cli_sends(fd, "set a 0 0 3\r\nabcdef\r\n");
-    char *got = cli_read_until(fd, "\r\n");
-    cr_assert_str_eq(got, "CLIENT_ERROR bad data chunk\r\n");
-    free(got);
-    cli_sends(fd, "version\r\n");
-    got = cli_read_until(fd, "\r\n");
-    while (strncmp(got, "VERSION", 7) != 0 && strlen(got) > 0) { /* the rest of the line: ERROR */
-        free(got);
-        got = cli_read_until(fd, "\r\n");
-    }
-    cr_assert(strncmp(got, "VERSION", 7) == 0);
-    free(got);
+    /* longer: the two bytes after the block are not CRLF; the rest of the
+     * line is then read as a command */
+    cli_expect(fd, "set a 0 0 3\r\nabcdef\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
     cli_expect(fd, "get a\r\n", "END\r\n");
     /* shorter: the next bytes are taken as data, as memcached does */
     cli_expect(fd, "set b 0 0 10\r\nabc\r\nget b\r\n", "STORED\r\n");
@@ -281,7 +287,7 @@ Test(hostile, data_longer_or_shorter_than_declared) {
 Test(hostile, binary_garbage) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     long rss0 = srv_rss_kb(&s);
     uint64_t x = 0x2545F4914F6CDD1Dull;
     size_t n = 1u << 20;
@@ -316,7 +322,7 @@ Test(hostile, binary_garbage) {
 Test(hostile, half_closed_and_reset_connections) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     int fd = cli_connect(&s);
     set_value(fd, "big", 500000);
     close(fd);
@@ -380,7 +386,7 @@ static void print_latency(const char *what, struct latency *l) {
 }
 
 /* One set + get with the answers checked; the time of each goes to l. */
-static void timed_requests(const struct srv *s, int fd, int count, struct latency *l) {
+static void timed_requests(int fd, int count, struct latency *l) {
     for (int i = 0; i < count && l->n < 4096; i++) {
         char req[128], want[128];
         double t = now_ms();
@@ -391,7 +397,6 @@ static void timed_requests(const struct srv *s, int fd, int count, struct latenc
         cli_expect(fd, req, want);
         l->v[l->n++] = now_ms() - t;
     }
-    (void)s;
 }
 
 Test(hostile, slowloris_does_not_starve_others, .timeout = 180) {
@@ -400,10 +405,10 @@ Test(hostile, slowloris_does_not_starve_others, .timeout = 180) {
     raise_nofile(N + 500);
     struct srv s;
     const char *args[] = {"-c", "4096", NULL};
-    srv_start(&s, args);
+    start(&s, args);
     int normal = cli_connect(&s);
     static struct latency before, during;
-    timed_requests(&s, normal, 500, &before);
+    timed_requests(normal, 500, &before);
 
     static int fds[N];
     int open = 0;
@@ -424,7 +429,7 @@ Test(hostile, slowloris_does_not_starve_others, .timeout = 180) {
             size_t len = strlen(p);
             send(fds[i], p + (size_t)r % len, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         }
-        timed_requests(&s, normal, 100, &during);
+        timed_requests(normal, 100, &during);
     }
     double t1 = now_ms();
     long rss1 = srv_rss_kb(&s);
@@ -449,7 +454,7 @@ Test(hostile, idle_timeout_drops_tricklers) {
     raise_nofile(N + 500);
     struct srv s;
     const char *args[] = {"-o", "idle_timeout=2", NULL};
-    srv_start(&s, args);
+    start(&s, args);
     static int fds[N];
     for (int i = 0; i < N; i++) {
         fds[i] = cli_connect(&s);
@@ -496,7 +501,7 @@ Test(hostile, more_connections_than_limit) {
     enum { LIMIT = 50, EXTRA = 30 };
     struct srv s;
     const char *args[] = {"-c", "50", NULL};
-    srv_start(&s, args);
+    start(&s, args);
     int fds[LIMIT + EXTRA];
     for (int i = 0; i < LIMIT - 1; i++) {
         fds[i] = cli_connect(&s);
@@ -530,10 +535,60 @@ Test(hostile, more_connections_than_limit) {
     cr_assert_eq(srv_stop(&s), 0);
 }
 
+static long srv_cpu_ticks(const struct srv *s) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    cr_assert(p != NULL);
+    long utime = 0, stime = 0;
+    /* fields after the command: state ppid pgrp session tty tpgid flags
+     * minflt cminflt majflt cmajflt utime stime */
+    cr_assert(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime,
+                     &stime) == 2);
+    return utime + stime;
+}
+
+Test(hostile, descriptor_exhaustion_does_not_spin) {
+    HOSTILE_ONLY();
+    /* The server inherits a 64-descriptor limit it cannot raise (-c asks
+     * for more than fs.nr_open), so 100 clients exhaust its descriptors. */
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    low = (struct rlimit){64, saved.rlim_max};
+    cr_assert(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    struct srv s;
+    const char *args[] = {"-c", "1048576", NULL};
+    start(&s, args);
+    cr_assert(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    enum { N = 100 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = raw_connect(&s);
+    usleep(200000);
+    long t0 = srv_cpu_ticks(&s);
+    usleep(2000000);
+    long ticks = srv_cpu_ticks(&s) - t0;
+    printf("hostile: descriptors exhausted by %d clients: server CPU %ld ticks in 2 s "
+           "(a spinning thread takes about 200)\n", N, ticks);
+    /* the ones that got in are served; the rest wait in the backlog */
+    cli_sends(fds[0], "version\r\n");
+    free(cli_read_until(fds[0], "\r\n"));
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    cr_assert_lt(ticks, 40, "the server spins while out of descriptors (%ld ticks in 2 s)", ticks);
+    assert_serving(&s);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
 Test(hostile, client_that_never_reads) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     int fd = cli_connect(&s);
     set_value(fd, "big", 512 * 1024);
     close(fd);
@@ -568,11 +623,50 @@ Test(hostile, client_that_never_reads) {
     cr_assert_eq(srv_stop(&s), 0);
 }
 
+/* KNOWN BUG, disabled until cmd.c pauses a multi-get at the output
+ * high-water mark: cmd_get() copies every value of one get into the output
+ * buffer before anything is sent (up to CONN_WBUF_MAX, 256 MB), so an
+ * 800-byte "get big big ..." of a 1 MB value from a client that never reads
+ * pins about 200 MB of server memory for as long as the client stays
+ * connected (4 such clients: RSS 6 MB -> 770 MB). */
+Test(hostile, multiget_to_a_client_that_never_reads, .disabled = true) {
+    HOSTILE_ONLY();
+    struct srv s;
+    start(&s, NULL);
+    int fd = cli_connect(&s);
+    set_value(fd, "big", 1000000);
+    close(fd);
+    long rss0 = srv_rss_kb(&s);
+    enum { N = 4, KEYS = 200 };
+    int fds[N];
+    char *req = malloc(KEYS * 4 + 8);
+    size_t n = 0;
+    n += (size_t)sprintf(req, "get");
+    for (int i = 0; i < KEYS; i++)
+        n += (size_t)sprintf(req + n, " big");
+    n += (size_t)sprintf(req + n, "\r\n");
+    for (int i = 0; i < N; i++) {
+        fds[i] = cli_connect(&s);
+        int small = 4096;
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        cli_send(fds[i], req, n);
+    }
+    usleep(2000000);
+    long rss1 = srv_rss_kb(&s);
+    printf("hostile: %d clients each asking for %d MB in one get, never reading: RSS %ld kB -> "
+           "%ld kB\n", N, KEYS, rss0, rss1);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    free(req);
+    cr_assert_lt(rss1 - rss0, N * 8 * 1024, "RSS grew by %ld kB", rss1 - rss0);
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
 Test(hostile, memory_pressure_evicts_within_limit) {
     HOSTILE_ONLY();
     struct srv s;
     const char *args[] = {"-m", "16", NULL};
-    srv_start(&s, args);
+    start(&s, args);
     int fd = cli_connect(&s);
     long rss0 = srv_rss_kb(&s);
     char key[32];
@@ -602,7 +696,7 @@ Test(hostile, no_evict_says_out_of_memory) {
     HOSTILE_ONLY();
     struct srv s;
     const char *args[] = {"-M", "-m", "8", NULL};
-    srv_start(&s, args);
+    start(&s, args);
     int fd = cli_connect(&s);
     char *v = pattern(10000);
     char req[64];
@@ -645,41 +739,54 @@ Test(hostile, allocation_failure_is_answered) {
     const char *shim = getenv("LARDER_FAILMALLOC");
     if (shim == NULL)
         cr_skip_test("LARDER_FAILMALLOC not set");
-    /* Slab pages are 1 MB: the first 3 succeed, every later one fails, so
-     * the fourth size class to be used has no memory at all. */
+    /* Slab pages are malloc'd blocks of 64 KB or more: the first 3 succeed,
+     * every later one fails.  -M, so that no eviction hides the failure. */
+    char report[64];
+    snprintf(report, sizeof(report), "/tmp/larder-failmalloc.%d", (int)getpid());
+    unlink(report);
     setenv("LD_PRELOAD", shim, 1);
-    setenv("FAILMALLOC_SIZE", "1048576", 1);
+    setenv("FAILMALLOC_SIZE", "65536", 1);
     setenv("FAILMALLOC_AFTER", "3", 1);
+    setenv("FAILMALLOC_REPORT", report, 1);
+    /* An ASan server wants its runtime first; the shim only wraps malloc,
+     * which then goes on to ASan's. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char saved[512], opts[600];
+    snprintf(saved, sizeof(saved), "%s", asan ? asan : "");
+    snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", saved, asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
     struct srv s;
-    srv_start(&s, NULL);
+    const char *args[] = {"-M", NULL};
+    start(&s, args);
     unsetenv("LD_PRELOAD");
+    if (asan != NULL)
+        setenv("ASAN_OPTIONS", saved, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
     int fd = cli_connect(&s);
-    const size_t sizes[] = {10, 100, 1000, 5000, 20000, 100000};
+    const size_t sizes[] = {10, 100, 1000, 5000, 20000, 100000, 300000, 50, 500};
     int ok = 0, oom = 0;
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        char key[32], req[64];
-        snprintf(key, sizeof(key), "f:%zu", sizes[i]);
-        char *v = pattern(sizes[i]);
-        snprintf(req, sizeof(req), "set %s 0 0 %zu\r\n", key, sizes[i]);
-        cli_sends(fd, req);
-        cli_send(fd, v, sizes[i]);
-        cli_sends(fd, "\r\n");
-        char *got = cli_read_until(fd, "\r\n");
-        if (strcmp(got, "STORED\r\n") == 0)
-            ok++;
-        else if (strcmp(got, "SERVER_ERROR out of memory storing object\r\n") == 0)
-            oom++;
-        else
-            cr_assert_fail("size %zu: unexpected reply '%s'", sizes[i], got);
-        free(got);
-        free(v);
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            char req[64];
+            char *v = pattern(sizes[i]);
+            snprintf(req, sizeof(req), "set f:%d:%zu 0 0 %zu\r\n", round, sizes[i], sizes[i]);
+            cli_sends(fd, req);
+            cli_send(fd, v, sizes[i]);
+            cli_sends(fd, "\r\n");
+            char *got = cli_read_until(fd, "\r\n");
+            if (strcmp(got, "STORED\r\n") == 0)
+                ok++;
+            else if (strcmp(got, "SERVER_ERROR out of memory storing object\r\n") == 0)
+                oom++;
+            else
+                cr_assert_fail("size %zu: unexpected reply '%s'", sizes[i], got);
+            free(got);
+            free(v);
+        }
     }
-    printf("hostile: failing page allocations: %d sets stored, %d answered SERVER_ERROR\n", ok,
-           oom);
-    cr_assert_gt(oom, 0);
-    cr_assert_gt(ok, 0);
-    /* A line over 64 KB needs a larger read buffer, which may fail too: the
-     * connection may be dropped, the server must live. */
+    /* A line over 64 KB needs a larger read buffer: the server must live
+     * whatever happens to this connection. */
     char *longget = malloc(300000);
     memset(longget, 'k', 300000);
     memcpy(longget, "get ", 4);
@@ -689,11 +796,23 @@ Test(hostile, allocation_failure_is_answered) {
     free(cli_read_until(fd2, "\r\n"));
     close(fd2);
     free(longget);
-    cli_expect(fd, "get f:10\r\n", "VALUE f:10 0 10\r\n");
+    cli_expect(fd, "get f:0:10\r\n", "VALUE f:0:10 0 10\r\n");
     free(cli_read_until(fd, "END\r\n"));
     close(fd);
     cr_assert(srv_alive(&s));
     cr_assert_eq(srv_stop(&s), 0);
+    long failed = -1;
+    FILE *f = fopen(report, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &failed) != 1)
+            failed = -1;
+        fclose(f);
+    }
+    unlink(report);
+    printf("hostile: %ld page allocations failed: %d sets stored, %d answered SERVER_ERROR\n",
+           failed, ok, oom);
+    cr_assert_gt(failed, 0, "no allocation failure was injected");
+    cr_assert_gt(ok, 0);
 }
 
 struct load_arg {
@@ -724,7 +843,7 @@ static void *load_main(void *arg) {
 Test(hostile, sigterm_under_load_exits_cleanly) {
     HOSTILE_ONLY();
     struct srv s;
-    srv_start(&s, NULL);
+    start(&s, NULL);
     enum { T = 8 };
     pthread_t tid[T];
     struct load_arg arg = {&s, false, 0};

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -157,6 +158,7 @@ Test(server, unix_socket) {
     const char *bin = getenv("LARDER_BIN");
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execl(bin, bin, "-s", path, "-u", "root", (char *)NULL);
         _exit(127);
     }
@@ -196,6 +198,7 @@ static int run_bin(const char *const *args, char *out, size_t outlen) {
         argv[n] = NULL;
         dup2(pipefd[1], 1);
         dup2(pipefd[1], 2);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(bin, (char *const *)argv);
         _exit(127);
     }
@@ -237,4 +240,62 @@ Test(server, command_line_checks) {
                       bad[i][1]);
         cr_assert(strlen(out) > 0, "%s %s: a refusal says why", bad[i][0], bad[i][1]);
     }
+}
+
+/* "Slab calcification": after the cache fills with small values, a switch to
+ * larger values must get memory back from the small class, not live in one
+ * page forever. */
+static unsigned set_many(int fd, const char *prefix, unsigned from, unsigned count, size_t vlen) {
+    char *req = malloc(count * (vlen + 64));
+    char *val = malloc(vlen);
+    memset(val, 'v', vlen);
+    size_t len = 0;
+    for (unsigned i = from; i < from + count; i++) {
+        len += (size_t)sprintf(req + len, "set %s%u 0 0 %zu noreply\r\n", prefix, i, vlen);
+        memcpy(req + len, val, vlen);
+        len += vlen;
+        memcpy(req + len, "\r\n", 2);
+        len += 2;
+    }
+    cli_send(fd, req, len);
+    cli_expect(fd, "version\r\n", "VERSION ");
+    free(cli_read_until(fd, "\r\n"));
+    free(req);
+    free(val);
+    return count;
+}
+
+static unsigned count_present(int fd, const char *prefix, unsigned from, unsigned count) {
+    unsigned found = 0;
+    for (unsigned i = from; i < from + count; i++) {
+        char req[64];
+        sprintf(req, "mg %s%u\r\n", prefix, i);
+        cli_sends(fd, req);
+        char *r = cli_read_until(fd, "\r\n");
+        found += strncmp(r, "HD", 2) == 0;
+        free(r);
+    }
+    return found;
+}
+
+Test(server, memory_moves_to_new_value_sizes) {
+    struct srv s;
+    const char *args[] = {"-m", "8", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    for (unsigned b = 0; b < 10; b++)
+        set_many(fd, "small", b * 10000, 10000, 100); /* 10 MB of small values */
+    sleep(2);
+    /* 2 KB values from now on: 1500 of them need ~3.3 MB of the 8 */
+    for (int round = 0; round < 6; round++) {
+        set_many(fd, "big", 0, 1500, 2000);
+        sleep(1);
+    }
+    set_many(fd, "big", 0, 1500, 2000);
+    unsigned found = count_present(fd, "big", 0, 1500);
+    close(fd);
+    cr_assert_geq(found, 1400, "only %u of 1500 recent 2 KB items kept", found);
+    cr_assert_gt(srv_stat(&s, "slabs_moved"), 0);
+    cr_assert_leq(srv_stat(&s, "total_malloced"), 8u << 20);
+    cr_assert_eq(srv_stop(&s), 0);
 }
