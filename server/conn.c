@@ -227,20 +227,29 @@ static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
 }
 
 /* Reads more input: into the item when a data block is pending and nothing
- * is buffered (no copy for large values), else into the read buffer. */
-static ssize_t conn_fill(struct conn *c) {
+ * is buffered (no copy for large values), else into the read buffer.
+ * *drained is set when the read came back short: the socket is empty, and
+ * another read would only cost a syscall to learn EAGAIN. */
+static ssize_t conn_fill(struct conn *c, bool *drained) {
+    char *dst;
+    size_t want;
     if (c->state == CONN_NREAD && c->rstart == c->rend && c->item_have < c->item->nbytes) {
-        ssize_t r = conn_read_into(c, item_value(c->item) + c->item_have,
-                                   c->item->nbytes - c->item_have);
-        if (r > 0)
-            c->item_have += (size_t)r;
-        return r;
+        dst = item_value(c->item) + c->item_have;
+        want = c->item->nbytes - c->item_have;
+    } else {
+        if (!conn_rbuf_room(c))
+            return -2;
+        dst = c->rbuf + c->rend;
+        want = c->rsize - c->rend;
     }
-    if (!conn_rbuf_room(c))
-        return -2;
-    ssize_t r = conn_read_into(c, c->rbuf + c->rend, c->rsize - c->rend);
-    if (r > 0)
+    ssize_t r = conn_read_into(c, dst, want);
+    if (r <= 0)
+        return r;
+    *drained = (size_t)r < want;
+    if (dst == c->rbuf + c->rend)
         c->rend += (size_t)r;
+    else
+        c->item_have += (size_t)r;
     return r;
 }
 
@@ -320,7 +329,7 @@ static bool conn_step(struct conn *c) {
 static void conn_drive(struct conn *c) {
     struct worker *w = c->w;
     int reqs = 0;
-    bool yield = false;
+    bool yield = false, drained = false;
 
     if (!conn_flush(c)) {
         conn_close(c);
@@ -338,7 +347,9 @@ static void conn_drive(struct conn *c) {
             reqs += before == CONN_PARSE;
             continue;
         }
-        ssize_t r = conn_fill(c);
+        if (drained)
+            break; /* the event loop wakes us when more arrives */
+        ssize_t r = conn_fill(c, &drained);
         if (r > 0)
             continue;
         if (r == 0)
