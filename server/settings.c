@@ -36,6 +36,7 @@ void settings_defaults(struct settings *s) {
         .hashpower = 16,
         .lru_crawler = true,
         .slab_automove = true,
+        .worker_yield = true,
     };
 }
 
@@ -113,6 +114,7 @@ static void settings_usage(void) {
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
            "   - slab_automove=<0|1>: move memory pages between size classes (default: 1)\n"
+           "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
            "   other memcached options are accepted and ignored with a warning\n",
            LARDER_VERSION);
 }
@@ -150,6 +152,8 @@ static bool settings_extended(struct settings *s, const char *arg) {
             s->hashpower = (unsigned)v;
         } else if (strcmp(t, "slab_automove") == 0 && val && settings_int(val, 0, 2, &v)) {
             s->slab_automove = v != 0;
+        } else if (strcmp(t, "worker_yield") == 0 && val && settings_int(val, 0, 1, &v)) {
+            s->worker_yield = v != 0;
         } else if (strcmp(t, "no_lru_crawler") == 0) {
             s->lru_crawler = false;
         } else if (strcmp(t, "lru_crawler") == 0) {

@@ -179,6 +179,7 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "hashpower_init", st->hashpower);
     stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
     stats_u64(c, "slab_automove", st->slab_automove);
+    stats_line(c, "worker_yield", "%s", st->worker_yield ? "yes" : "no");
     stats_u64(c, "idle_timeout", st->idle_timeout);
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
     stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");

@@ -106,8 +106,10 @@ bool worker_init(struct worker *w, struct server *srv, int id) {
  * per request. */
 static void *worker_main(void *arg) {
     struct worker *w = arg;
+    bool yield = w->srv->settings->worker_yield;
     while (!w->stopping && event_base_loop(w->base, EVLOOP_ONCE) == 0)
-        sched_yield();
+        if (yield)
+            sched_yield();
     return NULL;
 }
 
