@@ -48,16 +48,21 @@ static void cmd_emit_value(void *arg, const struct item *it) {
     conn_commit(c, n);
 }
 
+/* A multi-get stops between keys once the output passes CONN_WBUF_HIGH and
+ * runs again from the next key when the client has read (its line stays in
+ * the read buffer): output per connection stays bounded however many keys
+ * are asked for. */
 static void cmd_get(struct conn *c, const struct proto_request *req, bool with_cas, bool touch) {
     struct worker *w = c->w;
     struct cmd_get_ctx g = {c, with_cas};
     struct store_fetch_opts opts = {.touch = touch};
     size_t mark = c->wend - c->wstart;
-    const char *p = req->keys, *end = req->keys + req->keys_len;
+    const char *p = req->keys + c->get_resume, *end = req->keys + req->keys_len;
     struct proto_token key;
 
     if (touch)
         opts.exptime = clock_exptime(req->exptime);
+    c->get_resume = 0;
     while (proto_next_key(&p, end, &key) && c->state != CONN_CLOSING) {
         if (key.len > PROTO_KEY_MAX) {
             c->wend = c->wstart + mark;
@@ -70,6 +75,11 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
         else
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
+        if (c->wend - c->wstart > CONN_WBUF_HIGH && p < end) {
+            c->get_resume = (size_t)(p - req->keys);
+            conn_rerun_line(c);
+            return;
+        }
     }
     conn_out(c, "END\r\n", 5);
 }

@@ -113,8 +113,8 @@ char *conn_reserve(struct conn *c, size_t n) {
             return c->wbuf + c->wend;
     }
     size_t need = c->wend + n;
-    if (need > CONN_WBUF_MAX)
-        return NULL;
+    if (need > CONN_WBUF_HIGH + c->w->srv->settings->item_size_max + 1024)
+        return NULL; /* more than any reply can need while paused at HIGH */
     size_t size = c->wsize;
     while (size < need)
         size *= 2;
@@ -274,6 +274,7 @@ static bool conn_parse_one(struct conn *c) {
         return false;
     }
     size_t len = (size_t)(nl - start);
+    c->line_start = c->rstart;
     c->rstart += len + 1;
     if (len > 0 && start[len - 1] == '\r')
         len--;
@@ -285,6 +286,8 @@ static bool conn_parse_one(struct conn *c) {
     cmd_execute(c, &req);
     return true;
 }
+
+void conn_rerun_line(struct conn *c) { c->rstart = c->line_start; }
 
 static bool conn_nread(struct conn *c) {
     size_t avail = c->rend - c->rstart;
@@ -336,8 +339,16 @@ static void conn_drive(struct conn *c) {
         return;
     }
     while (c->state != CONN_CLOSING && !w->stopping) {
-        if (c->wend - c->wstart > CONN_WBUF_HIGH)
-            break; /* wait for the client to read */
+        if (c->wend - c->wstart > CONN_WBUF_HIGH) {
+            /* Write what the socket takes; wait for the client to read
+             * only if the output is still backed up after that. */
+            if (!conn_flush(c)) {
+                conn_close(c);
+                return;
+            }
+            if (c->wend - c->wstart > CONN_WBUF_HIGH)
+                break;
+        }
         if (c->state == CONN_PARSE && reqs >= w->srv->settings->reqs_per_event) {
             yield = c->rend > c->rstart;
             break;

@@ -21,9 +21,11 @@
 #include "storage/store.h"
 
 #define CONN_BUF_INITIAL 4096
+/* Past this much unsent output a connection stops parsing, and a multi-get
+ * pauses between keys (see cmd.c), so output holds at most this plus one
+ * value: a client that asks for much and reads slowly cannot make the
+ * server grow. */
 #define CONN_WBUF_HIGH (1u << 20)
-/* One response larger than this (a huge multi-get) ends the connection. */
-#define CONN_WBUF_MAX ((size_t)256 << 20)
 
 enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
 
@@ -38,6 +40,7 @@ struct conn {
 
     char *rbuf;
     size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
+    size_t line_start;          /* where the command line being run began */
     char *wbuf;
     size_t wsize, wstart, wend; /* unsent output is wbuf[wstart, wend) */
 
@@ -50,6 +53,9 @@ struct conn {
     uint64_t cas_in;
     bool noreply;
     uint64_t swallow;     /* bytes still to discard */
+    /* a multi-get paused on a full output buffer: its line is left unread
+     * at rbuf[rstart] and this many bytes of its key list are done */
+    size_t get_resume;
 
     /* meta: opaque and flags of a pending ms (see meta.c) */
     char meta_ret[256];
@@ -66,12 +72,17 @@ struct conn {
 struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix);
 void conn_close(struct conn *c);
 
-/* Output: reserve space, write into it, commit what was used. */
+/* Output: reserve space, write into it, commit what was used.  NULL when
+ * the buffer cannot grow (the caller closes the connection). */
 char *conn_reserve(struct conn *c, size_t n);
 void conn_commit(struct conn *c, size_t n);
 void conn_out(struct conn *c, const char *s, size_t n);
 /* Appends s and "\r\n" unless the current command is noreply. */
 void conn_reply(struct conn *c, const char *s);
+
+/* Leaves the command line just parsed unread, to be run again once the
+ * output has drained (a multi-get that paused between keys). */
+void conn_rerun_line(struct conn *c);
 
 /* Flushes what it can and closes every connection of the worker (shutdown). */
 void conn_close_all(struct worker *w);

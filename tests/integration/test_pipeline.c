@@ -160,3 +160,54 @@ Test(pipeline, client_that_never_reads_is_bounded) {
                  "server grew by %ld KB for one client that does not read", rss_after - rss_before);
     close(fd);
 }
+
+/* A multi-get of 400 values of 100 KB is a 40 MB reply: the server must
+ * stream it, pausing between keys while the client reads, not build it all
+ * in memory; the reply must still be whole and in order. */
+Test(pipeline, huge_multiget_is_streamed_not_buffered) {
+    int fd = cli_connect(&S);
+    size_t vlen = 100 * 1000;
+    char *val = malloc(vlen);
+    for (int i = 0; i < 400; i++) {
+        memset(val, 'a' + i % 26, vlen);
+        char hdr[64];
+        cli_send(fd, hdr, (size_t)sprintf(hdr, "set big%d 0 0 %zu noreply\r\n", i, vlen));
+        cli_send(fd, val, vlen);
+        cli_sends(fd, "\r\n");
+    }
+    cli_expect(fd, "version\r\n", "VERSION ");
+    free(cli_read_until(fd, "\r\n"));
+    long rss_before = srv_rss_kb(&S);
+    char req[8192];
+    size_t len = (size_t)sprintf(req, "get");
+    for (int i = 0; i < 400; i++)
+        len += (size_t)sprintf(req + len, " big%d", i);
+    memcpy(req + len, "\r\n", 2);
+    cli_send(fd, req, len + 2);
+    long rss_peak = 0;
+    char *got = malloc(vlen + 64);
+    for (int i = 0; i < 400; i++) {
+        char hdr[64];
+        size_t h = (size_t)sprintf(hdr, "VALUE big%d 0 %zu\r\n", i, vlen);
+        char *r = cli_read_n(fd, h + vlen + 2);
+        cr_assert_eq(memcmp(r, hdr, h), 0, "value %d: header", i);
+        memset(val, 'a' + i % 26, vlen);
+        cr_assert_eq(memcmp(r + h, val, vlen), 0, "value %d: data", i);
+        free(r);
+        if (i % 50 == 0) {
+            long rss = srv_rss_kb(&S);
+            rss_peak = rss > rss_peak ? rss : rss_peak;
+            usleep(20000); /* a slow reader */
+        }
+    }
+    char *end = cli_read_n(fd, 5);
+    cr_assert_str_eq(end, "END\r\n");
+    free(end);
+    free(got);
+    free(val);
+    close(fd);
+    cr_assert_lt(rss_peak - rss_before, 8 * 1024,
+                 "server grew by %ld KB while streaming a 40 MB reply", rss_peak - rss_before);
+    cr_assert_eq(srv_stat(&S, "cmd_get"), 400);
+    cr_assert_eq(srv_stat(&S, "get_hits"), 400);
+}
