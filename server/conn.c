@@ -168,8 +168,9 @@ static bool conn_flush(struct conn *c) {
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
     c->wstart = c->wend = 0;
-    /* Give back memory a big response took. */
-    if (c->wsize > 64 * CONN_BUF_INITIAL) {
+    /* Give back memory a big response took, once the connection goes idle
+     * (not between the pieces of a streamed multi-get). */
+    if (c->wsize > 64 * CONN_BUF_INITIAL && c->rstart == c->rend) {
         char *p = realloc(c->wbuf, CONN_BUF_INITIAL);
         if (p) {
             c->wbuf = p;
