@@ -45,6 +45,7 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     }
     c->ev_flags = EV_READ;
     c->last_cmd = clock_now();
+    c->shown_state = "conn_waiting";
     c->listen_name = listen_name;
     if (is_unix) {
         snprintf(c->addr, sizeof(c->addr), "unix:%s", listen_name);
@@ -89,13 +90,21 @@ void conn_close(struct conn *c) {
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
 }
 
-const char *conn_state_name(const struct conn *c) {
+/* The state as `stats conns` shows it, published once per event so that
+ * another worker can read it without racing the owner's writes. */
+static void conn_publish(struct conn *c) {
+    const char *name;
     switch (c->state) {
-    case CONN_PARSE: return c->rend > c->rstart ? "conn_parse_cmd" : "conn_waiting";
-    case CONN_NREAD: return "conn_nread";
-    case CONN_SWALLOW: return "conn_swallow";
-    default: return "conn_closing";
+    case CONN_PARSE: name = c->rend > c->rstart ? "conn_parse_cmd" : "conn_waiting"; break;
+    case CONN_NREAD: name = "conn_nread"; break;
+    case CONN_SWALLOW: name = "conn_swallow"; break;
+    default: name = "conn_closing"; break;
     }
+    __atomic_store_n(&c->shown_state, name, __ATOMIC_RELAXED);
+}
+
+const char *conn_state_name(const struct conn *c) {
+    return __atomic_load_n(&c->shown_state, __ATOMIC_RELAXED);
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -279,7 +288,7 @@ static bool conn_parse_one(struct conn *c) {
     c->rstart += len + 1;
     if (len > 0 && start[len - 1] == '\r')
         len--;
-    c->last_cmd = clock_now();
+    __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
     if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
         conn_log_line(c, start, len);
     struct proto_request req;
@@ -383,6 +392,7 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
+    conn_publish(c);
     conn_set_events(c, pending ? EV_WRITE : EV_READ);
     if (yield && !pending) {
         STAT_INCR(w, conn_yields);

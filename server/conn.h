@@ -62,7 +62,8 @@ struct conn {
     size_t meta_ret_len;
     uint32_t meta_flags;
 
-    rel_time_t last_cmd;
+    rel_time_t last_cmd;    /* atomic: read by stats conns on other workers */
+    const char *shown_state; /* atomic: see conn_state_name */
     char addr[80];
     const char *listen_name;
     struct conn *prev, *next;
@@ -87,6 +88,8 @@ void conn_rerun_line(struct conn *c);
 /* Flushes what it can and closes every connection of the worker (shutdown). */
 void conn_close_all(struct worker *w);
 
+/* memcached's name for the connection's state, as of its last event; safe
+ * to call from another worker. */
 const char *conn_state_name(const struct conn *c);
 
 #endif

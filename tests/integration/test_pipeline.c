@@ -211,3 +211,32 @@ Test(pipeline, huge_multiget_is_streamed_not_buffered) {
     cr_assert_eq(srv_stat(&S, "cmd_get"), 400);
     cr_assert_eq(srv_stat(&S, "get_hits"), 400);
 }
+
+static void *busy_client(void *p) {
+    const struct srv *s = p;
+    int fd = cli_connect(s);
+    for (int i = 0; i < 300; i++) {
+        cli_sends(fd, "set busy 0 0 1\r\nx\r\nget busy\r\n");
+        free(cli_read_until(fd, "END\r\n"));
+    }
+    close(fd);
+    return NULL;
+}
+
+/* stats conns reads other workers' connections while they serve traffic
+ * (the TSan run of this suite checks that it does so without a race). */
+Test(pipeline, stats_conns_during_traffic) {
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, busy_client, &S);
+    int fd = cli_connect(&S);
+    for (int i = 0; i < 50; i++) {
+        cli_sends(fd, "stats conns\r\n");
+        char *out = cli_read_until(fd, "END\r\n");
+        cr_assert(strstr(out, ":state conn_") != NULL, "%s", out);
+        free(out);
+    }
+    close(fd);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+}
