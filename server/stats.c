@@ -295,9 +295,13 @@ static struct detail_entry *stats_detail_find(const char *key, size_t nkey) {
     if (detail_count == STATS_DETAIL_MAX)
         return NULL;
     struct detail_entry *e = &detail_tab[detail_count];
-    e->prefix = strndup(key, len);
+    /* Not strndup: a key may hold a NUL before the delimiter, and the
+     * copy must be as long as the length compared against it later. */
+    e->prefix = malloc(len + 1);
     if (e->prefix == NULL)
         return NULL;
+    memcpy(e->prefix, key, len);
+    e->prefix[len] = '\0';
     e->len = len;
     e->get = e->hit = e->set = e->del = 0;
     detail_count++;
