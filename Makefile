@@ -86,7 +86,7 @@ tsan:
 	$(MAKE) SAN=thread all
 
 test-asan:
-	$(MAKE) SAN=address unit integration
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(MAKE) SAN=address unit integration
 # TSan: the threaded unit tests, then the whole integration suite against
 # a TSan build of the server (a race makes it exit non-zero, which every
 # test's teardown checks).  The RSS bounds are left out: TSan's shadow
