@@ -102,18 +102,20 @@ test-tsan:
 test-scripts: $(BUILD)/larder
 	LARDER_BIN=$(CURDIR)/$(BUILD)/larder bash tests/run-scripts.sh
 
+# Every suite runs even when an earlier one fails, so one CI run shows all
+# failures; the closing line counts suites.
+TEST_SUITES := unit integration test-scripts test-asan test-tsan test-meta-differential \
+               test-hostile test-ecosystem test-bench test-wordpress
 test: deps
 	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) integration
-	$(MAKE) test-scripts
-	$(MAKE) test-asan
-	$(MAKE) test-tsan
-	$(MAKE) test-meta-differential
-	$(MAKE) test-hostile
-	$(MAKE) test-ecosystem
-	$(MAKE) test-bench
-	$(MAKE) test-wordpress
+	@passed=0; failed=0; failures=""; \
+	for suite in $(TEST_SUITES); do \
+		if $(MAKE) $$suite; then passed=$$((passed + 1)); \
+		else failed=$$((failed + 1)); failures="$$failures $$suite"; fi; \
+	done; \
+	[ -z "$$failures" ] || echo "failed suites:$$failures"; \
+	echo "suites: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
 
 clean:
 	rm -rf build
