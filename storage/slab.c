@@ -49,8 +49,9 @@ struct slab_class {
     uint32_t hand_chunk;
     uint64_t evicted, evicted_unfetched, reclaimed, expired_unfetched, outofmemory;
     uint64_t evicted_time;
-    /* since the last balance: CLOCK evictions and their summed idle seconds */
-    uint64_t win_evicted, win_idle;
+    /* since the last balance: CLOCK evictions and their summed idle seconds,
+     * and allocations refused (under -M, the only sign of pressure) */
+    uint64_t win_evicted, win_idle, win_oom;
     uint32_t sample_seed;
 } __attribute__((aligned(64)));
 
@@ -224,13 +225,18 @@ static bool slab_grow(struct slabs *sl, struct slab_class *c) {
 static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p,
                               slab_reclaim_fn reclaim, void *ctx) {
     char *page = c->pages[p];
+    /* A chunk a writer is filling pins the page: find out before evicting
+     * anything, or the evictions would buy nothing. */
+    for (uint32_t i = 0; i < c->per_page; i++) {
+        uint8_t st = item_state(slab_chunk(c, p, i));
+        if (st == ITEM_ALLOCATED || (st == ITEM_LINKED && reclaim == NULL))
+            return false;
+    }
     for (uint32_t i = 0; i < c->per_page; i++) {
         struct item *it = slab_chunk(c, p, i);
         uint8_t st = item_state(it);
-        if (st == ITEM_FREE)
+        if (st != ITEM_LINKED)
             continue;
-        if (st != ITEM_LINKED || reclaim == NULL)
-            return false;
         bool fetched = item_bits(it) & ITEM_FETCHED;
         enum slab_reclaim r = reclaim(ctx, it);
         if (r == SLAB_RECLAIM_NONE)
@@ -262,16 +268,31 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
     return true;
 }
 
-/* Frees one page of class c (locking it), starting at the page under its
- * CLOCK hand, whose items are the next to go anyway.  Bytes freed, or 0. */
-static size_t slab_give_page(struct slabs *sl, struct slab_class *c, slab_reclaim_fn reclaim,
-                             void *ctx) {
+static bool slab_page_is_free(const struct slab_class *c, uint32_t p) {
+    for (uint32_t i = 0; i < c->per_page; i++)
+        if (item_state(slab_chunk(c, p, i)) != ITEM_FREE)
+            return false;
+    return true;
+}
+
+/* Frees one page of class c (locking it) and returns the bytes freed, or 0.
+ * With free_only, only a page with nothing on it (memory that costs no
+ * eviction, the only kind -M may take); otherwise one of the pages from the
+ * CLOCK hand on, whose items are the next to go anyway. */
+static size_t slab_give_page(struct slabs *sl, struct slab_class *c, bool free_only,
+                             slab_reclaim_fn reclaim, void *ctx) {
     size_t freed = 0;
     pthread_mutex_lock(&c->lock);
-    for (uint32_t tries = 0; tries < 4 && tries < c->npages && freed == 0; tries++) {
-        uint32_t p = (c->hand_page + tries) % c->npages;
-        if (slab_release_page(sl, c, p, reclaim, ctx))
-            freed = c->page_bytes;
+    if (free_only) {
+        for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page && freed == 0; p++)
+            if (slab_page_is_free(c, p) && slab_release_page(sl, c, p, NULL, NULL))
+                freed = c->page_bytes;
+    } else {
+        for (uint32_t tries = 0; tries < 4 && tries < c->npages && freed == 0; tries++) {
+            uint32_t p = (c->hand_page + tries) % c->npages;
+            if (slab_release_page(sl, c, p, reclaim, ctx))
+                freed = c->page_bytes;
+        }
     }
     pthread_mutex_unlock(&c->lock);
     return freed;
@@ -290,6 +311,31 @@ static struct slab_class *slab_biggest(struct slabs *sl, const struct slab_class
         }
     }
     return best;
+}
+
+/* Frees a page for class `taker`: an empty page of any class first, then
+ * (evicting, when reclaim allows) one of the biggest class, then of any
+ * other class with pages.  Bytes freed, or 0. */
+static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
+                               slab_reclaim_fn reclaim, void *ctx) {
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        if (c != taker && __atomic_load_n(&c->held, __ATOMIC_RELAXED) > 0) {
+            size_t freed = slab_give_page(sl, c, true, NULL, NULL);
+            if (freed > 0)
+                return freed;
+        }
+    }
+    if (reclaim == NULL)
+        return 0;
+    struct slab_class *big = slab_biggest(sl, taker);
+    size_t freed = big ? slab_give_page(sl, big, false, reclaim, ctx) : 0;
+    for (unsigned i = 1; i <= sl->nclasses && freed == 0; i++) {
+        struct slab_class *c = &sl->cls[i];
+        if (c != taker && c != big && __atomic_load_n(&c->held, __ATOMIC_RELAXED) > 0)
+            freed = slab_give_page(sl, c, false, reclaim, ctx);
+    }
+    return freed;
 }
 
 /* --- allocation ----------------------------------------------------------- */
@@ -341,8 +387,7 @@ static void slab_hand_out(struct slab_class *c, struct item *it) {
 static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
                                       slab_reclaim_fn reclaim, void *ctx) {
     for (int tries = 0; tries < SLAB_STEAL_MAX; tries++) {
-        struct slab_class *v = slab_biggest(sl, c);
-        if (v == NULL || slab_give_page(sl, v, reclaim, ctx) == 0)
+        if (slab_free_a_page(sl, c, reclaim, ctx) == 0)
             return NULL;
         __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
         pthread_mutex_lock(&c->lock);
@@ -372,10 +417,11 @@ struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim,
         return it;
     }
     pthread_mutex_unlock(&c->lock);
-    if (reclaim != NULL && (it = slab_alloc_stolen(sl, c, reclaim, ctx)) != NULL)
+    if ((it = slab_alloc_stolen(sl, c, reclaim, ctx)) != NULL)
         return it;
     pthread_mutex_lock(&c->lock);
     c->outofmemory++;
+    c->win_oom++;
     pthread_mutex_unlock(&c->lock);
     return NULL;
 }
@@ -408,10 +454,12 @@ static uint64_t slab_sample_idle(struct slab_class *c, rel_time_t now) {
     return sum / SLAB_SAMPLE;
 }
 
-/* The class whose CLOCK evicted the youngest items since the last call;
- * every class's window starts over. */
+/* The class whose CLOCK evicted the youngest items since the last call, or
+ * when none evicted (-M), the one refused most allocations; every class's
+ * window starts over. */
 static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
-    struct slab_class *best = NULL;
+    struct slab_class *best = NULL, *refused = NULL;
+    uint64_t most_refused = 0;
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         pthread_mutex_lock(&c->lock);
@@ -422,8 +470,16 @@ static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
                 *idle = mean;
             }
         }
-        c->win_evicted = c->win_idle = 0;
+        if (c->win_oom > most_refused) {
+            most_refused = c->win_oom;
+            refused = c;
+        }
+        c->win_evicted = c->win_idle = c->win_oom = 0;
         pthread_mutex_unlock(&c->lock);
+    }
+    if (best == NULL && refused != NULL) {
+        *idle = 0;
+        return refused;
     }
     return best;
 }
@@ -452,8 +508,7 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
     unsigned moved = 0;
     /* A lowered limit (cache_memlimit): give pages back. */
     while (slab_total_malloced(sl) > slab_limit(sl) && moved < SLAB_BALANCE_MOVES) {
-        struct slab_class *v = slab_biggest(sl, NULL);
-        if (v == NULL || slab_give_page(sl, v, reclaim, ctx) == 0)
+        if (slab_free_a_page(sl, NULL, reclaim, ctx) == 0)
             return moved;
         moved++;
     }
@@ -466,7 +521,8 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
         return moved;
     for (int k = 0; k < SLAB_BALANCE_MOVES; k++) {
         if (__atomic_load_n(&cold->held, __ATOMIC_RELAXED) < 2ull * cold->page_bytes ||
-            slab_give_page(sl, cold, reclaim, ctx) == 0)
+            (slab_give_page(sl, cold, true, NULL, NULL) == 0 &&
+             slab_give_page(sl, cold, false, reclaim, ctx) == 0))
             break;
         pthread_mutex_lock(&young->lock);
         bool grew = slab_grow(sl, young);

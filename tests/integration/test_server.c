@@ -299,3 +299,30 @@ Test(server, memory_moves_to_new_value_sizes) {
     cr_assert_leq(srv_stat(&s, "total_malloced"), 8u << 20);
     cr_assert_eq(srv_stop(&s), 0);
 }
+
+/* -M: after the keys of one size are deleted, a store of another size must
+ * get their empty pages instead of "out of memory". */
+Test(server, no_evictions_but_empty_pages_are_reused) {
+    struct srv s;
+    const char *args[] = {"-m", "8", "-M", NULL};
+    srv_start(&s, args);
+    int fd = cli_connect(&s);
+    set_many(fd, "mid", 0, 1500, 1000);
+    for (unsigned b = 0; b < 10; b++)
+        set_many(fd, "small", b * 10000, 10000, 100); /* until memory is full */
+    cr_assert_gt(srv_stat(&s, "store_no_memory"), 0, "memory did not fill up");
+    for (unsigned i = 0; i < 1500; i++) {
+        char req[64];
+        sprintf(req, "delete mid%u noreply\r\n", i);
+        cli_sends(fd, req);
+    }
+    char big[5000];
+    memset(big, 'z', sizeof(big));
+    char hdr[64];
+    cli_send(fd, hdr, (size_t)sprintf(hdr, "set z 0 0 %zu\r\n", sizeof(big)));
+    cli_send(fd, big, sizeof(big));
+    cli_expect(fd, "\r\n", "STORED\r\n");
+    close(fd);
+    cr_assert_eq(srv_stat(&s, "evictions"), 0);
+    cr_assert_eq(srv_stop(&s), 0);
+}

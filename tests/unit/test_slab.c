@@ -220,6 +220,43 @@ Test(slab, class_without_pages_takes_one_from_another) {
     slab_destroy(sl);
 }
 
+/* Under -M (no reclaim) a class may still take a page that another class
+ * has emptied: refusing the store while whole pages sit free would be wrong. */
+Test(slab, empty_pages_of_other_classes_are_taken_without_eviction) {
+    struct slabs *sl = new_slabs(1);
+    unsigned a = slab_class_for(sl, 1000), b = slab_class_for(sl, 5000);
+    struct item *its[2048];
+    unsigned n = 0;
+    while (n < 2048 && (its[n] = slab_alloc(sl, a, NULL, NULL)) != NULL)
+        n++;
+    cr_assert_null(slab_alloc(sl, b, NULL, NULL), "memory is full of class a");
+    for (unsigned i = 0; i < n; i++)
+        slab_free(sl, its[i]); /* class a is all free chunks now */
+    struct item *it = slab_alloc(sl, b, NULL, NULL);
+    cr_assert_not_null(it, "an empty page of class a was not taken");
+    cr_assert_eq(it->clsid, b);
+    cr_assert_eq(class_stats(sl, a).evicted, 0);
+    cr_assert_leq(slab_total_malloced(sl), MB);
+    slab_destroy(sl);
+}
+
+/* A page pinned by a chunk being written is left whole: nothing on it is
+ * evicted for a release that cannot happen. */
+Test(slab, pinned_page_loses_no_items) {
+    unsigned a;
+    struct slabs *sl = one_page_slabs(1000, &a);
+    struct item *first = slab_alloc(sl, a, NULL, NULL); /* a writer holds it */
+    cr_assert_not_null(first);
+    unsigned linked = fill_class_linked(sl, a);
+    cr_assert_gt(linked, 0);
+    unsigned b = slab_class_for(sl, 5000);
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    cr_assert_null(slab_alloc(sl, b, take_victim, &v));
+    cr_assert_eq(v.offered, 0, "items were offered for eviction from a pinned page");
+    cr_assert_eq(class_stats(sl, a).used_chunks, linked + 1);
+    slab_destroy(sl);
+}
+
 Test(slab, page_with_a_writer_is_not_taken) {
     unsigned a;
     struct slabs *sl = one_page_slabs(100, &a);
