@@ -57,12 +57,12 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
     struct cmd_get_ctx g = {c, with_cas};
     struct store_fetch_opts opts = {.touch = touch};
     size_t mark = c->wend - c->wstart;
-    const char *p = req->keys + c->get_resume, *end = req->keys + req->keys_len;
+    const char *p = req->keys + c->resume, *end = req->keys + req->keys_len;
     struct proto_token key;
 
     if (touch)
         opts.exptime = clock_exptime(req->exptime);
-    c->get_resume = 0;
+    c->resume = 0;
     while (proto_next_key(&p, end, &key) && c->state != CONN_CLOSING) {
         if (key.len > PROTO_KEY_MAX) {
             c->wend = c->wstart + mark;
@@ -76,7 +76,7 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
         if (c->wend - c->wstart > CONN_WBUF_HIGH && p < end) {
-            c->get_resume = (size_t)(p - req->keys);
+            c->resume = (size_t)(p - req->keys);
             conn_rerun_line(c);
             return;
         }

@@ -122,8 +122,8 @@ char *conn_reserve(struct conn *c, size_t n) {
             return c->wbuf + c->wend;
     }
     size_t need = c->wend + n;
-    if (need > CONN_WBUF_HIGH + c->w->srv->settings->item_size_max + 1024)
-        return NULL; /* more than any reply can need while paused at HIGH */
+    if (need > CONN_WBUF_MAX + c->w->srv->settings->item_size_max)
+        return NULL; /* more than any reply needs: it pauses at HIGH */
     size_t size = c->wsize;
     while (size < need)
         size *= 2;

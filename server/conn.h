@@ -4,10 +4,11 @@
  * Input is read into a per-connection buffer and parsed in place; the data
  * block of a storage command is read straight into the item's memory once
  * the bytes already buffered are used.  Replies are appended to an output
- * buffer and written with one write() per batch of requests.  When that
- * buffer holds more than CONN_WBUF_HIGH unsent bytes the connection stops
- * parsing input until it drains, so a client that never reads cannot make
- * the server grow.
+ * buffer and written with one write() per batch of requests.  While the
+ * socket cannot take them (the client is not reading) no more input is
+ * read, as in memcached, and within one batch parsing stops once more than
+ * CONN_WBUF_HIGH bytes are unsent, a long multi-get or dump pausing between
+ * keys: a client that never reads cannot make the server grow.
  */
 #ifndef LARDER_CONN_H
 #define LARDER_CONN_H
@@ -26,6 +27,9 @@
  * value: a client that asks for much and reads slowly cannot make the
  * server grow. */
 #define CONN_WBUF_HIGH (1u << 20)
+/* Output is never let grow past this plus the largest item: room for a
+ * paused reply's last step (one value, or one shard's worth of a dump). */
+#define CONN_WBUF_MAX ((size_t)16 << 20)
 
 enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
 
@@ -53,9 +57,10 @@ struct conn {
     uint64_t cas_in;
     bool noreply;
     uint64_t swallow;     /* bytes still to discard */
-    /* a multi-get paused on a full output buffer: its line is left unread
-     * at rbuf[rstart] and this many bytes of its key list are done */
-    size_t get_resume;
+    /* a multi-get or key dump paused on a full output buffer: its line is
+     * left unread at rbuf[rstart], and this says how far it got (bytes of
+     * the key list, or store walk parts) */
+    size_t resume;
 
     /* meta: opaque and flags of a pending ms (see meta.c) */
     char meta_ret[256];
@@ -82,7 +87,7 @@ void conn_out(struct conn *c, const char *s, size_t n);
 void conn_reply(struct conn *c, const char *s);
 
 /* Leaves the command line just parsed unread, to be run again once the
- * output has drained (a multi-get that paused between keys). */
+ * output has drained (a multi-get or dump that paused, see c->resume). */
 void conn_rerun_line(struct conn *c);
 
 /* Flushes what it can and closes every connection of the worker (shutdown). */

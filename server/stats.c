@@ -363,10 +363,14 @@ static void stats_detail(struct conn *c, const struct proto_request *req) {
 
 /* --- key dumps --------------------------------------------------------------- */
 
+/* memcached's cap on one cachedump reply; a metadump streams instead. */
+#define STATS_CACHEDUMP_MAX (2u << 20)
+
 struct dump_ctx {
     struct conn *c;
     unsigned cls;       /* 0: every class */
     unsigned limit, seen;
+    size_t start;       /* output length when the dump began (cachedump) */
     bool meta;
 };
 
@@ -393,7 +397,10 @@ static size_t stats_uri_encode(char *dst, const char *src, size_t n) {
 
 static void stats_dump_one(void *arg, const struct item *it) {
     struct dump_ctx *d = arg;
-    if ((d->cls != 0 && it->clsid != d->cls) || (d->limit != 0 && d->seen >= d->limit))
+    if ((d->cls != 0 && it->clsid != d->cls) || (d->limit != 0 && d->seen >= d->limit) ||
+        d->c->state == CONN_CLOSING)
+        return;
+    if (!d->meta && d->c->wend - d->c->wstart - d->start > STATS_CACHEDUMP_MAX)
         return;
     d->seen++;
     char *p = conn_reserve(d->c, 3 * ITEM_KEY_MAX + 160);
@@ -437,12 +444,15 @@ static void stats_cachedump(struct conn *c, const struct proto_request *req) {
         conn_reply(c, "CLIENT_ERROR Illegal slab id");
         return;
     }
-    struct dump_ctx d = {.c = c, .cls = (unsigned)cls, .limit = (unsigned)limit};
+    struct dump_ctx d = {.c = c, .cls = (unsigned)cls, .limit = (unsigned)limit,
+                         .start = c->wend - c->wstart};
     if (cls != 0)
         store_walk(c->w->srv->store, 0, stats_dump_one, &d);
     stats_end(c);
 }
 
+/* Streams: one store part at a time, pausing (like a multi-get) while the
+ * client reads, so a dump of any cache fits in bounded output. */
 void stats_metadump(struct conn *c, const struct proto_token *which) {
     struct dump_ctx d = {.c = c, .meta = true};
     uint64_t cls = 0;
@@ -454,7 +464,18 @@ void stats_metadump(struct conn *c, const struct proto_token *which) {
         }
     }
     d.cls = (unsigned)cls;
-    store_walk(c->w->srv->store, 0, stats_dump_one, &d);
+    unsigned parts = store_walk_parts();
+    for (unsigned part = (unsigned)c->resume; part < parts; part++) {
+        store_walk_part(c->w->srv->store, part, stats_dump_one, &d);
+        if (c->state == CONN_CLOSING)
+            return;
+        if (c->wend - c->wstart > CONN_WBUF_HIGH && part + 1 < parts) {
+            c->resume = part + 1;
+            conn_rerun_line(c);
+            return;
+        }
+    }
+    c->resume = 0;
     stats_end(c);
 }
 

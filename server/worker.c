@@ -118,10 +118,14 @@ bool worker_start(struct worker *w) {
 }
 
 static void worker_notify(struct worker *w, char what) {
-    /* The pipe holds 64 KB of notifications: a full one already wakes the
-     * worker, which drains the whole queue, so a lost byte loses nothing. */
-    while (write(w->notify_wr, &what, 1) < 0 && errno == EINTR)
-        ;
+    /* A full pipe already wakes the worker, which drains the whole queue,
+     * so a lost 'c' loses nothing; a stop must get through, so it waits. */
+    while (write(w->notify_wr, &what, 1) < 0) {
+        if (errno == EAGAIN && what == 's')
+            usleep(1000);
+        else if (errno != EINTR)
+            return;
+    }
 }
 
 bool worker_dispatch(struct worker *w, int fd, const char *listen_name, bool is_unix) {

@@ -695,23 +695,36 @@ static void *store_crawler_main(void *arg) {
     return NULL;
 }
 
-void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx) {
+/* Visits the live items of one shard, at most `limit` (0: all); returns how
+ * many it visited. */
+static unsigned shard_walk(struct store *s, struct shard *sh, unsigned limit, store_emit_fn fn,
+                           void *ctx) {
     rel_time_t now = clock_now();
     unsigned seen = 0;
-    for (unsigned i = 0; i < STORE_SHARDS && (limit == 0 || seen < limit); i++) {
-        struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
-        for (int t = 0; t < 2; t++) {
-            struct table *tb = &sh->t[t];
-            for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
-                for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
-                    if (item_life(s, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
-                        fn(ctx, it);
-                        seen++;
-                    }
-        }
-        pthread_mutex_unlock(&sh->lock);
+    pthread_mutex_lock(&sh->lock);
+    for (int t = 0; t < 2; t++) {
+        struct table *tb = &sh->t[t];
+        for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
+            for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
+                if (item_life(s, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
+                    fn(ctx, it);
+                    seen++;
+                }
     }
+    pthread_mutex_unlock(&sh->lock);
+    return seen;
+}
+
+void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx) {
+    unsigned seen = 0;
+    for (unsigned i = 0; i < STORE_SHARDS && (limit == 0 || seen < limit); i++)
+        seen += shard_walk(s, &s->shards[i], limit ? limit - seen : 0, fn, ctx);
+}
+
+unsigned store_walk_parts(void) { return STORE_SHARDS; }
+
+void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx) {
+    shard_walk(s, &s->shards[part % STORE_SHARDS], 0, fn, ctx);
 }
 
 /* --- stats ----------------------------------------------------------------- */

@@ -240,3 +240,40 @@ Test(pipeline, stats_conns_during_traffic) {
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
 }
+
+/* A metadump of 100,000 keys is about 8 MB of lines: it must stream (it used
+ * to close the connection without a byte once the output passed its cap),
+ * and a cachedump stops at memcached's 2 MB but still ends with END. */
+Test(pipeline, big_key_dumps_complete) {
+    int fd = cli_connect(&S);
+    size_t cap = 100000 * 40, len = 0;
+    char *req = malloc(cap);
+    for (int i = 0; i < 100000; i++)
+        len += (size_t)sprintf(req + len, "set key:%06d 0 0 1 noreply\r\nx\r\n", i);
+    cli_send(fd, req, len);
+    free(req);
+    cli_expect(fd, "version\r\n", "VERSION ");
+    free(cli_read_until(fd, "\r\n"));
+    cli_sends(fd, "lru_crawler metadump all\r\n");
+    char *out = cli_read_until(fd, "END\r\n");
+    unsigned lines = 0;
+    for (char *p = out; (p = strstr(p, "key=key%3A")) != NULL; p++)
+        lines++;
+    cr_assert_eq(lines, 100000, "metadump listed %u of 100000 keys", lines);
+    free(out);
+    cli_sends(fd, "stats slabs\r\n");
+    out = cli_read_until(fd, "END\r\n");
+    unsigned cls = 0;
+    cr_assert_eq(sscanf(out, "STAT %u:chunk_size", &cls), 1);
+    free(out);
+    char cmd[64];
+    sprintf(cmd, "stats cachedump %u 0\r\n", cls);
+    cli_sends(fd, cmd);
+    out = cli_read_until(fd, "END\r\n");
+    size_t n = strlen(out);
+    cr_assert(n > (1u << 20) && n < (2u << 20) + 4096, "cachedump of %zu bytes", n);
+    cr_assert(strcmp(out + n - 5, "END\r\n") == 0);
+    free(out);
+    cli_expect(fd, "version\r\n", "VERSION ");
+    close(fd);
+}
