@@ -89,6 +89,17 @@ def normalise(reply):
     return reply
 
 
+def print_first_difference(larder, memcached):
+    """Prints the first reply line where the two servers differ."""
+    a, b = larder.split(b"\r\n"), memcached.split(b"\r\n")
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else b"<none>"
+        y = b[i] if i < len(b) else b"<none>"
+        if x != y:
+            print(f"  line {i}: larder {x[:120]!r}  memcached {y[:120]!r}")
+            return
+
+
 def main():
     larder = sys.argv[1]
     memcached = sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/memcached"
@@ -109,13 +120,7 @@ def main():
         else:
             failed += 1
             print(f"FAIL {name}")
-            a, b = replies[0].split(b"\r\n"), replies[1].split(b"\r\n")
-            for i in range(max(len(a), len(b))):
-                x = a[i] if i < len(a) else b"<none>"
-                y = b[i] if i < len(b) else b"<none>"
-                if x != y:
-                    print(f"  line {i}: larder {x[:120]!r}  memcached {y[:120]!r}")
-                    break
+            print_first_difference(replies[0], replies[1])
     print(f"differential: {len(scripts) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -68,13 +68,7 @@ def main():
             continue
         failed += 1
         print(f"FAIL {name}")
-        a, b = got.split(b"\r\n"), want.split(b"\r\n")
-        for i in range(max(len(a), len(b))):
-            x = a[i] if i < len(a) else b"<none>"
-            y = b[i] if i < len(b) else b"<none>"
-            if x != y:
-                print(f"  line {i}: larder {x[:120]!r}  memcached {y[:120]!r}")
-                break
+        diff.print_first_difference(got, want)
     print(f"meta differential: {len(scripts) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
