@@ -19,6 +19,9 @@
 /* How many chunks one allocation may inspect before giving up on sparing
  * active items: a full circle would stall a writer on a huge class. */
 #define SLAB_SWEEP_MAX 2048
+/* With eviction off, live items the sweep meets before giving up: it is
+ * only looking for expired ones (memcached looks at 5). */
+#define SLAB_SWEEP_KEPT_MAX 64
 /* Pages one allocation may take from other classes before giving up. */
 #define SLAB_STEAL_MAX 64
 /* Pages the balancer moves per call at most (2 MB of small pages). */
@@ -43,7 +46,7 @@ struct slab_class {
     uint32_t pages_cap;
     uint64_t held; /* atomic: npages * page_bytes, read without the lock */
     struct item *free_list;
-    uint64_t nfree;
+    uint64_t nfree; /* written under the lock; atomic so a page search can skip unlocked */
     /* next chunk the CLOCK hand looks at */
     uint32_t hand_page;
     uint32_t hand_chunk;
@@ -172,14 +175,14 @@ static void slab_push_free(struct slab_class *c, struct item *it) {
     item_set_state(it, ITEM_FREE);
     it->hnext = c->free_list;
     c->free_list = it;
-    c->nfree++;
+    __atomic_store_n(&c->nfree, c->nfree + 1, __ATOMIC_RELAXED);
 }
 
 static struct item *slab_pop_free(struct slab_class *c) {
     struct item *it = c->free_list;
     if (it != NULL) {
         c->free_list = it->hnext;
-        c->nfree--;
+        __atomic_store_n(&c->nfree, c->nfree - 1, __ATOMIC_RELAXED);
     }
     return it;
 }
@@ -239,7 +242,7 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
             continue;
         bool fetched = item_bits(it) & ITEM_FETCHED;
         enum slab_reclaim r = reclaim(ctx, it);
-        if (r == SLAB_RECLAIM_NONE)
+        if (r == SLAB_RECLAIM_NONE || r == SLAB_RECLAIM_KEPT)
             return false;
         c->evicted += r == SLAB_RECLAIM_EVICTED;
         c->evicted_unfetched += r == SLAB_RECLAIM_EVICTED && !fetched;
@@ -251,7 +254,7 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
         char *at = (char *)*pp;
         if (at >= page && at < page + c->page_bytes) {
             *pp = (*pp)->hnext;
-            c->nfree--;
+            __atomic_store_n(&c->nfree, c->nfree - 1, __ATOMIC_RELAXED);
         } else {
             pp = &(*pp)->hnext;
         }
@@ -320,7 +323,9 @@ static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
                                slab_reclaim_fn reclaim, void *ctx) {
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        if (c != taker && __atomic_load_n(&c->held, __ATOMIC_RELAXED) > 0) {
+        /* Without a page's worth of free chunks there is no empty page:
+         * skip the class without taking its lock. */
+        if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page) {
             size_t freed = slab_give_page(sl, c, true, NULL, NULL);
             if (freed > 0)
                 return freed;
@@ -341,6 +346,7 @@ static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
 /* --- allocation ----------------------------------------------------------- */
 
 static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, void *ctx) {
+    int kept = 0;
     for (int n = 0; n < SLAB_SWEEP_MAX; n++) {
         if (c->hand_chunk >= c->per_page) {
             c->hand_chunk = 0;
@@ -357,6 +363,10 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
         bool fetched = item_bits(it) & ITEM_FETCHED;
         switch (reclaim(ctx, it)) {
         case SLAB_RECLAIM_NONE:
+            continue;
+        case SLAB_RECLAIM_KEPT:
+            if (++kept >= SLAB_SWEEP_KEPT_MAX)
+                return NULL;
             continue;
         case SLAB_RECLAIM_EVICTED: {
             rel_time_t now = clock_now(), at = item_atime(it);

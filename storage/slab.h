@@ -46,6 +46,7 @@ enum slab_reclaim {
     SLAB_RECLAIM_NONE = 0, /* could not take it: keep sweeping */
     SLAB_RECLAIM_EVICTED,  /* a live item was evicted */
     SLAB_RECLAIM_EXPIRED,  /* an expired or flushed item was reused */
+    SLAB_RECLAIM_KEPT,     /* live, and eviction is off (-M): only dead items go */
 };
 
 /* Called under the class lock with a LINKED item.  To take it, the function

@@ -217,6 +217,8 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
         if (dead || s->cfg.evict) {
             shard_unlink_at(sh, shard_link_of(sh, victim));
             r = dead ? SLAB_RECLAIM_EXPIRED : SLAB_RECLAIM_EVICTED;
+        } else {
+            r = SLAB_RECLAIM_KEPT; /* -M: live items stay */
         }
     }
     pthread_mutex_unlock(&sh->lock);

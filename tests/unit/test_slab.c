@@ -55,6 +55,8 @@ static enum slab_reclaim take_victim(void *ctx, struct item *it) {
     v->offered++;
     if (v->refuse)
         return SLAB_RECLAIM_NONE;
+    if (v->as == SLAB_RECLAIM_KEPT)
+        return SLAB_RECLAIM_KEPT;
     item_set_state(it, ITEM_ALLOCATED);
     v->last = it;
     return v->as;
@@ -405,6 +407,19 @@ Test(slab, sweep_gives_up_when_nothing_can_be_taken) {
     cr_assert_gt(v.offered, 0);
     cr_assert_leq(v.offered, 2048);
     cr_assert_eq(class_stats(sl, cls).outofmemory, 2, "the fill's last try and this one");
+    slab_destroy(sl);
+}
+
+/* With eviction off (-M) the sweep only looks for dead items, and gives up
+ * after a few live ones instead of trying 2048 chunks per refused store. */
+Test(slab, sweep_without_eviction_gives_up_early) {
+    struct slabs *sl = new_slabs(1);
+    unsigned cls = slab_class_for(sl, 50);
+    fill_class_linked(sl, cls);
+    struct victims v = {.as = SLAB_RECLAIM_KEPT};
+    cr_assert_null(slab_alloc(sl, cls, take_victim, &v));
+    cr_assert_leq(v.offered, 64 + 64 * 4, "offered %u live items", v.offered);
+    cr_assert_eq(class_stats(sl, cls).evicted, 0);
     slab_destroy(sl);
 }
 
