@@ -175,6 +175,13 @@ static void shard_unlink_at(struct shard *sh, struct item **pp) {
     item_set_state(it, ITEM_ALLOCATED);
 }
 
+/* Unlinks the item at *pp and gives its chunk back to the slabs. */
+static void shard_drop(struct store *s, struct shard *sh, struct item **pp) {
+    struct item *it = *pp;
+    shard_unlink_at(sh, pp);
+    slab_free(s->slabs, it);
+}
+
 static struct item **shard_link_of(struct shard *sh, const struct item *it) {
     struct item **pp = shard_bucket(sh, hash_key(item_ckey(it), it->nkey));
     while (*pp != NULL && *pp != it)
@@ -193,9 +200,7 @@ static struct item **shard_lookup(struct store *s, struct shard *sh, uint64_t h,
     *life = item_life(s, *pp, now);
     if (*life == ITEM_LIVE)
         return pp;
-    struct item *dead = *pp;
-    shard_unlink_at(sh, pp);
-    slab_free(s->slabs, dead);
+    shard_drop(s, sh, pp);
     return NULL;
 }
 
@@ -399,8 +404,7 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
     }
     if (st == STORE_OK) {
         if (pp != NULL) {
-            shard_unlink_at(sh, pp);
-            slab_free(s->slabs, old);
+            shard_drop(s, sh, pp);
         } else if (mode == STORE_ADD && old != NULL) {
             item_set_atime(old, now); /* memcached bumps the item an add bounced off */
         }
@@ -487,9 +491,7 @@ enum store_status store_delete(struct store *s, const char *key, size_t nkey, ui
     if (pp != NULL && cas_in != 0 && (*pp)->cas != cas_in) {
         st = STORE_EXISTS;
     } else if (pp != NULL) {
-        struct item *it = *pp;
-        shard_unlink_at(sh, pp);
-        slab_free(s->slabs, it);
+        shard_drop(s, sh, pp);
         st = STORE_OK;
     }
     sh->c.delete_hits += st == STORE_OK;
@@ -505,11 +507,8 @@ void store_unlink(struct store *s, const char *key, size_t nkey) {
 
     pthread_mutex_lock(&sh->lock);
     struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
-    if (pp != NULL) {
-        struct item *it = *pp;
-        shard_unlink_at(sh, pp);
-        slab_free(s->slabs, it);
-    }
+    if (pp != NULL)
+        shard_drop(s, sh, pp);
     pthread_mutex_unlock(&sh->lock);
 }
 
@@ -571,8 +570,7 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
             return st;
         }
         memcpy(item_value(nit), digits, n);
-        shard_unlink_at(sh, pp);
-        slab_free(s->slabs, it);
+        shard_drop(s, sh, pp);
         it = nit;
         shard_insert(sh, hash_key(item_ckey(it), it->nkey), it);
         sh->c.total_items++; /* memcached counts the replacing link too */
@@ -627,8 +625,7 @@ static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget, 
                 struct item *it = *pp;
                 sh->c.crawler_items_checked += !all;
                 if (all || item_life(s, it, now) != ITEM_LIVE) {
-                    shard_unlink_at(sh, pp);
-                    slab_free(s->slabs, it);
+                    shard_drop(s, sh, pp);
                     freed++;
                 } else {
                     pp = &it->hnext;
@@ -897,9 +894,7 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
         item_bits_clear(it, ITEM_TOKEN); /* the next reader may win */
         it->cas = shard_next_cas(s, sh);
     } else {
-        struct item *it = *pp;
-        shard_unlink_at(sh, pp);
-        slab_free(s->slabs, it);
+        shard_drop(s, sh, pp);
         sh->c.delete_hits++;
     }
     sh->c.delete_misses += st != STORE_OK; /* memcached counts a cas mismatch too */
