@@ -264,34 +264,41 @@ static void proto_parse_verbosity(struct proto_request *req) {
     req->delta = level;
 }
 
+/* Names carry their length so the lookup on every request compares lengths
+ * first and never runs strlen. */
 struct proto_command {
     const char *name;
+    size_t len;
     enum proto_cmd cmd;
 };
 
+#define PROTO_CMD(name, cmd) {name, sizeof(name) - 1, cmd}
+
 static const struct proto_command proto_commands[] = {
-    {"get", PROTO_CMD_GET},         {"gets", PROTO_CMD_GETS},
-    {"gat", PROTO_CMD_GAT},         {"gats", PROTO_CMD_GATS},
-    {"set", PROTO_CMD_SET},         {"add", PROTO_CMD_ADD},
-    {"replace", PROTO_CMD_REPLACE}, {"append", PROTO_CMD_APPEND},
-    {"prepend", PROTO_CMD_PREPEND}, {"cas", PROTO_CMD_CAS},
-    {"incr", PROTO_CMD_INCR},       {"decr", PROTO_CMD_DECR},
-    {"delete", PROTO_CMD_DELETE},   {"touch", PROTO_CMD_TOUCH},
-    {"stats", PROTO_CMD_STATS},     {"flush_all", PROTO_CMD_FLUSH_ALL},
-    {"version", PROTO_CMD_VERSION}, {"verbosity", PROTO_CMD_VERBOSITY},
-    {"quit", PROTO_CMD_QUIT},       {"shutdown", PROTO_CMD_SHUTDOWN},
-    {"cache_memlimit", PROTO_CMD_CACHE_MEMLIMIT},
-    {"lru_crawler", PROTO_CMD_LRU_CRAWLER},
-    {"misbehave", PROTO_CMD_MISBEHAVE},
-    {"mg", PROTO_CMD_META},         {"ms", PROTO_CMD_META},
-    {"md", PROTO_CMD_META},         {"ma", PROTO_CMD_META},
-    {"mn", PROTO_CMD_META},         {"me", PROTO_CMD_META},
+    PROTO_CMD("get", PROTO_CMD_GET),         PROTO_CMD("gets", PROTO_CMD_GETS),
+    PROTO_CMD("set", PROTO_CMD_SET),         PROTO_CMD("mg", PROTO_CMD_META),
+    PROTO_CMD("ms", PROTO_CMD_META),         PROTO_CMD("md", PROTO_CMD_META),
+    PROTO_CMD("ma", PROTO_CMD_META),         PROTO_CMD("mn", PROTO_CMD_META),
+    PROTO_CMD("me", PROTO_CMD_META),         PROTO_CMD("gat", PROTO_CMD_GAT),
+    PROTO_CMD("gats", PROTO_CMD_GATS),       PROTO_CMD("add", PROTO_CMD_ADD),
+    PROTO_CMD("replace", PROTO_CMD_REPLACE), PROTO_CMD("append", PROTO_CMD_APPEND),
+    PROTO_CMD("prepend", PROTO_CMD_PREPEND), PROTO_CMD("cas", PROTO_CMD_CAS),
+    PROTO_CMD("incr", PROTO_CMD_INCR),       PROTO_CMD("decr", PROTO_CMD_DECR),
+    PROTO_CMD("delete", PROTO_CMD_DELETE),   PROTO_CMD("touch", PROTO_CMD_TOUCH),
+    PROTO_CMD("stats", PROTO_CMD_STATS),     PROTO_CMD("flush_all", PROTO_CMD_FLUSH_ALL),
+    PROTO_CMD("version", PROTO_CMD_VERSION), PROTO_CMD("verbosity", PROTO_CMD_VERBOSITY),
+    PROTO_CMD("quit", PROTO_CMD_QUIT),       PROTO_CMD("shutdown", PROTO_CMD_SHUTDOWN),
+    PROTO_CMD("cache_memlimit", PROTO_CMD_CACHE_MEMLIMIT),
+    PROTO_CMD("lru_crawler", PROTO_CMD_LRU_CRAWLER),
+    PROTO_CMD("misbehave", PROTO_CMD_MISBEHAVE),
 };
 
 static enum proto_cmd proto_lookup(const struct proto_token *t) {
-    for (size_t i = 0; i < sizeof(proto_commands) / sizeof(proto_commands[0]); i++)
-        if (proto_tok_is(t, proto_commands[i].name))
-            return proto_commands[i].cmd;
+    for (size_t i = 0; i < sizeof(proto_commands) / sizeof(proto_commands[0]); i++) {
+        const struct proto_command *c = &proto_commands[i];
+        if (t->len == c->len && memcmp(t->s, c->name, c->len) == 0)
+            return c->cmd;
+    }
     return PROTO_CMD_ERROR;
 }
 
