@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proto/binary.h"
 #include "proto/proto.h"
+#include "server/binary.h"
 #include "server/cmd.h"
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
@@ -44,6 +46,12 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
         return NULL;
     }
     c->ev_flags = EV_READ;
+    c->transport = is_unix ? CONN_UNIX : CONN_TCP;
+    switch (w->srv->settings->protocol) {
+    case SETTINGS_PROTO_ASCII: c->proto = CONN_PROTO_TEXT; break;
+    case SETTINGS_PROTO_BINARY: c->proto = CONN_PROTO_BINARY; break;
+    default: c->proto = CONN_PROTO_AUTO; break;
+    }
     c->last_cmd = clock_now();
     c->shown_state = "conn_waiting";
     c->listen_name = listen_name;
@@ -267,8 +275,41 @@ static void conn_log_line(const struct conn *c, const char *line, size_t len) {
     fprintf(stderr, "<%d %.*s\n", c->fd, (int)(len > 1024 ? 1024 : len), line);
 }
 
+/* Parses and runs one binary request once its header, extras and key are
+ * buffered; the value, if any, is read by CONN_NREAD or CONN_SWALLOW.  A
+ * request memcached would hang up on is answered from its header alone. */
+static bool conn_parse_binary(struct conn *c) {
+    const unsigned char *start = (const unsigned char *)c->rbuf + c->rstart;
+    size_t avail = c->rend - c->rstart;
+    if (avail < BIN_HEADER_LEN)
+        return false;
+    struct bin_header h;
+    struct bin_request req;
+    bin_parse_header(start, &h);
+    if (h.magic != BIN_MAGIC_REQ) {
+        if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 0)
+            fprintf(stderr, "Invalid magic:  %x\n", h.magic);
+        c->state = CONN_CLOSING;
+        return true;
+    }
+    enum bin_check check = bin_check_request(&h, NULL, NULL, &req);
+    size_t need = BIN_HEADER_LEN;
+    if (check == BIN_CHECK_OK || check == BIN_CHECK_UNKNOWN) {
+        need += h.extlen + (size_t)h.keylen; /* at most 24 + 255 + 250 */
+        if (avail < need)
+            return false;
+        req.extras = (const char *)start + BIN_HEADER_LEN;
+        req.key = req.extras + h.extlen;
+    }
+    c->line_start = c->rstart;
+    c->rstart += need;
+    __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
+    bin_execute(c, &req, check);
+    return true;
+}
+
 /* Parses and runs one command line if a whole one is buffered. */
-static bool conn_parse_one(struct conn *c) {
+static bool conn_parse_text(struct conn *c) {
     char *start = c->rbuf + c->rstart;
     size_t avail = c->rend - c->rstart;
     if (avail == 0)
@@ -297,6 +338,18 @@ static bool conn_parse_one(struct conn *c) {
     return true;
 }
 
+/* The first byte of a connection (or of each datagram) picks the front end
+ * when -B auto is in force. */
+static bool conn_parse_one(struct conn *c) {
+    if (c->proto == CONN_PROTO_AUTO) {
+        if (c->rend == c->rstart)
+            return false;
+        c->proto = (unsigned char)c->rbuf[c->rstart] == BIN_MAGIC_REQ ? CONN_PROTO_BINARY
+                                                                       : CONN_PROTO_TEXT;
+    }
+    return c->proto == CONN_PROTO_BINARY ? conn_parse_binary(c) : conn_parse_text(c);
+}
+
 void conn_rerun_line(struct conn *c) { c->rstart = c->line_start; }
 
 static bool conn_nread(struct conn *c) {
@@ -315,7 +368,10 @@ static bool conn_nread(struct conn *c) {
         c->crlf[c->crlf_have++] = c->rbuf[c->rstart++];
     if (c->crlf_have < 2)
         return false;
-    cmd_complete_nread(c);
+    if (c->proto == CONN_PROTO_BINARY)
+        bin_complete_nread(c);
+    else
+        cmd_complete_nread(c);
     return true;
 }
 

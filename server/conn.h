@@ -33,12 +33,21 @@
 
 enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
 
+/* Which front end parses the connection's input.  CONN_PROTO_AUTO decides
+ * on the first byte (0x80 is binary), as memcached's -B auto does; a UDP
+ * connection decides again on every datagram. */
+enum conn_proto { CONN_PROTO_AUTO, CONN_PROTO_TEXT, CONN_PROTO_BINARY };
+
+enum conn_transport { CONN_TCP, CONN_UNIX, CONN_UDP };
+
 struct conn {
     int fd;
     struct worker *w;
     struct event *ev;
     short ev_flags;
     enum conn_state state;
+    enum conn_proto proto;
+    enum conn_transport transport;
     bool eof;
     bool close_after_write;
 
@@ -62,6 +71,14 @@ struct conn {
      * the key list, or store walk parts) */
     size_t resume;
 
+    /* binary: the request being answered (see binary.c) */
+    uint8_t bin_op;
+    bool bin_quiet;
+    uint32_t bin_opaque;
+
+    /* UDP: the peer and frame of the datagram being answered (see udp.c) */
+    struct udp_peer *udp;
+
     /* meta: opaque and flags of a pending ms (see meta.c) */
     char meta_ret[256];
     size_t meta_ret_len;
@@ -76,6 +93,9 @@ struct conn {
 
 /* Takes an accepted, non-blocking socket into worker w. */
 struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix);
+/* A worker's connection for a shared UDP socket: one datagram is one
+ * request batch, and its reply is framed into datagrams (see udp.h). */
+struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name);
 void conn_close(struct conn *c);
 
 /* Output: reserve space, write into it, commit what was used.  NULL when

@@ -83,7 +83,7 @@ bool settings_parse_size(const char *arg, size_t *out) {
 static void settings_usage(void) {
     printf("larder %s, a memcached-compatible cache server\n"
            "-p, --port=<num>          TCP port to listen on (default: 11211)\n"
-           "-U, --udp-port=<num>      UDP port (default: 0, off; other values are refused)\n"
+           "-U, --udp-port=<num>      UDP port to listen on (default: 0, off)\n"
            "-s, --unix-socket=<file>  UNIX socket to listen on (disables network support)\n"
            "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal (default: 700)\n"
            "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
@@ -104,7 +104,8 @@ static void settings_usage(void) {
            "-R, --max-reqs-per-event  max requests per event per connection (default: 20)\n"
            "-C, --disable-cas         disable use of CAS\n"
            "-b, --listen-backlog=<num> set the backlog queue limit (default: 1024)\n"
-           "-B, --protocol=<name>     protocol: ascii (auto is taken as ascii)\n"
+           "-B, --protocol=<name>     protocol: auto, ascii or binary (default: auto,\n"
+           "                          binary when a request starts with byte 0x80)\n"
            "-I, --max-item-size=<num> max item size, k/m suffixes (default: 1m, min: 1k, max: 1024m)\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
@@ -185,7 +186,7 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
         break;
     case 'U':
         if (!settings_int(arg, 0, 65535, &v)) return settings_fail("bad UDP port (-U)", arg);
-        if (v != 0) return settings_fail("UDP is not supported; run with -U 0", arg);
+        s->udp_port = (int)v;
         break;
     case 's': free(s->socket_path); s->socket_path = strdup(arg); break;
     case 'a':
@@ -233,12 +234,15 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
         s->backlog = (int)v;
         break;
     case 'B':
-        if (strcmp(arg, "ascii") == 0) break;
-        if (strcmp(arg, "auto") == 0) {
-            fprintf(stderr, "larder: warning: -B auto: only the ascii protocol is spoken\n");
-            break;
-        }
-        return settings_fail("only the ascii protocol is supported (-B)", arg);
+        if (strcmp(arg, "auto") == 0)
+            s->protocol = SETTINGS_PROTO_AUTO;
+        else if (strcmp(arg, "ascii") == 0)
+            s->protocol = SETTINGS_PROTO_ASCII;
+        else if (strcmp(arg, "binary") == 0)
+            s->protocol = SETTINGS_PROTO_BINARY;
+        else
+            return settings_fail("protocol (-B) must be auto, ascii or binary", arg);
+        break;
     case 'I':
         if (!settings_parse_size(arg, &sz) || sz < 1024 || sz > (1024u << 20))
             return settings_fail("item size (-I) must be between 1k and 1024m", arg);

@@ -13,6 +13,9 @@
 #define LARDER_VERSION "1.6.18-larder-0.1"
 #define SETTINGS_MAX_LISTEN 16
 
+/* -B: which protocol a TCP or unix connection speaks. */
+enum settings_protocol { SETTINGS_PROTO_AUTO, SETTINGS_PROTO_ASCII, SETTINGS_PROTO_BINARY };
+
 struct settings {
     int port;                 /* -p */
     int udp_port;             /* -U, 0 = off */
@@ -30,6 +33,7 @@ struct settings {
     bool use_cas;             /* !-C */
     int reqs_per_event;       /* -R */
     int backlog;              /* -b */
+    enum settings_protocol protocol; /* -B */
     int verbose;              /* -v, -vv, -vvv */
     bool daemonize;           /* -d */
     char *pidfile;            /* -P */

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "server/binary.h"
 #include "storage/slab.h"
 #include "storage/store.h"
 
@@ -48,6 +49,10 @@ static void stats_line(struct conn *c, const char *name, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(val, sizeof(val), fmt, ap);
     va_end(ap);
+    if (c->proto == CONN_PROTO_BINARY) {
+        bin_stat_packet(c, name, strlen(name), val, strlen(val));
+        return;
+    }
     char *p = conn_reserve(c, strlen(name) + strlen(val) + 9);
     if (p == NULL) {
         c->state = CONN_CLOSING;
@@ -60,7 +65,12 @@ static void stats_u64(struct conn *c, const char *name, uint64_t v) {
     stats_line(c, name, "%" PRIu64, v);
 }
 
-static void stats_end(struct conn *c) { conn_out(c, "END\r\n", 5); }
+static void stats_end(struct conn *c) {
+    if (c->proto == CONN_PROTO_BINARY)
+        bin_stat_packet(c, NULL, 0, NULL, 0);
+    else
+        conn_out(c, "END\r\n", 5);
+}
 
 /* --- general stats ----------------------------------------------------------- */
 
@@ -172,7 +182,8 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "reqs_per_event", (uint64_t)st->reqs_per_event);
     stats_line(c, "cas_enabled", "%s", st->use_cas ? "yes" : "no");
     stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
-    stats_line(c, "binding_protocol", "ascii");
+    static const char *const protocols[] = {"auto-negotiate", "ascii", "binary"};
+    stats_line(c, "binding_protocol", "%s", protocols[st->protocol]);
     stats_line(c, "auth_enabled_sasl", "no");
     stats_u64(c, "item_size_max", st->item_size_max);
     stats_line(c, "maxconns_fast", "yes");
@@ -279,7 +290,10 @@ static void stats_reset(struct conn *c) {
         free(detail_tab[i].prefix);
     detail_count = 0;
     pthread_mutex_unlock(&detail_lock);
-    conn_reply(c, "RESET");
+    if (c->proto == CONN_PROTO_BINARY)
+        stats_end(c); /* a binary reset answers with the terminator alone */
+    else
+        conn_reply(c, "RESET");
 }
 
 /* --- stats detail ------------------------------------------------------------ */
@@ -506,4 +520,40 @@ void stats_command(struct conn *c, const struct proto_request *req) {
         stats_cachedump(c, req);
     else
         conn_reply(c, "ERROR");
+}
+
+/* memcached's binary STAT: the key names the group, compared by prefix as
+ * memcached does; "conns" and the key dumps exist only in the text protocol. */
+static bool stats_key_is(const char *key, size_t nkey, const char *word) {
+    size_t n = strlen(word);
+    return nkey >= n && memcmp(key, word, n) == 0;
+}
+
+bool stats_binary(struct conn *c, const char *key, size_t nkey) {
+    struct server *srv = c->w->srv;
+    if (nkey == 0) {
+        stats_general(c);
+    } else if (stats_key_is(key, nkey, "reset")) {
+        stats_reset(c);
+    } else if (stats_key_is(key, nkey, "settings")) {
+        stats_settings(c);
+    } else if (stats_key_is(key, nkey, "detail")) {
+        const char *arg = key + 6;
+        size_t narg = nkey - 6;
+        if (stats_key_is(arg, narg, " on") || stats_key_is(arg, narg, " off"))
+            __atomic_store_n(&srv->detail_enabled, arg[2] == 'n', __ATOMIC_RELAXED);
+        else
+            return false; /* a binary dump is one huge value: not offered */
+        stats_end(c);
+    } else if (stats_key_is(key, nkey, "items")) {
+        stats_items(c);
+    } else if (stats_key_is(key, nkey, "slabs")) {
+        stats_slabs(c);
+    } else if (stats_key_is(key, nkey, "sizes")) {
+        stats_line(c, "sizes_status", "disabled");
+        stats_end(c);
+    } else {
+        return false;
+    }
+    return true;
 }

@@ -17,6 +17,10 @@
 /* Answers "stats [sub ...]". */
 void stats_command(struct conn *c, const struct proto_request *req);
 
+/* Answers a binary STAT request for group key[0, nkey) ("" for the
+ * general figures); false when there is no such group. */
+bool stats_binary(struct conn *c, const char *key, size_t nkey);
+
 /* Answers "lru_crawler metadump <all|ids>": one line per live item. */
 void stats_metadump(struct conn *c, const struct proto_token *which);
 

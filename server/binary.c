@@ -1,0 +1,292 @@
+/*
+ * binary: binary-protocol commands against the store; see binary.h.
+ *
+ * Each reply is written whole into the connection's output buffer: header,
+ * extras, key, value.  The value of a hit is copied under the shard lock,
+ * as the text front end does.  Stores read their value straight into the
+ * item (CONN_NREAD, with no "\r\n" to expect), so a large set costs no
+ * extra copy.
+ */
+#include "server/binary.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "server/stats.h"
+#include "storage/store.h"
+
+/* memcached stores binary incr/decr results as text; its largest is 20 digits. */
+#define BIN_COUNTER_DIGITS 20
+/* An incr/decr expiration of all ones means "do not create on a miss". */
+#define BIN_NO_VIVIFY 0xffffffffu
+
+static struct store *bin_store(struct conn *c) { return c->w->srv->store; }
+
+/* Writes one packet; parts may be NULL when their length is 0. */
+static void bin_respond(struct conn *c, enum bin_status st, uint64_t cas, const void *ext,
+                        uint8_t extlen, const void *key, uint16_t keylen, const void *val,
+                        uint32_t vlen) {
+    size_t total = BIN_HEADER_LEN + extlen + keylen + (size_t)vlen;
+    char *p = conn_reserve(c, total);
+    if (p == NULL) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    bin_format_header((unsigned char *)p, c->bin_op, st, extlen, keylen,
+                      (uint32_t)(extlen + keylen + vlen), c->bin_opaque, cas);
+    char *o = p + BIN_HEADER_LEN;
+    if (extlen)
+        memcpy(o, ext, extlen);
+    o += extlen;
+    if (keylen)
+        memcpy(o, key, keylen);
+    o += keylen;
+    if (vlen)
+        memcpy(o, val, vlen);
+    conn_commit(c, total);
+}
+
+/* An error with memcached's text for it; errors are sent even when quiet. */
+static void bin_error_text(struct conn *c, enum bin_status st, const char *text) {
+    bin_respond(c, st, 0, NULL, 0, NULL, 0, text, (uint32_t)strlen(text));
+}
+
+static void bin_error(struct conn *c, enum bin_status st) {
+    bin_error_text(c, st, bin_status_text(st));
+}
+
+/* A success without a body, unless the request was quiet. */
+static void bin_ok(struct conn *c, uint64_t cas) {
+    if (!c->bin_quiet)
+        bin_respond(c, BIN_OK, cas, NULL, 0, NULL, 0, NULL, 0);
+}
+
+static void bin_swallow(struct conn *c, uint32_t n) {
+    if (n > 0 && c->state == CONN_PARSE) {
+        c->state = CONN_SWALLOW;
+        c->swallow = n;
+    }
+}
+
+/* --- get, getk, touch, gat ---------------------------------------------------- */
+
+struct bin_get_ctx {
+    struct conn *c;
+    bool with_key, with_value;
+};
+
+/* store_emit_fn: flags as extras, the key for getk/gatk, the value unless touch. */
+static void bin_emit_value(void *arg, const struct item *it) {
+    struct bin_get_ctx *g = arg;
+    char flags[4];
+    bin_store32(flags, it->flags);
+    bin_respond(g->c, BIN_OK, store_item_cas(bin_store(g->c), it), flags, 4,
+                g->with_key ? item_ckey(it) : NULL, g->with_key ? (uint16_t)it->nkey : 0,
+                g->with_value ? item_cvalue(it) : NULL, g->with_value ? it->nbytes : 0);
+}
+
+static void bin_get(struct conn *c, const struct bin_request *r) {
+    bool touch = r->op == BIN_TOUCH || r->op == BIN_GAT || r->op == BIN_GATK;
+    struct bin_get_ctx g = {c, r->op == BIN_GETK || r->op == BIN_GATK, r->op != BIN_TOUCH};
+    struct store_fetch_opts opts = {.touch = touch};
+    if (touch)
+        opts.exptime = clock_exptime((int64_t)bin_load32(r->extras));
+    enum store_status st = store_get(bin_store(c), r->key, r->h.keylen, &opts, bin_emit_value, &g);
+    if (touch)
+        STAT_INCR(c->w, cmd_touch);
+    else
+        STAT_INCR(c->w, cmd_get);
+    stats_detail_get(c->w->srv, r->key, r->h.keylen, st == STORE_OK);
+    if (st == STORE_OK || c->bin_quiet)
+        return;
+    if (g.with_key) /* a getk miss names the key instead of saying "Not found" */
+        bin_respond(c, BIN_KEY_ENOENT, 0, NULL, 0, r->key, r->h.keylen, NULL, 0);
+    else
+        bin_error(c, BIN_KEY_ENOENT);
+}
+
+/* --- set, add, replace, append, prepend --------------------------------------- */
+
+static enum store_mode bin_store_mode(uint8_t op, uint64_t cas) {
+    switch (op) {
+    case BIN_APPEND: return STORE_APPEND; /* store_link checks a non-zero cas */
+    case BIN_PREPEND: return STORE_PREPEND;
+    default: break;
+    }
+    if (cas != 0)
+        return STORE_CAS; /* memcached turns set, add and replace with a cas into cas */
+    return op == BIN_ADD ? STORE_ADD : op == BIN_REPLACE ? STORE_REPLACE : STORE_SET;
+}
+
+static void bin_update(struct conn *c, const struct bin_request *r) {
+    bool concat = r->op == BIN_APPEND || r->op == BIN_PREPEND;
+    uint32_t flags = concat ? 0 : bin_load32(r->extras);
+    rel_time_t exptime = concat ? 0 : clock_exptime((int64_t)bin_load32(r->extras + 4));
+    struct store *s = bin_store(c);
+    enum store_status st;
+
+    stats_detail_set(c->w->srv, r->key, r->h.keylen);
+    struct item *it = store_alloc(s, r->key, r->h.keylen, flags, exptime, r->vlen, &st);
+    if (it == NULL) {
+        if (st == STORE_TOO_LARGE)
+            bin_error(c, BIN_E2BIG);
+        else
+            bin_error_text(c, BIN_ENOMEM, "Out of memory allocating item");
+        bin_swallow(c, r->vlen);
+        /* The old value must not outlive a set that failed. */
+        if (r->op == BIN_SET)
+            store_unlink(s, r->key, r->h.keylen);
+        return;
+    }
+    c->item = it;
+    c->item_have = 0;
+    c->crlf[0] = '\r'; /* binary values carry no terminator */
+    c->crlf[1] = '\n';
+    c->crlf_have = 2;
+    c->cmd = (int)bin_store_mode(r->op, r->h.cas);
+    c->cas_in = r->h.cas;
+    c->state = CONN_NREAD;
+}
+
+void bin_complete_nread(struct conn *c) {
+    struct item *it = c->item;
+    enum store_mode mode = (enum store_mode)c->cmd;
+    uint64_t cas = 0;
+    c->item = NULL;
+    c->state = CONN_PARSE;
+    STAT_INCR(c->w, cmd_set);
+    switch (store_link(bin_store(c), it, mode, c->cas_in, &cas)) {
+    case STORE_OK: bin_ok(c, cas); break;
+    case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
+    case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;
+    default:
+        /* memcached names why an add or replace was refused */
+        bin_error(c, mode == STORE_ADD       ? BIN_KEY_EEXISTS
+                     : mode == STORE_REPLACE ? BIN_KEY_ENOENT
+                                             : BIN_NOT_STORED);
+        break;
+    }
+}
+
+/* --- delete, incr, decr ------------------------------------------------------- */
+
+static void bin_delete(struct conn *c, const struct bin_request *r) {
+    stats_detail_delete(c->w->srv, r->key, r->h.keylen);
+    switch (store_delete(bin_store(c), r->key, r->h.keylen, r->h.cas)) {
+    case STORE_OK: bin_ok(c, 0); break;
+    case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
+    default: bin_error(c, BIN_KEY_ENOENT); break;
+    }
+}
+
+static void bin_arith(struct conn *c, const struct bin_request *r) {
+    uint32_t expiration = bin_load32(r->extras + 16);
+    struct store_marith_opts o = {
+        .incr = r->op == BIN_INCREMENT,
+        .delta = bin_load64(r->extras),
+        .cas_in = r->h.cas,
+        .vivify = expiration != BIN_NO_VIVIFY,
+        .initial = bin_load64(r->extras + 8),
+        .vivify_exptime = clock_exptime((int64_t)expiration),
+    };
+    struct store_marith_result res;
+    char value[8];
+    switch (store_marith(bin_store(c), r->key, r->h.keylen, &o, &res)) {
+    case STORE_OK:
+        if (!c->bin_quiet) {
+            bin_store64(value, res.value);
+            bin_respond(c, BIN_OK, res.cas, NULL, 0, NULL, 0, value, 8);
+        }
+        break;
+    case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;
+    case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
+    case STORE_NON_NUMERIC: bin_error(c, BIN_DELTA_BADVAL); break;
+    case STORE_NOT_STORED: bin_error_text(c, BIN_ENOMEM, "Out of memory allocating new item"); break;
+    default: bin_error_text(c, BIN_ENOMEM, "Out of memory incrementing value"); break;
+    }
+}
+
+/* --- the rest ----------------------------------------------------------------- */
+
+static void bin_flush(struct conn *c, const struct bin_request *r) {
+    if (!c->w->srv->settings->flush_enabled) {
+        bin_error(c, BIN_AUTH_ERROR); /* memcached's answer under -F */
+        return;
+    }
+    int64_t delay = r->h.extlen == 4 ? (int64_t)bin_load32(r->extras) : 0;
+    store_flush(bin_store(c), delay);
+    STAT_INCR(c->w, cmd_flush);
+    bin_ok(c, 0);
+}
+
+void bin_stat_packet(struct conn *c, const char *key, size_t nkey, const char *val, size_t nval) {
+    uint8_t op = c->bin_op;
+    c->bin_op = BIN_STAT;
+    bin_respond(c, BIN_OK, 0, NULL, 0, key, (uint16_t)nkey, val, (uint32_t)nval);
+    c->bin_op = op;
+}
+
+static void bin_stat(struct conn *c, const struct bin_request *r) {
+    if (!stats_binary(c, r->key, r->h.keylen))
+        bin_error(c, BIN_KEY_ENOENT);
+}
+
+static void bin_log(const struct conn *c, const struct bin_request *r) {
+    fprintf(stderr, "<%d binary opcode 0x%02x key %.*s (%u bytes of value)\n", c->fd, r->h.opcode,
+            r->key ? (int)r->h.keylen : 0, r->key ? r->key : "", (unsigned)r->vlen);
+}
+
+static void bin_dispatch(struct conn *c, const struct bin_request *r) {
+    switch (r->op) {
+    case BIN_GET:
+    case BIN_GETK:
+    case BIN_TOUCH:
+    case BIN_GAT:
+    case BIN_GATK: bin_get(c, r); break;
+    case BIN_SET:
+    case BIN_ADD:
+    case BIN_REPLACE:
+    case BIN_APPEND:
+    case BIN_PREPEND: bin_update(c, r); return; /* the value is what follows */
+    case BIN_DELETE: bin_delete(c, r); break;
+    case BIN_INCREMENT:
+    case BIN_DECREMENT: bin_arith(c, r); break;
+    case BIN_FLUSH: bin_flush(c, r); break;
+    case BIN_NOOP: bin_respond(c, BIN_OK, 0, NULL, 0, NULL, 0, NULL, 0); break;
+    case BIN_VERSION:
+        bin_respond(c, BIN_OK, 0, NULL, 0, NULL, 0, LARDER_VERSION, sizeof(LARDER_VERSION) - 1);
+        break;
+    case BIN_STAT: bin_stat(c, r); break;
+    case BIN_QUIT:
+        bin_ok(c, 0);
+        c->close_after_write = true;
+        c->state = CONN_CLOSING;
+        return;
+    default:
+        /* SASL without -S, as memcached: not a command this server knows */
+        bin_error(c, BIN_UNKNOWN_COMMAND);
+        break;
+    }
+    bin_swallow(c, r->vlen);
+}
+
+void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check check) {
+    c->bin_op = req->h.opcode;
+    c->bin_opaque = req->h.opaque;
+    c->bin_quiet = req->quiet;
+    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
+        bin_log(c, req);
+    switch (check) {
+    case BIN_CHECK_OK: bin_dispatch(c, req); return;
+    case BIN_CHECK_UNKNOWN:
+        bin_error(c, BIN_UNKNOWN_COMMAND);
+        bin_swallow(c, req->vlen);
+        return;
+    case BIN_CHECK_BAD_BODY: bin_error(c, BIN_UNKNOWN_COMMAND); break;
+    case BIN_CHECK_INVALID: bin_error(c, BIN_EINVAL); break;
+    }
+    /* memcached hangs up once the error is sent */
+    c->close_after_write = true;
+    c->state = CONN_CLOSING;
+}
