@@ -13,10 +13,17 @@
 
 #include "proto/binary.h"
 #include "proto/proto.h"
+#include "proto/udp.h"
 #include "server/binary.h"
 #include "server/cmd.h"
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+
+struct conn_udp {
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    uint16_t request_id;
+};
 
 static void conn_set_events(struct conn *c, short flags) {
     if (c->ev_flags == flags)
@@ -90,11 +97,15 @@ void conn_close(struct conn *c) {
     if (c->item)
         store_release(w->srv->store, c->item);
     event_free(c->ev);
-    close(c->fd);
+    /* a UDP socket is shared by the workers; the server closes it */
+    if (c->transport != CONN_UDP) {
+        close(c->fd);
+        __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
+    }
+    free(c->udp);
     free(c->rbuf);
     free(c->wbuf);
     free(c);
-    __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
 }
 
@@ -456,10 +467,106 @@ static void conn_drive(struct conn *c) {
     }
 }
 
+/* --- UDP ------------------------------------------------------------------- */
+
+struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name) {
+    struct conn *c = conn_new(w, fd, listen_name, false);
+    if (c == NULL)
+        return NULL;
+    char *rbuf = realloc(c->rbuf, UDP_DATAGRAM_MAX);
+    c->udp = calloc(1, sizeof(*c->udp));
+    if (rbuf != NULL)
+        c->rbuf = rbuf;
+    if (rbuf == NULL || c->udp == NULL) {
+        conn_close(c);
+        return NULL;
+    }
+    c->rsize = UDP_DATAGRAM_MAX;
+    c->transport = CONN_UDP;
+    c->shown_state = "conn_read";
+    snprintf(c->addr, sizeof(c->addr), "%s", listen_name);
+    return c;
+}
+
+/* Sends the reply in wbuf as numbered datagrams.  UDP may lose any of them
+ * anyway, so a socket that cannot take one drops the rest of the reply. */
+static void conn_udp_send(struct conn *c) {
+    size_t len = c->wend - c->wstart;
+    unsigned total = udp_datagram_count(len);
+    unsigned char hdr[UDP_HEADER_LEN];
+    for (unsigned seq = 0; seq < total; seq++) {
+        size_t off = (size_t)seq * UDP_DATA_MAX;
+        size_t n = len - off < UDP_DATA_MAX ? len - off : UDP_DATA_MAX;
+        struct iovec iov[2] = {{hdr, sizeof(hdr)}, {c->wbuf + c->wstart + off, n}};
+        struct msghdr msg = {.msg_name = &c->udp->peer, .msg_namelen = c->udp->peer_len,
+                             .msg_iov = iov, .msg_iovlen = 2};
+        udp_format_frame(hdr, c->udp->request_id, (uint16_t)seq, (uint16_t)total);
+        ssize_t r = sendmsg(c->fd, &msg, MSG_DONTWAIT);
+        if (r < 0) {
+            STAT_ADD(c->w, udp_dropped, total - seq);
+            break;
+        }
+        STAT_ADD(c->w, bytes_written, (uint64_t)r);
+        STAT_INCR(c->w, udp_sent);
+    }
+    if (len > 0 && total == 0)
+        STAT_INCR(c->w, udp_dropped);
+}
+
+/* Forgets whatever the last datagram left half done. */
+static void conn_udp_reset(struct conn *c) {
+    if (c->item != NULL)
+        store_release(c->w->srv->store, c->item);
+    c->item = NULL;
+    c->state = CONN_PARSE;
+    c->proto = CONN_PROTO_AUTO;
+    c->close_after_write = false;
+    c->noreply = false;
+    c->resume = 0;
+    c->swallow = 0;
+    c->rstart = c->rend = 0;
+    c->wstart = c->wend = 0;
+}
+
+/* One datagram: its commands run to the end (a multi-get that pauses at
+ * CONN_WBUF_HIGH simply goes on), then the reply goes out whole.  A reply
+ * cut short by an error other than a deliberate hang-up is not sent. */
+static void conn_udp_one(struct conn *c, size_t len) {
+    if (!udp_parse_frame((unsigned char *)c->rbuf, len, &c->udp->request_id))
+        return;
+    STAT_INCR(c->w, udp_received);
+    c->rstart = UDP_HEADER_LEN;
+    c->rend = len;
+    while (c->state != CONN_CLOSING && conn_step(c))
+        ;
+    if (c->state != CONN_CLOSING || c->close_after_write)
+        conn_udp_send(c);
+    conn_udp_reset(c);
+}
+
+/* Reads datagrams until the socket is empty (other workers share it) or a
+ * batch is done, so one busy socket cannot hold the worker forever. */
+static void conn_drive_udp(struct conn *c) {
+    for (int i = 0; i < c->w->srv->settings->reqs_per_event && !c->w->stopping; i++) {
+        c->udp->peer_len = sizeof(c->udp->peer);
+        ssize_t r = recvfrom(c->fd, c->rbuf, c->rsize, MSG_DONTWAIT,
+                             (struct sockaddr *)&c->udp->peer, &c->udp->peer_len);
+        if (r < 0)
+            break;
+        STAT_ADD(c->w, bytes_read, (uint64_t)r);
+        __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
+        conn_udp_one(c, (size_t)r);
+    }
+}
+
 static void conn_on_event(evutil_socket_t fd, short what, void *arg) {
+    struct conn *c = arg;
     (void)fd;
     (void)what;
-    conn_drive(arg);
+    if (c->transport == CONN_UDP)
+        conn_drive_udp(c);
+    else
+        conn_drive(c);
 }
 
 void conn_close_all(struct worker *w) {

@@ -76,8 +76,8 @@ struct conn {
     bool bin_quiet;
     uint32_t bin_opaque;
 
-    /* UDP: the peer and frame of the datagram being answered (see udp.c) */
-    struct udp_peer *udp;
+    /* UDP: the peer and request id of the datagram being answered */
+    struct conn_udp *udp;
 
     /* meta: opaque and flags of a pending ms (see meta.c) */
     char meta_ret[256];

@@ -9,6 +9,8 @@
  */
 #include "server/server.h"
 
+#include "server/conn.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -125,6 +127,51 @@ static bool server_listen_tcp(struct server *srv, const char *spec) {
     }
     freeaddrinfo(ai);
     return ok && bound > 0;
+}
+
+/* UDP on the -l addresses, at the -U port.  Each worker gets a connection
+ * on every socket, as memcached's threads do; a datagram goes to whichever
+ * worker reads it first. */
+static bool server_listen_udp(struct server *srv, const char *spec) {
+    char host[80], port[8];
+    if (!server_split_addr(spec, srv->settings->udp_port, host, sizeof(host), port, sizeof(port)))
+        return false; /* server_listen_tcp has said why */
+    snprintf(port, sizeof(port), "%d", srv->settings->udp_port);
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *ai;
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "larder: cannot resolve UDP address '%s': %s\n", spec, gai_strerror(rc));
+        return false;
+    }
+    bool ok = true;
+    for (struct addrinfo *a = ai; a != NULL && ok && srv->nudp < SETTINGS_MAX_LISTEN; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int one = 1, sndbuf = 4 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* a multi-datagram reply goes out at once: room for it */
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        if (a->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            fprintf(stderr, "larder: cannot bind UDP %s port %s: %s\n", host, port, strerror(errno));
+            close(fd);
+            ok = false;
+            break;
+        }
+        struct listener *l = &srv->udp[srv->nudp++];
+        char h[64] = "?", p[8] = "?";
+        getnameinfo(a->ai_addr, a->ai_addrlen, h, sizeof(h), p, sizeof(p),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+        l->fd = fd;
+        snprintf(l->name, sizeof(l->name), a->ai_family == AF_INET6 ? "udp6:[%s]:%s" : "udp:%s:%s",
+                 h, p);
+    }
+    freeaddrinfo(ai);
+    return ok;
 }
 
 static bool server_listen_unix(struct server *srv, const char *path) {
@@ -245,10 +292,11 @@ static bool server_open_listeners(struct server *srv) {
     struct settings *st = srv->settings;
     if (st->socket_path != NULL)
         return server_listen_unix(srv, st->socket_path); /* as memcached: -s disables TCP */
-    if (st->port == 0)
-        return true;
-    for (int i = 0; i < st->nlisten; i++)
+    for (int i = 0; i < st->nlisten && st->port != 0; i++)
         if (!server_listen_tcp(srv, st->listen[i]))
+            return false;
+    for (int i = 0; i < st->nlisten && st->udp_port != 0; i++)
+        if (!server_listen_udp(srv, st->listen[i]))
             return false;
     return true;
 }
@@ -291,6 +339,14 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
         }
     }
     for (int i = 0; i < srv->nworkers; i++) {
+        for (int u = 0; u < srv->nudp; u++) {
+            if (conn_new_udp(&srv->workers[i], srv->udp[u].fd, srv->udp[u].name) == NULL) {
+                fprintf(stderr, "larder: cannot set up UDP for worker thread %d\n", i);
+                return false;
+            }
+        }
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
         if (!worker_start(&srv->workers[i])) {
             fprintf(stderr, "larder: cannot start worker thread %d\n", i);
             srv->nworkers = i; /* so that server_free joins only those running */
@@ -321,6 +377,8 @@ void server_free(struct server *srv) {
         close(srv->listeners[i].fd);
         event_free(srv->listeners[i].ev);
     }
+    for (int i = 0; i < srv->nudp; i++)
+        close(srv->udp[i].fd);
     if (srv->settings->socket_path != NULL)
         unlink(srv->settings->socket_path);
     for (int i = 0; i < 3; i++)

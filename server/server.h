@@ -34,6 +34,9 @@ struct server {
     int next_worker;
     struct listener listeners[SETTINGS_MAX_LISTEN + 1];
     int nlisteners;
+    /* UDP sockets (-U): every worker reads each of them */
+    struct listener udp[SETTINGS_MAX_LISTEN];
+    int nudp;
     struct event *sig_ev[3];
     struct event *shutdown_ev;
     int shutdown_rd, shutdown_wr; /* any thread asks the main loop to stop */

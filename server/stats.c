@@ -87,6 +87,9 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
         sum->bytes_written += STAT_READ(w, bytes_written);
         sum->conn_yields += STAT_READ(w, conn_yields);
         sum->idle_kicks += STAT_READ(w, idle_kicks);
+        sum->udp_received += STAT_READ(w, udp_received);
+        sum->udp_sent += STAT_READ(w, udp_sent);
+        sum->udp_dropped += STAT_READ(w, udp_dropped);
     }
 }
 
@@ -147,6 +150,9 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "hash_bytes", ss.hash_bytes);
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
     stats_u64(c, "idle_kicks", ws.idle_kicks);
+    stats_u64(c, "udp_datagrams_received", ws.udp_received);
+    stats_u64(c, "udp_datagrams_sent", ws.udp_sent);
+    stats_u64(c, "udp_datagrams_dropped", ws.udp_dropped);
     stats_u64(c, "total_malloced", ss.total_malloced);
     stats_u64(c, "bytes", ss.bytes);
     stats_u64(c, "curr_items", ss.curr_items);
@@ -176,6 +182,7 @@ static void stats_settings(struct conn *c) {
     stats_line(c, "growth_factor", "%.2f", st->factor);
     stats_u64(c, "chunk_size", st->chunk_size);
     stats_u64(c, "num_threads", (uint64_t)st->threads);
+    stats_u64(c, "num_threads_per_udp", (uint64_t)st->threads);
     stats_line(c, "stat_key_prefix", "%c", STATS_DETAIL_DELIM);
     stats_line(c, "detail_enabled", "%s",
                __atomic_load_n(&c->w->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
@@ -347,18 +354,8 @@ void stats_detail_delete(struct server *srv, const char *key, size_t nkey) {
     stats_detail_record(srv, key, nkey, 'd');
 }
 
-static void stats_detail(struct conn *c, const struct proto_request *req) {
-    struct server *srv = c->w->srv;
-    const struct proto_token *arg = req->ntok > 2 ? &req->tok[2] : NULL;
-    if (arg != NULL && (proto_tok_is(arg, "on") || proto_tok_is(arg, "off"))) {
-        __atomic_store_n(&srv->detail_enabled, proto_tok_is(arg, "on"), __ATOMIC_RELAXED);
-        conn_reply(c, "OK");
-        return;
-    }
-    if (arg == NULL || !proto_tok_is(arg, "dump")) {
-        conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
-        return;
-    }
+/* One "PREFIX ..." line per prefix, into the output. */
+static void stats_detail_dump(struct conn *c) {
     pthread_mutex_lock(&detail_lock);
     for (size_t i = 0; i < detail_count; i++) {
         const struct detail_entry *e = &detail_tab[i];
@@ -372,6 +369,42 @@ static void stats_detail(struct conn *c, const struct proto_request *req) {
                                        e->prefix, e->get, e->hit, e->set, e->del));
     }
     pthread_mutex_unlock(&detail_lock);
+}
+
+/* memcached's binary dump: the text dump, END included, as the value of one
+ * stat named "detailed".  It is formatted past the reply's place in the
+ * output and moved into a packet there (at most STATS_DETAIL_MAX lines). */
+static void stats_detail_dump_binary(struct conn *c) {
+    size_t mark = c->wend - c->wstart; /* relative: reserving may move the buffer */
+    stats_detail_dump(c);
+    conn_out(c, "END\r\n", 5);
+    if (c->state == CONN_CLOSING)
+        return;
+    size_t n = c->wend - c->wstart - mark;
+    char *text = malloc(n);
+    if (text == NULL) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    memcpy(text, c->wbuf + c->wstart + mark, n);
+    c->wend = c->wstart + mark;
+    bin_stat_packet(c, "detailed", 8, text, n);
+    free(text);
+}
+
+static void stats_detail(struct conn *c, const struct proto_request *req) {
+    struct server *srv = c->w->srv;
+    const struct proto_token *arg = req->ntok > 2 ? &req->tok[2] : NULL;
+    if (arg != NULL && (proto_tok_is(arg, "on") || proto_tok_is(arg, "off"))) {
+        __atomic_store_n(&srv->detail_enabled, proto_tok_is(arg, "on"), __ATOMIC_RELAXED);
+        conn_reply(c, "OK");
+        return;
+    }
+    if (arg == NULL || !proto_tok_is(arg, "dump")) {
+        conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        return;
+    }
+    stats_detail_dump(c);
     stats_end(c);
 }
 
@@ -540,10 +573,12 @@ bool stats_binary(struct conn *c, const char *key, size_t nkey) {
     } else if (stats_key_is(key, nkey, "detail")) {
         const char *arg = key + 6;
         size_t narg = nkey - 6;
-        if (stats_key_is(arg, narg, " on") || stats_key_is(arg, narg, " off"))
+        if (stats_key_is(arg, narg, " dump"))
+            stats_detail_dump_binary(c);
+        else if (stats_key_is(arg, narg, " on") || stats_key_is(arg, narg, " off"))
             __atomic_store_n(&srv->detail_enabled, arg[2] == 'n', __ATOMIC_RELAXED);
         else
-            return false; /* a binary dump is one huge value: not offered */
+            return false;
         stats_end(c);
     } else if (stats_key_is(key, nkey, "items")) {
         stats_items(c);

@@ -71,7 +71,8 @@ static void worker_on_timer(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (c->state == CONN_PARSE && c->wend == c->wstart && now - c->last_cmd > timeout) {
+        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->wend == c->wstart &&
+            now - c->last_cmd > timeout) {
             STAT_INCR(w, idle_kicks);
             conn_close(c);
         }
@@ -164,7 +165,8 @@ void worker_stats_reset(struct worker *w) {
     struct worker_stats *s = &w->stats;
     uint64_t *fields[] = {&s->cmd_get,    &s->cmd_set,       &s->cmd_flush,   &s->cmd_touch,
                           &s->cmd_meta,   &s->bytes_read,    &s->bytes_written,
-                          &s->conn_yields, &s->idle_kicks};
+                          &s->conn_yields, &s->idle_kicks, &s->udp_received,
+                          &s->udp_sent,    &s->udp_dropped};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         __atomic_store_n(fields[i], 0, __ATOMIC_RELAXED);
 }

@@ -24,6 +24,7 @@ struct worker_stats {
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
     uint64_t bytes_read, bytes_written;
     uint64_t conn_yields, idle_kicks;
+    uint64_t udp_received, udp_sent, udp_dropped; /* datagrams */
 };
 
 #define STAT_ADD(w, field, n)                                                                 \
