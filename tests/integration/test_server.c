@@ -231,7 +231,8 @@ Test(server, command_line_checks) {
         {"-c", "0", "-u", "root", NULL},        {"-c", "-5", "-u", "root", NULL},
         {"-l", "300.1.1.1", "-u", "root", NULL}, {"-l", "127.0.0.1:99999", "-u", "root", NULL},
         {"-p", "notaport", "-u", "root", NULL}, {"-m", "0", "-u", "root", NULL},
-        {"-U", "11211", "-u", "root", NULL},    {"-I", "2g", "-u", "root", NULL},
+        {"-U", "70000", "-u", "root", NULL},    {"-I", "2g", "-u", "root", NULL},
+        {"-B", "http", "-u", "root", NULL},
         {"-t", "0", "-u", "root", NULL},        {"-f", "0.5", "-u", "root", NULL},
         {"--bogus", "-u", "root", NULL},
     };

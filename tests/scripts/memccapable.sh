@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libmemcached's protocol conformance tool, ascii mode, against Larder.
+# libmemcached's protocol conformance tool, every ascii and binary check, against Larder.
 set -euo pipefail
 bin=$1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -7,6 +7,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
-out=$(timeout 120 memccapable -h 127.0.0.1 -p "$port" -a 2>&1) || { echo "$out"; exit 1; }
+out=$(timeout 300 memccapable -h 127.0.0.1 -p "$port" 2>&1) || { echo "$out"; exit 1; }
 echo "$out" | grep -q "All tests passed" || { echo "$out"; exit 1; }
-echo "memccapable -a: $(echo "$out" | grep -c '\[pass\]') ascii tests passed"
+# every binary check must have run and passed, not only the ascii ones
+nbin=$(echo "$out" | grep -c '^binary .*\[pass\]')
+[ "$nbin" -ge 27 ] || { echo "$out"; echo "only $nbin binary checks passed"; exit 1; }
+echo "memccapable: $(echo "$out" | grep -c '^ascii .*\[pass\]') ascii and $nbin binary tests passed"
