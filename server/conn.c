@@ -300,6 +300,7 @@ static bool conn_parse_binary(struct conn *c) {
     if (h.magic != BIN_MAGIC_REQ) {
         if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 0)
             fprintf(stderr, "Invalid magic:  %x\n", h.magic);
+        c->close_after_write = true; /* what was answered before still goes out */
         c->state = CONN_CLOSING;
         return true;
     }

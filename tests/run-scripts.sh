@@ -11,5 +11,6 @@ run() {
 run bash scripts/daemon.sh "$bin"
 run bash scripts/memccapable.sh "$bin"
 run python3 differential/diff.py "$bin" /usr/bin/memcached
+run python3 differential/diff_bin.py "$bin" /usr/bin/memcached
 echo "scripts: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
