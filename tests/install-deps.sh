@@ -12,6 +12,8 @@ pkgs=(
     python3 python3-pymemcache clang
     # the memcached ecosystem: other clients, a proxy
     php-memcache nutcracker
+    # a binary-protocol client: Java's spymemcached
+    default-jre-headless libspymemcached-java
     # benchmarks
     gnuplot-nox
     # the WordPress drop-in and its end-to-end test
