@@ -352,10 +352,10 @@ static bool conn_parse_text(struct conn *c) {
 
 /* The first byte of a connection (or of each datagram) picks the front end
  * when -B auto is in force. */
-static bool conn_parse_one(struct conn *c) {
+static inline __attribute__((always_inline)) bool conn_parse_one(struct conn *c) {
+    if (c->rend == c->rstart)
+        return false;
     if (c->proto == CONN_PROTO_AUTO) {
-        if (c->rend == c->rstart)
-            return false;
         c->proto = (unsigned char)c->rbuf[c->rstart] == BIN_MAGIC_REQ ? CONN_PROTO_BINARY
                                                                        : CONN_PROTO_TEXT;
     }
@@ -397,7 +397,8 @@ static bool conn_swallow(struct conn *c) {
     return n > 0 || c->swallow == 0;
 }
 
-static bool conn_step(struct conn *c) {
+/* Inlined into both drivers: it sits on every request's path. */
+static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
     switch (c->state) {
     case CONN_PARSE: return conn_parse_one(c);
     case CONN_NREAD: return conn_nread(c);
