@@ -302,6 +302,28 @@ static enum proto_cmd proto_lookup(const struct proto_token *t) {
     return PROTO_CMD_ERROR;
 }
 
+static bool proto_tok_starts(const struct proto_token *t, const char *prefix) {
+    size_t n = strlen(prefix);
+    return t->len >= n && memcmp(t->s, prefix, n) == 0;
+}
+
+/* memcached's rule: an unknown command whose last token starts with
+ * "HTTP/".  Also an HTTP method followed by a path, for HTTP/0.9-style
+ * lines that carry no version.  Commands are lower case, so no real
+ * command is taken for one. */
+static bool proto_is_http(const struct proto_request *req) {
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "HEAD",
+                                          "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+    if (req->ntok >= 2 && proto_tok_starts(&req->tok[req->ntok - 1], "HTTP/"))
+        return true;
+    if (req->ntok < 2 || req->tok[1].len == 0 || req->tok[1].s[0] != '/')
+        return false;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (proto_tok_is(&req->tok[0], methods[i]))
+            return true;
+    return false;
+}
+
 void proto_parse(const char *line, size_t len, struct proto_request *req) {
     req->cmd = PROTO_CMD_ERROR;
     req->error = ERR_ERROR;
@@ -310,6 +332,8 @@ void proto_parse(const char *line, size_t len, struct proto_request *req) {
     if (req->ntok == 0)
         return;
     req->cmd = proto_lookup(&req->tok[0]);
+    if (req->cmd == PROTO_CMD_ERROR && proto_is_http(req))
+        req->cmd = PROTO_CMD_HANGUP;
     switch (req->cmd) {
     case PROTO_CMD_GET:
     case PROTO_CMD_GETS:

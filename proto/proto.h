@@ -52,6 +52,9 @@ enum proto_cmd {
     PROTO_CMD_LRU_CRAWLER,
     PROTO_CMD_MISBEHAVE,
     PROTO_CMD_META, /* mg ms md ma mn me: see meta.h */
+    /* an HTTP request line: what a web page makes a browser send to a cache
+     * on localhost; hang up without a byte, as memcached does */
+    PROTO_CMD_HANGUP,
 };
 
 struct proto_token {

@@ -287,6 +287,11 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
     case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
     case PROTO_CMD_META: meta_execute(c, req); break;
+    case PROTO_CMD_HANGUP:
+        /* nothing more from this connection runs, and nothing is sent */
+        c->close_after_write = false;
+        c->state = CONN_CLOSING;
+        break;
     case PROTO_CMD_MISBEHAVE:
     case PROTO_CMD_ERROR:
     default:

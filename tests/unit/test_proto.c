@@ -611,3 +611,18 @@ Test(proto_fmt, u64) {
     cr_assert_arr_eq(buf, "1234\r\n", n);
     cr_assert_eq(n, 6);
 }
+
+/* HTTP request lines are hung up on (memcached: an unknown command whose
+ * last token starts with "HTTP/"), and so are a method and a path. */
+Test(proto, http_request_lines_hang_up) {
+    const char *http[] = {"GET / HTTP/1.0", "PUT /asdf/asd/fasdfasdf/sadf HTTP/1.1",
+                          "DELETE HTTP/1.1", "POST /wp-admin/x.php HTTP/1.1", "GET /",
+                          "HEAD /index.html", "FOO bar HTTP/2"};
+    for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++)
+        cr_assert_eq(parse(http[i]).cmd, PROTO_CMD_HANGUP, "%s", http[i]);
+    /* real commands keep their meaning, and other garbage is ERROR */
+    cr_assert_eq(parse("get / HTTP/1.0").cmd, PROTO_CMD_GET);
+    cr_assert_eq(parse("GET").cmd, PROTO_CMD_ERROR);
+    cr_assert_eq(parse("GET foo").cmd, PROTO_CMD_ERROR);
+    cr_assert_eq(parse("Host: 127.0.0.1:11211").cmd, PROTO_CMD_ERROR);
+}
