@@ -351,6 +351,26 @@ Test(store, flush_with_delay) {
     store_destroy(s);
 }
 
+static void t_no_cas(struct store_config *cfg) { cfg->use_cas = false; }
+
+/* With cas an immediate flush is exact; without it (-C), as in memcached,
+ * whatever is stored in the same second as the flush dies with it. */
+Test(store, flush_without_cas_takes_the_same_second) {
+    t_clock_settle();
+    struct store *exact = t_store(), *coarse = t_store_with(t_no_cas);
+    store_flush(exact, 0);
+    store_flush(coarse, 0);
+    t_set(exact, "k", "v");
+    t_set(coarse, "k", "v");
+    cr_assert(t_has(exact, "k"));
+    cr_assert_not(t_has(coarse, "k"), "stored in the flush's second: lost, as in memcached");
+    clock_test_advance(1);
+    t_set(coarse, "k2", "v");
+    cr_assert(t_has(coarse, "k2"), "stored a second later: kept");
+    store_destroy(exact);
+    store_destroy(coarse);
+}
+
 Test(store, immediate_flush_cancels_pending_delayed_flush) {
     struct store *s = t_store();
     store_flush(s, 100);
