@@ -10,7 +10,9 @@
  *
  * Checked, besides sanitizer reports: the reply stream is well framed (every
  * "VALUE <key> <flags> <bytes>" or meta "VA <bytes>" line is followed by
- * exactly that many bytes and "\r\n"; every line ends in "\r\n"); the connection always ends once the
+ * exactly that many bytes and "\r\n"; every line ends in "\r\n"; an input
+ * that starts with 0x80 speaks the binary protocol and gets whole response
+ * packets); the connection always ends once the
  * input is over (no state waits for ever); after each input the store agrees
  * with itself (items walked <= curr_items) and stays within its page limit.
  * FUZZ_CONN_DUMP=1 copies the replies to stderr, to see what an input does.
@@ -56,7 +58,22 @@ struct out {
     size_t len, cap;
     size_t pos;    /* checked up to here */
     size_t value;  /* bytes of a value block (plus its "\r\n") still expected */
+    bool binary;   /* the input started with 0x80: replies are binary packets */
 };
+
+/* Binary replies: whole packets, each a response header whose key and
+ * extras fit in its body. */
+static void out_check_binary(struct out *o) {
+    while (o->len - o->pos >= 24) {
+        const unsigned char *h = (const unsigned char *)o->buf + o->pos;
+        uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        CHECK(h[0] == 0x81);
+        CHECK((uint32_t)(h[2] << 8 | h[3]) + h[4] <= body);
+        if (o->len - o->pos < 24 + (size_t)body)
+            return;
+        o->pos += 24 + (size_t)body;
+    }
+}
 
 /* "VALUE <key> <flags> <bytes>[ <cas>]": keys hold no space, so the fields
  * split on spaces.  Returns <bytes>, or -1 if the line is malformed. */
@@ -93,6 +110,10 @@ static long long value_bytes(const char *line, size_t len) {
 
 /* Checks the stream as far as it is complete. */
 static void out_check(struct out *o) {
+    if (o->binary) {
+        out_check_binary(o);
+        return;
+    }
     for (;;) {
         if (o->value > 0) {
             size_t have = o->len - o->pos;
@@ -203,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct conn *c = conn_new(&worker, sv[0], "fuzz", true);
     CHECK(c != NULL);
 
-    struct out o = {0};
+    struct out o = {.binary = size > 0 && data[0] == 0x80};
     size_t sent = 0;
     bool shut = false;
     int loops = 0;
