@@ -51,10 +51,12 @@ struct shard {
     uint64_t cas_seq;
     uint64_t crawl_pos;
     struct counters c;
+    const struct hash_seed *seed; /* the store's */
 } __attribute__((aligned(64)));
 
 struct store {
     struct store_config cfg;
+    struct hash_seed seed; /* secret, drawn at creation */
     struct slabs *slabs;
     /* A delayed flush_all: items last touched at or before oldest_live die
      * when the clock reaches it (0: none pending).  Atomic. */
@@ -112,7 +114,7 @@ static void shard_rehash_step(struct shard *sh, int steps) {
         struct item *it = sh->t[0].b[sh->rehash];
         while (it != NULL) {
             struct item *next = it->hnext;
-            uint64_t i = hash_key(item_ckey(it), it->nkey) & sh->t[1].mask;
+            uint64_t i = hash_key(sh->seed, item_ckey(it), it->nkey) & sh->t[1].mask;
             it->hnext = sh->t[1].b[i];
             sh->t[1].b[i] = it;
             it = next;
@@ -183,7 +185,7 @@ static void shard_drop(struct store *s, struct shard *sh, struct item **pp) {
 }
 
 static struct item **shard_link_of(struct shard *sh, const struct item *it) {
-    struct item **pp = shard_bucket(sh, hash_key(item_ckey(it), it->nkey));
+    struct item **pp = shard_bucket(sh, hash_key(sh->seed, item_ckey(it), it->nkey));
     while (*pp != NULL && *pp != it)
         pp = &(*pp)->hnext;
     return *pp == it ? pp : NULL;
@@ -213,7 +215,7 @@ static uint64_t shard_next_cas(const struct store *s, struct shard *sh) {
 /* slab_reclaim_fn: takes a victim out of its shard if its lock is free. */
 static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
     struct store *s = ctx;
-    struct shard *sh = store_shard(s, hash_key(item_ckey(victim), victim->nkey));
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(victim), victim->nkey));
     if (pthread_mutex_trylock(&sh->lock) != 0)
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
@@ -246,8 +248,9 @@ struct store *store_create(const struct store_config *cfg) {
     uint64_t nb = (uint64_t)1 << power;
     if (nb < STORE_MIN_SHARD_BUCKETS)
         nb = STORE_MIN_SHARD_BUCKETS;
-    bool ok = s->slabs != NULL;
+    bool ok = s->slabs != NULL && hash_seed_random(&s->seed);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        s->shards[i].seed = &s->seed;
         pthread_mutex_init(&s->shards[i].lock, NULL);
         s->shards[i].rehash = -1;
         ok = ok && table_init(&s->shards[i].t[0], nb);
@@ -329,7 +332,7 @@ struct item *store_alloc(struct store *s, const char *key, size_t nkey, uint32_t
                          rel_time_t exptime, size_t nbytes, enum store_status *st) {
     struct item *it = store_alloc_raw(s, key, nkey, flags, exptime, nbytes, st);
     if (it == NULL) {
-        struct shard *sh = store_shard(s, hash_key(key, nkey));
+        struct shard *sh = store_shard(s, hash_key(&s->seed, key, nkey));
         pthread_mutex_lock(&sh->lock);
         counters_failed(&sh->c, *st);
         pthread_mutex_unlock(&sh->lock);
@@ -376,7 +379,7 @@ static enum store_status store_check(const struct item *old, enum store_mode mod
 
 enum store_status store_link(struct store *s, struct item *it, enum store_mode mode,
                              uint64_t cas_in, uint64_t *cas_out) {
-    uint64_t h = hash_key(item_ckey(it), it->nkey);
+    uint64_t h = hash_key(&s->seed, item_ckey(it), it->nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
@@ -431,7 +434,7 @@ static void store_bump(struct item *it, rel_time_t now) {
 
 enum store_status store_get(struct store *s, const char *key, size_t nkey,
                             const struct store_fetch_opts *opts, store_emit_fn emit, void *ctx) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
@@ -462,7 +465,7 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
 }
 
 enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
@@ -481,7 +484,7 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
 }
 
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     enum item_life life;
     enum store_status st = STORE_NOT_FOUND;
@@ -501,7 +504,7 @@ enum store_status store_delete(struct store *s, const char *key, size_t nkey, ui
 }
 
 void store_unlink(struct store *s, const char *key, size_t nkey) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     enum item_life life;
 
@@ -572,7 +575,7 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
         memcpy(item_value(nit), digits, n);
         shard_drop(s, sh, pp);
         it = nit;
-        shard_insert(sh, hash_key(item_ckey(it), it->nkey), it);
+        shard_insert(sh, hash_key(&s->seed, item_ckey(it), it->nkey), it);
         sh->c.total_items++; /* memcached counts the replacing link too */
     } else {
         /* In place, padded with spaces like memcached. */
@@ -588,7 +591,7 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
 
 enum store_status store_arith(struct store *s, const char *key, size_t nkey, bool incr,
                               uint64_t delta, uint64_t *value, uint64_t *cas_out) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     enum item_life life;
     enum store_status st = STORE_NOT_FOUND;
@@ -844,7 +847,7 @@ static void mget_tokens(const struct store_mget_opts *o, struct item *it,
 
 enum store_status store_mget(struct store *s, const char *key, size_t nkey,
                              const struct store_mget_opts *o, store_mget_fn emit, void *ctx) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
@@ -881,7 +884,7 @@ enum store_status store_mget(struct store *s, const char *key, size_t nkey,
 
 enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
                                 const struct store_mdelete_opts *o) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     enum item_life life;
     enum store_status st = STORE_OK;
@@ -931,7 +934,7 @@ static enum store_status shard_marith(struct store *s, struct shard *sh, uint64_
 
 enum store_status store_marith(struct store *s, const char *key, size_t nkey,
                                const struct store_marith_opts *o, struct store_marith_result *r) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
@@ -972,7 +975,7 @@ enum store_status store_marith(struct store *s, const char *key, size_t nkey,
 
 enum store_status store_peek(struct store *s, const char *key, size_t nkey, store_emit_fn emit,
                              void *ctx) {
-    uint64_t h = hash_key(key, nkey);
+    uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     enum item_life life;
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for storage/hash.c.  The store takes the shard from the top 8
+ * Unit tests for storage/hash.c (keyed SipHash-1-3).  The store takes the shard from the top 8
  * bits of the hash and the bucket from the low bits, so both ends must be
  * spread evenly, and independently of each other.
  */
@@ -11,9 +11,46 @@
 
 #define KEYS 256000
 
+/* A fixed, non-zero seed: the properties below hold for any. */
+static const struct hash_seed seed = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+
+/* SipHash-1-3 with a zero key, checked against CPython's bytes hash (which
+ * is SipHash-1-3; PYTHONHASHSEED=0 gives the zero key): hash(b"abc") etc. */
+Test(hash, siphash13_reference_values) {
+    static const struct hash_seed zero = {0, 0};
+    static const struct {
+        const char *key;
+        uint64_t want;
+    } v[] = {
+        {"a", 4644417185603328019ULL},
+        {"abc", 13851880170939887858ULL},
+        {"abcdefgh", 4574395652268504554ULL},
+        {"key:12345", 15791943624859475776ULL},
+        {"0123456789abcdef0123", 6201128165018579354ULL},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        cr_assert_eq(hash_key(&zero, v[i].key, strlen(v[i].key)), v[i].want, "%s", v[i].key);
+}
+
+/* The secret decides the hash: keys that collide under one seed do not
+ * under another, and two stores draw different seeds. */
+Test(hash, the_seed_changes_every_hash) {
+    struct hash_seed a, b;
+    cr_assert(hash_seed_random(&a));
+    cr_assert(hash_seed_random(&b));
+    cr_assert(a.k0 != b.k0 || a.k1 != b.k1);
+    unsigned same = 0;
+    char key[32];
+    for (unsigned i = 0; i < 1000; i++) {
+        int n = snprintf(key, sizeof(key), "key:%u", i);
+        same += hash_key(&a, key, (size_t)n) == hash_key(&b, key, (size_t)n);
+    }
+    cr_assert_eq(same, 0);
+}
+
 Test(hash, deterministic) {
-    cr_assert_eq(hash_key("hello", 5), hash_key("hello", 5));
-    cr_assert_neq(hash_key("hello", 5), hash_key("hellp", 5));
+    cr_assert_eq(hash_key(&seed, "hello", 5), hash_key(&seed, "hello", 5));
+    cr_assert_neq(hash_key(&seed, "hello", 5), hash_key(&seed, "hellp", 5));
 }
 
 /* Zero bytes are not padding: "a" and "a\0" must differ, as must lengths
@@ -21,8 +58,8 @@ Test(hash, deterministic) {
 Test(hash, length_is_part_of_the_hash) {
     static const char z[16] = {0};
     for (size_t n = 0; n < 16; n++)
-        cr_assert_neq(hash_key(z, n), hash_key(z, n + 1), "length %zu", n);
-    cr_assert_neq(hash_key("a", 1), hash_key("a\0", 2));
+        cr_assert_neq(hash_key(&seed, z, n), hash_key(&seed, z, n + 1), "length %zu", n);
+    cr_assert_neq(hash_key(&seed, "a", 1), hash_key(&seed, "a\0", 2));
 }
 
 /* Every byte position counts, in the 8-byte words and in the tail. */
@@ -33,7 +70,7 @@ Test(hash, every_byte_matters) {
         for (size_t i = 0; i < len; i++) {
             memcpy(b, a, len);
             b[i] ^= 1;
-            cr_assert_neq(hash_key(a, len), hash_key(b, len), "len %zu byte %zu", len, i);
+            cr_assert_neq(hash_key(&seed, a, len), hash_key(&seed, b, len), "len %zu byte %zu", len, i);
         }
 }
 
@@ -42,10 +79,10 @@ Test(hash, alignment_does_not_matter) {
     char buf[64];
     const char *key = "an-unaligned-key-of-some-length";
     size_t n = strlen(key);
-    uint64_t want = hash_key(key, n);
+    uint64_t want = hash_key(&seed, key, n);
     for (size_t off = 0; off < 8; off++) {
         memcpy(buf + off, key, n);
-        cr_assert_eq(hash_key(buf + off, n), want, "offset %zu", off);
+        cr_assert_eq(hash_key(&seed, buf + off, n), want, "offset %zu", off);
     }
 }
 
@@ -56,7 +93,7 @@ static void check_spread(unsigned shift, const char *what) {
     char key[32];
     for (unsigned i = 0; i < KEYS; i++) {
         int n = snprintf(key, sizeof(key), "key:%u", i);
-        count[(hash_key(key, (size_t)n) >> shift) & 255]++;
+        count[(hash_key(&seed, key, (size_t)n) >> shift) & 255]++;
     }
     for (unsigned b = 0; b < 256; b++)
         cr_assert(count[b] > 800 && count[b] < 1200, "%s bucket %u has %u keys", what, b,
@@ -73,7 +110,7 @@ Test(hash, low_bits_independent_of_shard) {
     unsigned total = 0;
     for (unsigned i = 0; i < KEYS * 4; i++) {
         int n = snprintf(key, sizeof(key), "user:%u:profile", i);
-        uint64_t h = hash_key(key, (size_t)n);
+        uint64_t h = hash_key(&seed, key, (size_t)n);
         if (h >> 56 != 7)
             continue;
         count[h & 15]++;
