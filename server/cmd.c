@@ -48,6 +48,14 @@ static void cmd_emit_value(void *arg, const struct item *it) {
     conn_commit(c, n);
 }
 
+static bool cmd_keys_ok(const char *p, const char *end) {
+    struct proto_token key;
+    while (proto_next_key(&p, end, &key))
+        if (key.len > PROTO_KEY_MAX)
+            return false;
+    return true;
+}
+
 /* A multi-get stops between keys once the output passes CONN_WBUF_HIGH and
  * runs again from the next key when the client has read (its line stays in
  * the read buffer): output per connection stays bounded however many keys
@@ -76,6 +84,14 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
         if (c->wend - c->wstart > CONN_WBUF_HIGH && p < end) {
+            /* What is queued goes out before the rest is read, so an
+             * over-long key further on must be found now: memcached
+             * answers such a line with the error alone. */
+            if (!cmd_keys_ok(p, end)) {
+                c->wend = c->wstart + mark;
+                conn_reply(c, "CLIENT_ERROR bad command line format");
+                return;
+            }
             c->resume = (size_t)(p - req->keys);
             conn_rerun_line(c);
             return;
@@ -220,8 +236,9 @@ static void cmd_memlimit(struct conn *c, const struct proto_request *req) {
     } else if (mb > 1000000000) {
         conn_reply(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
     } else {
+        /* the store's limit is the one figure in force (stats reads it);
+         * settings stay as parsed, read-only while workers run */
         store_set_limit(cmd_store(c), (size_t)mb << 20);
-        c->w->srv->settings->maxbytes = (size_t)mb << 20;
         conn_reply(c, "OK");
     }
 }

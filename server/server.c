@@ -184,7 +184,11 @@ static bool server_listen_unix(struct server *srv, const char *path) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    unlink(path); /* a stale socket from an earlier run */
+    /* A stale socket from an earlier run goes; anything else at that path
+     * is someone's file, and bind refuses it (as memcached does). */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
     mode_t old = umask(~(mode_t)srv->settings->socket_mask & 0777);
     int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
@@ -193,6 +197,7 @@ static bool server_listen_unix(struct server *srv, const char *path) {
         close(fd);
         return false;
     }
+    srv->socket_bound = true;
     char name[96];
     snprintf(name, sizeof(name), "unix:%s", path);
     return server_add_listener(srv, fd, true, name);
@@ -379,8 +384,8 @@ void server_free(struct server *srv) {
     }
     for (int i = 0; i < srv->nudp; i++)
         close(srv->udp[i].fd);
-    if (srv->settings->socket_path != NULL)
-        unlink(srv->settings->socket_path);
+    if (srv->socket_bound)
+        unlink(srv->settings->socket_path); /* ours: we bound it */
     for (int i = 0; i < 3; i++)
         if (srv->sig_ev[i])
             event_free(srv->sig_ev[i]);

@@ -37,6 +37,7 @@ struct server {
     /* UDP sockets (-U): every worker reads each of them */
     struct listener udp[SETTINGS_MAX_LISTEN];
     int nudp;
+    bool socket_bound; /* -s: the socket file is ours to remove at exit */
     struct event *sig_ev[3];
     struct event *shutdown_ev;
     int shutdown_rd, shutdown_wr; /* any thread asks the main loop to stop */
