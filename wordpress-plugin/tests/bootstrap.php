@@ -9,6 +9,16 @@
  * $SERVER_BIN: Larder or memcached) on a free loopback port.
  */
 
+// Stamp files of the rate-limited log go to a private folder, emptied by each test.
+define( 'LARDER_STATE_DIR', sys_get_temp_dir() . '/larder-phpunit-' . getmypid() );
+@mkdir( LARDER_STATE_DIR );
+register_shutdown_function(
+	function () {
+		array_map( 'unlink', glob( LARDER_STATE_DIR . '/*' ) ?: array() );
+		@rmdir( LARDER_STATE_DIR );
+	}
+);
+
 require_once __DIR__ . '/fake-wordpress.php';
 require_once dirname( __DIR__ ) . '/object-cache.php';
 require_once __DIR__ . '/CacheServer.php';

@@ -5,7 +5,8 @@
  *   php child.php '<json>'
  *
  * The JSON gives 'servers' (becomes the LARDER_SERVERS constant), an
- * optional 'salt' (WP_CACHE_KEY_SALT) and 'ops': a list of
+ * optional 'salt' (WP_CACHE_KEY_SALT), 'constants' (more constants to
+ * define), 'state_dir' (LARDER_STATE_DIR) and 'ops': a list of
  * [ function, arg, ... ] calls of wp_cache_* functions.  The op "get_found"
  * calls wp_cache_get() and returns [ value, found ].  The results are
  * printed with serialize(), so that types survive the trip back.
@@ -14,6 +15,12 @@
 $job = json_decode( $argv[1], true );
 if ( isset( $job['servers'] ) ) {
 	define( 'LARDER_SERVERS', $job['servers'] );
+}
+foreach ( $job['constants'] ?? array() as $name => $value ) {
+	define( $name, $value );
+}
+if ( isset( $job['state_dir'] ) ) {
+	define( 'LARDER_STATE_DIR', $job['state_dir'] );
 }
 if ( isset( $job['salt'] ) ) {
 	define( 'WP_CACHE_KEY_SALT', $job['salt'] );
