@@ -25,6 +25,7 @@ abstract class CacheTestCase extends TestCase {
 			'multisite' => false,
 			'blog_id'   => 1,
 			'wrong'     => array(),
+			'ext_cache' => true,
 		);
 		$GLOBALS['memcached_servers'] = array( $this->server->address() );
 		$this->log_file               = tempnam( sys_get_temp_dir(), 'wplog' );

@@ -23,3 +23,4 @@ require_once __DIR__ . '/fake-wordpress.php';
 require_once dirname( __DIR__ ) . '/object-cache.php';
 require_once __DIR__ . '/CacheServer.php';
 require_once __DIR__ . '/CacheTestCase.php';
+require_once __DIR__ . '/TestDatabase.php';

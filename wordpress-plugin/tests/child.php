@@ -8,7 +8,10 @@
  * optional 'salt' (WP_CACHE_KEY_SALT), 'constants' (more constants to
  * define), 'state_dir' (LARDER_STATE_DIR) and 'ops': a list of
  * [ function, arg, ... ] calls of wp_cache_* functions.  The op "get_found"
- * calls wp_cache_get() and returns [ value, found ].  The results are
+ * calls wp_cache_get() and returns [ value, found ], "ext" returns
+ * wp_using_ext_object_cache().  'db' ([ socket, prefix ]) gives the process
+ * a $wpdb on the test database, 'no_dropin' leaves object-cache.php out
+ * (WordPress without the drop-in), 'includes' lists must-use plugins.  The results are
  * printed with serialize(), so that types survive the trip back.
  */
 
@@ -26,13 +29,24 @@ if ( isset( $job['salt'] ) ) {
 	define( 'WP_CACHE_KEY_SALT', $job['salt'] );
 }
 require __DIR__ . '/fake-wordpress.php';
-require dirname( __DIR__ ) . '/object-cache.php';
-
-wp_cache_init();
+if ( isset( $job['db'] ) ) { // WordPress's database: the private MariaDB of the test run.
+	require __DIR__ . '/TestDatabase.php';
+	$GLOBALS['wpdb'] = new TestWpdb( $job['db']['socket'], $job['db']['prefix'] );
+}
+if ( empty( $job['no_dropin'] ) ) {
+	require dirname( __DIR__ ) . '/object-cache.php';
+	wp_using_ext_object_cache( true ); // As wp_start_object_cache() does.
+	wp_cache_init();
+}
+foreach ( $job['includes'] ?? array() as $file ) { // Must-use plugins, loaded after the cache as WordPress does.
+	require $file;
+}
 $results = array();
 foreach ( $job['ops'] as $op ) {
 	$fn = array_shift( $op );
-	if ( 'get_found' === $fn ) {
+	if ( 'ext' === $fn ) {
+		$results[] = wp_using_ext_object_cache();
+	} elseif ( 'get_found' === $fn ) {
 		$found     = null;
 		$value     = wp_cache_get( $op[0], $op[1] ?? '', false, $found );
 		$results[] = array( $value, $found );
