@@ -289,6 +289,9 @@ class WP_Object_Cache {
 	/** @var array Buckets set aside: [ bucket => time (microtime) of the next try ]. */
 	protected $down = array();
 
+	/** @var array Buckets whose client was given its servers back in this request, as keys. */
+	protected $revived = array();
+
 	/** @var array Current back-off per bucket, in seconds. */
 	protected $backoff = array();
 
@@ -961,6 +964,7 @@ class WP_Object_Cache {
 		// meanwhile, so the group starts again under a new version.
 		unset( $this->down[ $bucket ] );
 		$this->failures[ $bucket ] = 0;
+		$this->revive( $bucket );
 		return $this->new_group_version( $bucket );
 	}
 
@@ -1067,6 +1071,8 @@ class WP_Object_Cache {
 			}
 			$this->offline  = false; // The back-off is over: try again, from scratch.
 			$this->broken   = false;
+			unset( $this->down['default'] );
+			$this->revive( 'default' );
 			$this->map      = null;
 			$this->db_epoch = null;
 		}
@@ -1398,6 +1404,11 @@ PHP;
 			return true;
 		}
 		$this->count( 'server_errors' );
+		if ( Memcached::RES_SERVER_MARKED_DEAD === $code && empty( $this->revived[ $bucket ] ) && 1 === count( $this->servers[ $bucket ] ) ) {
+			// Ejected in an earlier request of this worker: try it once in this one.  (With
+			// several servers, the others take its keys until the back-off ends.)
+			$this->revive( $bucket );
+		}
 		$this->failures[ $bucket ] = ( $this->failures[ $bucket ] ?? 0 ) + 1;
 		$limit                     = count( $this->servers[ $bucket ] ) + 1;
 		if ( Memcached::RES_NO_SERVERS === $code || $this->failures[ $bucket ] >= $limit ) {
@@ -1413,6 +1424,19 @@ PHP;
 		return false;
 	}
 
+	/**
+	 * Gives a bucket's client its servers back.  libmemcached, once it has
+	 * ejected a server, answers "SERVER IS MARKED DEAD" for as long as the
+	 * client lives (a whole PHP worker, with persistent connections), so a
+	 * new try starts from a fresh server list.
+	 */
+	protected function revive( $bucket ) {
+		$mc = $this->mc[ $bucket ];
+		$mc->resetServerList();
+		$mc->addServers( $this->servers[ $bucket ] );
+		$this->revived[ $bucket ] = true;
+	}
+
 	/** Sets a bucket aside for its next back-off; returns when it will be tried again. */
 	protected function set_aside( $bucket ) {
 		$wait                      = min( self::RETRY_MAX, isset( $this->backoff[ $bucket ] ) ? 2 * $this->backoff[ $bucket ] : self::RETRY_MIN );
@@ -1422,12 +1446,18 @@ PHP;
 		return $this->down[ $bucket ];
 	}
 
-	/** The back-off state, for tests and the status page: [ bucket => seconds until the next try ]. */
+	/**
+	 * The back-off state, for tests and the status page:
+	 * [ bucket => [ 'wait' => current back-off, 'retry_in' => seconds until the next try ] ].
+	 */
 	public function get_backoff() {
 		$now = microtime( true );
 		$out = array();
 		foreach ( $this->down as $bucket => $at ) {
-			$out[ $bucket ] = max( 0.0, $at - $now );
+			$out[ $bucket ] = array(
+				'wait'     => $this->backoff[ $bucket ] ?? 0.0,
+				'retry_in' => max( 0.0, $at - $now ),
+			);
 		}
 		return $out;
 	}

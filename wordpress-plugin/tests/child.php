@@ -33,6 +33,21 @@ if ( isset( $job['db'] ) ) { // WordPress's database: the private MariaDB of the
 	require __DIR__ . '/TestDatabase.php';
 	$GLOBALS['wpdb'] = new TestWpdb( $job['db']['socket'], $job['db']['prefix'] );
 }
+if ( ! empty( $job['wp_cli'] ) ) { // WP-CLI is not installed here: a recorder with its API.
+	define( 'WP_CLI', true );
+	class WP_CLI {
+		public static $hooks = array(), $commands = array(), $output = array();
+		public static function add_hook( $when, $callback ) {
+			self::$hooks[ $when ][] = $callback;
+		}
+		public static function add_command( $name, $callable, $args = array() ) {
+			self::$commands[ $name ] = $callable;
+		}
+		public static function line( $text ) {
+			self::$output[] = $text;
+		}
+	}
+}
 if ( empty( $job['no_dropin'] ) ) {
 	require dirname( __DIR__ ) . '/object-cache.php';
 	wp_using_ext_object_cache( true ); // As wp_start_object_cache() does.
@@ -44,7 +59,20 @@ foreach ( $job['includes'] ?? array() as $file ) { // Must-use plugins, loaded a
 $results = array();
 foreach ( $job['ops'] as $op ) {
 	$fn = array_shift( $op );
-	if ( 'ext' === $fn ) {
+	if ( 'init' === $fn ) { // The next request of the same PHP worker.
+		wp_cache_init();
+		$results[] = true;
+	} elseif ( 'get_type' === $fn ) { // What `wp cache type` prints: run the hooks, then the command.
+		foreach ( WP_CLI::$hooks['after_wp_load'] ?? array() as $hook ) {
+			$hook();
+		}
+		call_user_func( WP_CLI::$commands['cache type'], array(), array() );
+		$results[] = array(
+			'hooks'    => array_keys( WP_CLI::$hooks ),
+			'commands' => array_keys( WP_CLI::$commands ),
+			'output'   => WP_CLI::$output,
+		);
+	} elseif ( 'ext' === $fn ) {
 		$results[] = wp_using_ext_object_cache();
 	} elseif ( 'get_found' === $fn ) {
 		$found     = null;
