@@ -24,3 +24,10 @@ require_once dirname( __DIR__ ) . '/object-cache.php';
 require_once __DIR__ . '/CacheServer.php';
 require_once __DIR__ . '/CacheTestCase.php';
 require_once __DIR__ . '/TestDatabase.php';
+
+// The page cache's code, without its request handling (that runs under php -S, see PageCacheTest).
+define( 'LARDER_PAGE_SERVER', CacheServer::shared()->address() );
+define( 'LARDER_PAGE_CACHE_LIBRARY_ONLY', true );
+require_once dirname( __DIR__ ) . '/advanced-cache.php';
+require_once dirname( __DIR__ ) . '/larder-object-cache/includes/class-larder-manager.php';
+require_once dirname( __DIR__ ) . '/larder-object-cache/includes/class-larder-cli.php';
