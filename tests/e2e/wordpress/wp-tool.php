@@ -5,6 +5,9 @@
  *   php wp-tool.php <wordpress dir> install          install the site, theme, content
  *   php wp-tool.php <wordpress dir> edit <suffix>    change a post, an option, a category
  *   php wp-tool.php <wordpress dir> ids              print post and category ids as JSON
+ *   php wp-tool.php <wordpress dir> set-option <name> <value>
+ *   php wp-tool.php <wordpress dir> retitle <suffix> change the feature post's title only
+ *   php wp-tool.php <wordpress dir> login-cookie     print the admin's logged-in cookie (name=value)
  *
  * Each prints one JSON object on success and exits non-zero on failure.
  */
@@ -101,6 +104,40 @@ require $root . '/wp-load.php';
 
 if ( 'ids' === $command ) {
 	echo json_encode( ids() ), "\n";
+	exit( 0 );
+}
+
+if ( 'set-option' === $command ) {
+	update_option( $argv[3], $argv[4] );
+	echo json_encode(
+		array(
+			'option' => $argv[3],
+			'value'  => get_option( $argv[3] ),
+			'dropin' => defined( 'LARDER_OBJECT_CACHE' ),
+		)
+	), "\n";
+	exit( 0 );
+}
+
+if ( 'retitle' === $command ) {
+	$ids = ids();
+	$ok  = wp_update_post(
+		array(
+			'ID'         => $ids['post'],
+			'post_title' => 'Larder feature ' . $argv[3],
+		),
+		true
+	);
+	if ( is_wp_error( $ok ) ) {
+		fail( $ok->get_error_message() );
+	}
+	echo json_encode( array( 'post' => $ids['post'] ) ), "\n";
+	exit( 0 );
+}
+
+if ( 'login-cookie' === $command ) {
+	$user = get_user_by( 'login', 'admin' );
+	echo LOGGED_IN_COOKIE . '=' . rawurlencode( wp_generate_auth_cookie( $user->ID, time() + 3600, 'logged_in' ) ), "\n";
 	exit( 0 );
 }
 
