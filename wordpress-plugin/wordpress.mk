@@ -24,8 +24,8 @@ test-wordpress-unit: $(BUILD)/larder
 	cd wordpress-plugin && SERVER_BIN=$(WP_MEMCACHED) timeout -k 5 120 phpunit --colors=never
 
 test-wordpress-e2e: $(BUILD)/larder
-	@echo "== WordPress + MariaDB end-to-end test against Larder"
-	LARDER_BIN=$(WP_LARDER_BIN) timeout -k 10 150 bash tests/e2e/wordpress.sh
+	@echo "== WordPress + MariaDB + nginx end-to-end test against Larder"
+	LARDER_BIN=$(WP_LARDER_BIN) timeout -k 10 300 bash tests/e2e/wordpress.sh
 
 WP_BENCH_SECONDS ?= 10
 WP_BENCH_CONCURRENCY ?= 4

@@ -132,4 +132,30 @@ class CompanionTest extends CacheTestCase {
 		$this->assertGreaterThan( $gets, (int) $own->stats()['get_misses'] );
 		$own->stop();
 	}
+
+	public function test_the_server_setting_is_read_without_the_drop_in_too() {
+		$this->assertSame( array( array( 'a', 1, 0 ), array( 'b', 11211, 0 ), array( '::1', 5, 0 ), array( '/run/l.sock', 0, 0 ) ), Larder_Manager::parse_setting( 'a:1, b,[::1]:5,unix:///run/l.sock' ) );
+		$this->assertSame( array( array( 'x', 5, 0 ), array( 'y', 6, 0 ) ), Larder_Manager::parse_setting( array( 'default' => array( 'x:5' ), 'session' => array( array( 'y', 6 ) ) ) ) );
+	}
+
+	public function test_wp_cli_commands_are_registered_only_under_wp_cli() {
+		$this->assertFalse( class_exists( 'Larder_WP_CLI_Command', false ), 'not without WP-CLI' );
+		// Under a stand-in for WP-CLI (not installable here): the command class and its registration.
+		$code = <<<'PHP'
+define( 'WP_CLI', true );
+class WP_CLI { public static $commands = array(), $lines = array(), $halted = null;
+	public static function add_command( $name, $class ) { self::$commands[ $name ] = $class; }
+	public static function line( $l ) { self::$lines[] = $l; }
+	public static function halt( $code ) { self::$halted = $code; } }
+class WP_CLI_Command {}
+require $argv[1] . '/includes/class-larder-manager.php';
+require $argv[1] . '/includes/class-larder-cli.php';
+$methods = array_values( array_diff( get_class_methods( 'Larder_WP_CLI_Command' ), array( 'cli', 'show' ) ) );
+echo json_encode( array( 'commands' => WP_CLI::$commands, 'methods' => $methods ) );
+PHP;
+		$out  = shell_exec( escapeshellarg( PHP_BINARY ) . ' -r ' . escapeshellarg( $code ) . ' ' . escapeshellarg( dirname( __DIR__ ) . '/larder-object-cache' ) );
+		$got  = json_decode( (string) $out, true );
+		$this->assertSame( array( 'larder' => 'Larder_WP_CLI_Command' ), $got['commands'], (string) $out );
+		$this->assertEqualsCanonicalizing( array( 'status', 'enable', 'disable', 'flush', 'stats' ), $got['methods'] );
+	}
 }

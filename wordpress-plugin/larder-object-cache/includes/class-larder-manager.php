@@ -190,7 +190,7 @@ class Larder_Manager {
 		} elseif ( class_exists( 'WP_Object_Cache' ) && method_exists( 'WP_Object_Cache', 'parse_servers' ) ) {
 			$buckets = WP_Object_Cache::parse_servers( defined( 'LARDER_SERVERS' ) ? LARDER_SERVERS : ( $GLOBALS['memcached_servers'] ?? '127.0.0.1:11211' ) );
 		} else {
-			$buckets = array( 'default' => array( array( '127.0.0.1', 11211, 0 ) ) );
+			$buckets = array( 'default' => self::parse_setting( defined( 'LARDER_SERVERS' ) ? LARDER_SERVERS : ( $GLOBALS['memcached_servers'] ?? '127.0.0.1:11211' ) ) );
 		}
 		$list = array();
 		foreach ( $buckets as $bucket => $servers ) {
@@ -205,6 +205,35 @@ class Larder_Manager {
 			}
 		}
 		return array_values( $list );
+	}
+
+	/**
+	 * The server setting read without the drop-in (WordPress's own
+	 * WP_Object_Cache is loaded then): 'host:port' strings, comma lists,
+	 * [host, port] pairs, unix sockets, per-group lists (flattened).
+	 */
+	public static function parse_setting( $setting ) {
+		$out  = array();
+		$walk = function ( $v ) use ( &$walk, &$out ) {
+			if ( is_array( $v ) && isset( $v[0], $v[1] ) && is_string( $v[0] ) && is_numeric( $v[1] ) ) {
+				$out[] = array( $v[0], (int) $v[1], 0 );
+			} elseif ( is_array( $v ) ) {
+				array_map( $walk, $v );
+			} else {
+				foreach ( array_filter( array_map( 'trim', explode( ',', (string) $v ) ), 'strlen' ) as $one ) {
+					if ( 0 === strpos( $one, 'unix://' ) || '/' === $one[0] ) {
+						$out[] = array( preg_replace( '#^unix://#', '', $one ), 0, 0 );
+					} elseif ( preg_match( '/^\[([^\]]+)\](?::(\d+))?/', $one, $m ) ) {
+						$out[] = array( $m[1], (int) ( $m[2] ?? 11211 ), 0 );
+					} else {
+						$parts = explode( ':', $one );
+						$out[] = array( $parts[0], (int) ( $parts[1] ?? 11211 ), 0 );
+					}
+				}
+			}
+		};
+		$walk( $setting );
+		return $out ?: array( array( '127.0.0.1', 11211, 0 ) );
 	}
 
 	/**
