@@ -1342,13 +1342,39 @@ PHP;
 		if ( Memcached::RES_NOTSTORED === $code || Memcached::RES_DATA_EXISTS === $code ) {
 			return false;
 		}
-		if ( ! $this->check( $bucket, $op ) ) {
+		$reached = $this->check( $bucket, $op );
+		if ( 'add' === $op ) {
+			return $reached ? false : null;
+		}
+		// The old item must not outlive a write that did not happen (refused,
+		// or lost to a timeout): delete it, and if even that fails, stop
+		// trusting the server.
+		if ( $mc->delete( $skey ) || Memcached::RES_NOTFOUND === $mc->getResultCode() ) {
+			return false;
+		}
+		if ( ! $this->check( $bucket, 'delete after a failed ' . $op ) ) {
+			$this->give_up( $bucket, "$op and delete failed on " . $this->describe( $bucket ) . ': ' . $mc->getResultMessage() );
 			return null;
 		}
-		if ( 'add' !== $op ) {
-			$mc->delete( $skey );
-		}
 		return false;
+	}
+
+	/**
+	 * Sets a bucket aside at once (a write may have been lost, so its items
+	 * can be stale); for the default bucket the cache goes offline, which
+	 * marks the database epoch.
+	 */
+	protected function give_up( $bucket, $reason ) {
+		if ( isset( $this->down[ $bucket ] ) && microtime( true ) < $this->down[ $bucket ] ) {
+			return; // Already set aside by check().
+		}
+		$until = $this->set_aside( $bucket );
+		if ( 'default' === $bucket ) {
+			$this->broken = true;
+			$this->go_offline( $reason, $until );
+		} else {
+			$this->log( $reason . '; that group stays in the per-request cache for now' );
+		}
 	}
 
 	/** Deletes on the server: true when deleted, false when absent, null when unreachable. */
@@ -1363,7 +1389,11 @@ PHP;
 		if ( Memcached::RES_NOTFOUND === $mc->getResultCode() ) {
 			return false;
 		}
-		return $this->check( $bucket, 'delete' ) ? false : null;
+		if ( $this->check( $bucket, 'delete' ) ) {
+			return false;
+		}
+		$this->give_up( $bucket, 'delete failed on ' . $this->describe( $bucket ) . ': ' . $mc->getResultMessage() );
+		return null;
 	}
 
 	/**
