@@ -4,6 +4,8 @@
 #                                the WordPress + MariaDB end-to-end test
 #   make test-wordpress-unit     PHPUnit only
 #   make test-wordpress-e2e      end-to-end only (page cache and nginx included)
+#   make wordpress-plugin-package  build/larder-object-cache.tar.gz, the plugin
+#                                with its drop-ins, ready for wp-content/plugins
 #   make bench-wordpress         the end-to-end test, then requests/s with ab
 #                                and wrk: no cache, object cache, page cache
 #                                through PHP, nginx reading Larder
@@ -36,3 +38,16 @@ bench-wordpress: $(BUILD)/larder
 		E2E_BENCH_CONCURRENCY=$(WP_BENCH_CONCURRENCY) E2E_BENCH_OUT=$(CURDIR)/$(BUILD)/wordpress-bench.md \
 		timeout -k 10 600 bash tests/e2e/wordpress.sh
 	@cat $(BUILD)/wordpress-bench.md
+
+# The companion plugin as installed in wp-content/plugins (or mu-plugins):
+# the folder with the two drop-ins in dropins/, as a tarball.
+.PHONY: wordpress-plugin-package
+wordpress-plugin-package:
+	rm -rf $(BUILD)/wordpress/larder-object-cache
+	mkdir -p $(BUILD)/wordpress
+	cp -r wordpress-plugin/larder-object-cache $(BUILD)/wordpress/
+	mkdir -p $(BUILD)/wordpress/larder-object-cache/dropins
+	cp wordpress-plugin/object-cache.php wordpress-plugin/advanced-cache.php wordpress-plugin/README.md $(BUILD)/wordpress/larder-object-cache/dropins/
+	cp -r wordpress-plugin/nginx $(BUILD)/wordpress/larder-object-cache/
+	tar -C $(BUILD)/wordpress -czf $(BUILD)/larder-object-cache.tar.gz larder-object-cache
+	@echo "$(BUILD)/larder-object-cache.tar.gz"
