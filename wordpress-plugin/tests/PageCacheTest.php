@@ -231,6 +231,20 @@ class PageCacheTest extends CacheTestCase {
 		$this->assertSame( 'HIT', $this->x_cache( '/?p=10' ) );
 	}
 
+	public function test_purge_mode_all_purges_every_page_on_any_change() {
+		foreach ( array( '/?p=1', '/?p=2', '/?cat=3' ) as $uri ) {
+			$this->http( $uri );
+		}
+		// Another process, as the request that edits a post, with LARDER_PAGE_PURGE 'all'.
+		$code = 'define( "LARDER_PAGE_PURGE", "all" ); define( "LARDER_PAGE_SERVER", $argv[2] ); define( "LARDER_PAGE_CACHE_LIBRARY_ONLY", true );'
+			. ' require $argv[1]; Larder_Page_Cache::queue( array( "http://127.0.0.1/?p=1" ) );'; // run_purges() runs at shutdown.
+		exec( escapeshellarg( PHP_BINARY ) . ' -r ' . escapeshellarg( $code ) . ' ' . escapeshellarg( dirname( __DIR__ ) . '/advanced-cache.php' ) . ' ' . escapeshellarg( $this->server->address() ), $out, $rc );
+		$this->assertSame( 0, $rc, implode( "\n", $out ) );
+		foreach ( array( '/?p=1', '/?p=2', '/?cat=3' ) as $uri ) {
+			$this->assertSame( 'MISS', $this->x_cache( $uri ), $uri );
+		}
+	}
+
 	public function test_a_dead_server_leaves_the_site_working_and_logs_once_a_minute() {
 		$this->start_site( array( 'LARDER_PAGE_SERVER' => '127.0.0.1:' . CacheServer::free_port() ) );
 		for ( $i = 0; $i < 4; $i++ ) {
