@@ -36,6 +36,7 @@ class TestDatabase {
 			$cmd[] = '--user=root';
 		}
 		$this->proc = proc_open( $cmd, array( 0 => array( 'file', '/dev/null', 'r' ), 1 => array( 'file', '/dev/null', 'w' ), 2 => array( 'file', '/dev/null', 'w' ) ), $pipes );
+		register_shutdown_function( array( $this, 'stop' ) ); // Whatever happens next, the database goes.
 		$deadline   = microtime( true ) + 60;
 		mysqli_report( MYSQLI_REPORT_OFF ); // Errors as return values, as WordPress uses mysqli.
 		while ( microtime( true ) < $deadline ) {
@@ -43,12 +44,13 @@ class TestDatabase {
 			if ( $db ) {
 				$db->query( 'CREATE DATABASE IF NOT EXISTS wordpress' );
 				$db->close();
-				register_shutdown_function( array( $this, 'stop' ) );
 				return;
 			}
 			usleep( 100000 );
 		}
-		throw new RuntimeException( 'MariaDB did not start: ' . @file_get_contents( $this->dir . '/db.log' ) );
+		$log = (string) @file_get_contents( $this->dir . '/db.log' );
+		$this->stop();
+		throw new RuntimeException( 'MariaDB did not start: ' . $log );
 	}
 
 	public function stop() {
