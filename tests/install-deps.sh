@@ -18,6 +18,8 @@ pkgs=(
     gnuplot-nox
     # the WordPress drop-in and its end-to-end test
     php-cli php-memcached php-mysql phpunit mariadb-server wordpress curl
+    # the page cache: nginx serving from Larder, and HTTP load generators
+    nginx apache2-utils wrk
 )
 
 missing=()

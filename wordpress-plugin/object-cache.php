@@ -2,7 +2,7 @@
 /**
  * Plugin Name: Larder Object Cache
  * Description: Persistent object cache for WordPress on Larder or any memcached server, through the PHP Memcached extension.
- * Version:     1.0.0
+ * Version:     1.1.0
  * Requires PHP: 7.4
  * Requires at least: 6.1
  * License:     GPL-2.0-or-later
@@ -28,14 +28,26 @@
  * Keys longer than 250 bytes or holding bytes outside printable ASCII are
  * replaced by a hash of the whole key, so no key can break the text protocol.
  *
+ * Coherence.  What WordPress writes while this file is absent, disabled
+ * (LARDER_DISABLED) or cut off from its server goes to the database only, so
+ * the items on the server may be stale afterwards.  The database therefore
+ * holds the "database epoch" (option larder_cache_epoch, read with one query
+ * per request) and the map records the database epoch its items were
+ * written under.  Whatever runs without this cache replaces the database
+ * epoch by a "gap:" value: this file itself when disabled or offline, and a
+ * small must-use plugin it writes (mu-plugins/larder-cache-guard.php) when
+ * the file has been removed or replaced.  A map whose database epoch is not
+ * the current one is thrown away: a new epoch, a cold cache, never stale data.
+ *
  * Failure.  Timeouts are short, a failing server is ejected from the ketama
- * ring, and after a few connection errors a server group ("bucket") is
- * dropped for the rest of the request.  When the extension is missing or no
- * server answers, the cache works on the runtime array alone and logs one
- * line with error_log().
+ * ring, and after a few connection errors a server group ("bucket") is set
+ * aside; it is tried again after a back-off that grows from 1 s to 30 s.
+ * When the extension is missing or no server answers, the cache works on the
+ * runtime array alone and logs one line with error_log(), at most once a
+ * minute across all requests.
  */
 
-defined( 'LARDER_OBJECT_CACHE' ) || define( 'LARDER_OBJECT_CACHE', '1.0.0' );
+defined( 'LARDER_OBJECT_CACHE' ) || define( 'LARDER_OBJECT_CACHE', '1.1.0' );
 
 /*
  * The WordPress object-cache API: thin wrappers over $wp_object_cache,
@@ -44,6 +56,19 @@ defined( 'LARDER_OBJECT_CACHE' ) || define( 'LARDER_OBJECT_CACHE', '1.0.0' );
 
 function wp_cache_init() {
 	$GLOBALS['wp_object_cache'] = new WP_Object_Cache();
+	if ( $GLOBALS['wp_object_cache']->is_disabled() ) {
+		// Kill switch: WordPress keeps transients in the database, as with no drop-in.
+		if ( function_exists( 'wp_using_ext_object_cache' ) ) {
+			wp_using_ext_object_cache( false );
+		}
+	} elseif ( ! defined( 'LARDER_OBJECT_CACHE_ACTIVE' ) ) {
+		define( 'LARDER_OBJECT_CACHE_ACTIVE', true ); // Read by the guard mu-plugin.
+	}
+}
+
+/** The cache's name, for tools that ask (WP-CLI's `wp cache type`, the companion plugin). */
+function wp_cache_get_type() {
+	return 'Larder';
 }
 
 function wp_cache_add( $key, $data, $group = '', $expire = 0 ) {
@@ -150,6 +175,25 @@ function wp_cache_switch_to_blog( $blog_id ) {
 	$wp_object_cache->switch_to_blog( $blog_id );
 }
 
+/*
+ * WP-CLI guesses the cache type from the properties of known drop-ins and
+ * has no hook; `wp cache type` is replaced, once WordPress is loaded, by one
+ * that asks wp_cache_get_type().
+ */
+if ( defined( 'WP_CLI' ) && WP_CLI && class_exists( 'WP_CLI' ) && method_exists( 'WP_CLI', 'add_hook' ) ) {
+	WP_CLI::add_hook( 'after_wp_load', 'larder_register_cache_type_command' );
+}
+
+function larder_register_cache_type_command() {
+	WP_CLI::add_command(
+		'cache type',
+		function () {
+			WP_CLI::line( wp_cache_get_type() );
+		},
+		array( 'shortdesc' => 'Names the object cache in use.' )
+	);
+}
+
 function wp_cache_reset() {
 	if ( function_exists( '_deprecated_function' ) ) {
 		_deprecated_function( __FUNCTION__, '3.5.0', 'wp_cache_switch_to_blog()' );
@@ -173,6 +217,22 @@ class WP_Object_Cache {
 	/** Default timeouts, in milliseconds; LARDER_TIMEOUT_MS overrides. */
 	const TIMEOUT_MS = 200;
 
+	/** Connect timeout cap, in milliseconds; LARDER_CONNECT_TIMEOUT_MS overrides. */
+	const CONNECT_TIMEOUT_MS = 100;
+
+	/** First and longest wait, in seconds, before a failed bucket is tried again. */
+	const RETRY_MIN = 1.0;
+	const RETRY_MAX = 30.0;
+
+	/** Seconds between two log lines about failures (across requests); LARDER_LOG_INTERVAL overrides. */
+	const LOG_INTERVAL = 60;
+
+	/** The database option holding the database epoch (see the file comment). */
+	const EPOCH_OPTION = 'larder_cache_epoch';
+
+	/** File name of the guard must-use plugin. */
+	const GUARD_FILE = 'larder-cache-guard.php';
+
 	/** @var array Runtime cache: $cache[ $group ][ $blog_prefix . $key ] = value. */
 	public $cache = array();
 
@@ -182,17 +242,28 @@ class WP_Object_Cache {
 	/** @var int Lookups that found nothing. */
 	public $cache_misses = 0;
 
-	/** @var array Finer counters, see get_stats(). */
+	/**
+	 * @var array Finer counters, see get_stats().  Code outside may empty it
+	 * (WordPress's test library sets it to array() before each test): every
+	 * counter is created on first use.
+	 */
 	public $stats = array(
-		'hits'           => 0,
-		'misses'         => 0,
-		'runtime_hits'   => 0,
-		'server_hits'    => 0,
-		'server_misses'  => 0,
-		'server_gets'    => 0,
-		'server_writes'  => 0,
-		'server_errors'  => 0,
+		'hits'          => 0,
+		'misses'        => 0,
+		'runtime_hits'  => 0,
+		'server_hits'   => 0,
+		'server_misses' => 0,
+		'server_gets'   => 0,
+		'server_writes' => 0,
+		'server_errors' => 0,
+		'new_epochs'    => 0,
 	);
+
+	/** @var array Kept for tools that reset it (WordPress's test library, WP-CLI); unused. */
+	public $group_ops = array();
+
+	/** @var array Kept for tools that reset it (WordPress's test library, WP-CLI); unused. */
+	public $memcache_debug = array();
 
 	/** @var array Groups shared by all sites of a network, as keys. */
 	public $global_groups = array();
@@ -215,8 +286,29 @@ class WP_Object_Cache {
 	/** @var Memcached[] One client per bucket. */
 	protected $mc = array();
 
-	/** @var array Buckets given up on for this request, as keys. */
+	/** @var array Buckets set aside: [ bucket => time (microtime) of the next try ]. */
 	protected $down = array();
+
+	/** @var array Buckets whose client was given its servers back in this request, as keys. */
+	protected $revived = array();
+
+	/** @var array Current back-off per bucket, in seconds. */
+	protected $backoff = array();
+
+	/** @var float When an offline cache tries its server again; INF when it never will (no extension, kill switch). */
+	protected $offline_until = 0.0;
+
+	/** @var bool LARDER_DISABLED: no server at all, WordPress works as without a drop-in. */
+	protected $disabled = false;
+
+	/** @var bool Whether persistent connections (php-memcached persistent ids) are used. */
+	protected $persistent_connections = true;
+
+	/** @var int LARDER_MAX_TTL: longest lifetime of an item, in seconds; 0 for no limit. */
+	protected $max_ttl = 0;
+
+	/** @var string|null The database epoch read in this request; null when not read or no database. */
+	protected $db_epoch = null;
 
 	/** @var array Connection errors seen per bucket in this request. */
 	protected $failures = array();
@@ -238,18 +330,51 @@ class WP_Object_Cache {
 	 * A missing extension is not fatal: the cache goes offline.
 	 */
 	public function __construct() {
-		$this->multisite   = function_exists( 'is_multisite' ) && is_multisite();
-		$this->blog_prefix = $this->multisite ? $this->current_blog_id() . ':' : '';
-		$this->key_salt    = defined( 'WP_CACHE_KEY_SALT' ) ? (string) WP_CACHE_KEY_SALT : '';
-		$this->servers     = self::parse_servers( self::configured_servers() );
+		$this->multisite              = function_exists( 'is_multisite' ) && is_multisite();
+		$this->blog_prefix            = $this->multisite ? $this->current_blog_id() . ':' : '';
+		$this->key_salt               = defined( 'WP_CACHE_KEY_SALT' ) ? (string) WP_CACHE_KEY_SALT : '';
+		$this->servers                = self::parse_servers( self::configured_servers() );
+		$this->persistent_connections = ! defined( 'LARDER_PERSISTENT' ) || LARDER_PERSISTENT;
+		$this->max_ttl                = defined( 'LARDER_MAX_TTL' ) ? max( 0, (int) LARDER_MAX_TTL ) : 0;
+		if ( defined( 'LARDER_IGNORED_GROUPS' ) ) {
+			$ignored = is_array( LARDER_IGNORED_GROUPS ) ? LARDER_IGNORED_GROUPS : explode( ',', (string) LARDER_IGNORED_GROUPS );
+			$this->add_non_persistent_groups( array_filter( array_map( 'trim', $ignored ), 'strlen' ) );
+		}
 
+		if ( defined( 'LARDER_DISABLED' ) && LARDER_DISABLED ) {
+			$this->disabled      = true;
+			$this->offline       = true;
+			$this->offline_until = INF;
+			$this->mark_gap(); // Whatever happens now must not be served once re-enabled.
+			return;
+		}
 		if ( ! class_exists( 'Memcached' ) ) {
-			$this->go_offline( 'the PHP memcached extension is not loaded (install php-memcached)' );
+			$this->go_offline( 'the PHP memcached extension is not loaded (install php-memcached)', INF );
+			return;
+		}
+		$unsupported = self::unsupported_settings();
+		if ( $unsupported ) {
+			$this->go_offline( $unsupported . ' set, but this server connection cannot provide it yet; nothing is sent in the clear', INF );
 			return;
 		}
 		foreach ( $this->servers as $bucket => $list ) {
 			$this->mc[ $bucket ] = $this->make_client( $list );
 		}
+	}
+
+	/**
+	 * TLS and SASL are reserved settings: neither Larder nor the memcached
+	 * text protocol through php-memcached offer them yet.  When one is set,
+	 * the cache stays off rather than send data unprotected.
+	 */
+	protected static function unsupported_settings() {
+		$set = array();
+		foreach ( array( 'LARDER_TLS', 'LARDER_SASL_USERNAME', 'LARDER_SASL_PASSWORD' ) as $name ) {
+			if ( defined( $name ) && constant( $name ) ) {
+				$set[] = $name;
+			}
+		}
+		return implode( ', ', $set );
 	}
 
 	/*
@@ -347,11 +472,22 @@ class WP_Object_Cache {
 
 	/**
 	 * A client for one bucket: text protocol (what Larder speaks), ketama
-	 * consistent hashing, short timeouts, failed servers ejected.
+	 * consistent hashing, short timeouts, failed servers ejected.  With
+	 * persistent connections (the default), the client and its sockets live
+	 * as long as the PHP worker, under an id derived from the settings, so a
+	 * request does not pay for a new TCP connection.
 	 */
 	protected function make_client( array $list ) {
-		$ms = defined( 'LARDER_TIMEOUT_MS' ) ? max( 1, (int) LARDER_TIMEOUT_MS ) : self::TIMEOUT_MS;
-		$mc = new Memcached();
+		$ms      = defined( 'LARDER_TIMEOUT_MS' ) ? max( 1, (int) LARDER_TIMEOUT_MS ) : self::TIMEOUT_MS;
+		$connect = defined( 'LARDER_CONNECT_TIMEOUT_MS' ) ? max( 1, (int) LARDER_CONNECT_TIMEOUT_MS ) : min( $ms, self::CONNECT_TIMEOUT_MS );
+		if ( $this->persistent_connections ) {
+			$mc = new Memcached( 'larder:' . md5( serialize( array( $list, $ms, $connect, LARDER_OBJECT_CACHE ) ) ) );
+			if ( $mc->getServerList() ) {
+				return $mc; // Set up by an earlier request of this worker.
+			}
+		} else {
+			$mc = new Memcached();
+		}
 		$mc->setOptions(
 			array(
 				Memcached::OPT_BINARY_PROTOCOL       => false,
@@ -360,7 +496,7 @@ class WP_Object_Cache {
 				Memcached::OPT_SERIALIZER            => Memcached::SERIALIZER_PHP,
 				Memcached::OPT_TCP_NODELAY           => true,
 				Memcached::OPT_NO_BLOCK              => true,
-				Memcached::OPT_CONNECT_TIMEOUT       => min( $ms, 100 ),
+				Memcached::OPT_CONNECT_TIMEOUT       => $connect,
 				Memcached::OPT_POLL_TIMEOUT          => $ms,
 				Memcached::OPT_SEND_TIMEOUT          => $ms * 1000,
 				Memcached::OPT_RECV_TIMEOUT          => $ms * 1000,
@@ -594,10 +730,7 @@ class WP_Object_Cache {
 		if ( ! $this->load_map() ) {
 			return ! $this->broken; // Without the extension there is nothing more to flush.
 		}
-		$map = array(
-			'epoch'  => self::token(),
-			'groups' => array(),
-		);
+		$map = $this->fresh_map();
 		$mc  = $this->mc['default'];
 		$ok  = $mc->set( $this->map_key(), $map );
 		$this->check( 'default', 'flush' );
@@ -621,6 +754,11 @@ class WP_Object_Cache {
 		if ( ! $this->persistent( $group ) ) {
 			return true;
 		}
+		return $this->new_group_version( $group );
+	}
+
+	/** Gives a group a new version in the map, with CAS so that concurrent changes are kept. */
+	protected function new_group_version( $group ) {
 		$mc = $this->mc['default'];
 		for ( $try = 0; $try < self::CAS_RETRIES; $try++ ) {
 			$this->map = null;
@@ -674,10 +812,12 @@ class WP_Object_Cache {
 		}
 	}
 
-	/** Closes the connections; the cache reconnects if used again. */
+	/** Closes the connections (persistent ones stay for the next request); the cache reconnects if used again. */
 	public function close() {
 		foreach ( $this->mc as $mc ) {
-			$mc->quit();
+			if ( ! $mc->isPersistent() ) {
+				$mc->quit();
+			}
 		}
 		return true;
 	}
@@ -697,18 +837,49 @@ class WP_Object_Cache {
 		echo '</ul>';
 	}
 
+	/** Names of the counters of get_stats(). */
+	const COUNTERS = array( 'hits', 'misses', 'runtime_hits', 'server_hits', 'server_misses', 'server_gets', 'server_writes', 'server_errors', 'new_epochs' );
+
 	/** The counters as an array, with 'offline' and the hit ratio added. */
 	public function get_stats() {
-		$stats              = $this->stats;
-		$lookups            = $stats['hits'] + $stats['misses'];
-		$stats['ratio']     = $lookups ? $stats['hits'] / $lookups : 0.0;
-		$stats['offline']   = $this->offline;
+		$stats = array();
+		foreach ( self::COUNTERS as $name ) {
+			$stats[ $name ] = (int) ( $this->stats[ $name ] ?? 0 );
+		}
+		$lookups             = $stats['hits'] + $stats['misses'];
+		$stats['ratio']      = $lookups ? $stats['hits'] / $lookups : 0.0;
+		$stats['offline']    = $this->offline;
+		$stats['disabled']   = $this->disabled;
+		$stats['persistent'] = $this->persistent_connections;
 		return $stats;
 	}
 
-	/** Whether the server side is unusable for the rest of this request. */
+	/** Whether the server side is unusable right now (it may be tried again later; see is_disabled()). */
 	public function is_offline() {
 		return $this->offline;
+	}
+
+	/** Whether LARDER_DISABLED switched the server side off. */
+	public function is_disabled() {
+		return $this->disabled;
+	}
+
+	/** The settings in effect, for the companion plugin's status page. */
+	public function get_config() {
+		return array(
+			'servers'        => $this->servers,
+			'key_salt'       => $this->key_salt,
+			'persistent'     => $this->persistent_connections,
+			'max_ttl'        => $this->max_ttl,
+			'ignored_groups' => array_keys( $this->no_mc_groups ),
+			'disabled'       => $this->disabled,
+			'version'        => LARDER_OBJECT_CACHE,
+		);
+	}
+
+	/** The Memcached client of a bucket, or null (offline, no extension). */
+	public function get_client( $bucket = 'default' ) {
+		return $this->mc[ $bucket ] ?? null;
 	}
 
 	/** The server key an API key maps to, for tests and debugging; null when offline. */
@@ -761,23 +932,40 @@ class WP_Object_Cache {
 		return is_object( $data ) ? clone $data : $data;
 	}
 
+	/** Adds to a counter, creating it if someone emptied $stats. */
+	protected function count( $name, $n = 1 ) {
+		$this->stats[ $name ] = ( $this->stats[ $name ] ?? 0 ) + $n;
+	}
+
 	protected function count_hit( $where ) {
 		$this->cache_hits++;
-		$this->stats['hits']++;
-		$this->stats[ $where ]++;
+		$this->count( 'hits' );
+		$this->count( $where );
 	}
 
 	protected function count_miss() {
 		$this->cache_misses++;
-		$this->stats['misses']++;
+		$this->count( 'misses' );
 	}
 
 	/** Whether the group goes to the server (and the server is usable). */
 	protected function persistent( $group ) {
-		if ( $this->offline || isset( $this->no_mc_groups[ $group ] ) ) {
+		if ( isset( $this->no_mc_groups[ $group ] ) || ! $this->load_map() ) {
 			return false;
 		}
-		return $this->load_map() && ! isset( $this->down[ $this->bucket( $group ) ] );
+		$bucket = $this->bucket( $group );
+		if ( ! isset( $this->down[ $bucket ] ) ) {
+			return true;
+		}
+		if ( microtime( true ) < $this->down[ $bucket ] ) {
+			return false;
+		}
+		// The back-off is over: try again.  Writes went around the server
+		// meanwhile, so the group starts again under a new version.
+		unset( $this->down[ $bucket ] );
+		$this->failures[ $bucket ] = 0;
+		$this->revive( $bucket );
+		return $this->new_group_version( $bucket );
 	}
 
 	/*
@@ -799,7 +987,7 @@ class WP_Object_Cache {
 			$skey   = $this->key( $key, $group );
 			$value  = $offset >= 0 ? $mc->increment( $skey, $offset ) : $mc->decrement( $skey, -$offset );
 			$code   = $mc->getResultCode();
-			$this->stats['server_writes']++;
+			$this->count( 'server_writes' );
 			if ( Memcached::RES_SUCCESS === $code ) {
 				$this->cache[ $group ][ $id ] = $value;
 				return $value;
@@ -871,49 +1059,222 @@ class WP_Object_Cache {
 
 	/**
 	 * Reads the map once per request, creating it with a new epoch when it is
-	 * missing.  Returns false (and the cache goes offline) when the default
-	 * bucket cannot be reached.  $cas receives the map's CAS token.
+	 * missing, or when it was written under another database epoch (see the
+	 * file comment).  Returns false when the server is unusable: the default
+	 * bucket cannot be reached (the cache then goes offline for a back-off)
+	 * or the cache is offline.  $cas receives the map's CAS token.
 	 */
 	protected function load_map( &$cas = null ) {
 		if ( $this->offline ) {
-			return false;
+			if ( microtime( true ) < $this->offline_until ) {
+				return false;
+			}
+			$this->offline  = false; // The back-off is over: try again, from scratch.
+			$this->broken   = false;
+			unset( $this->down['default'] );
+			$this->revive( 'default' );
+			$this->map      = null;
+			$this->db_epoch = null;
 		}
 		if ( null !== $this->map ) {
 			return true;
+		}
+		if ( null === $this->db_epoch ) {
+			$this->db_epoch = $this->current_db_epoch();
 		}
 		$mc  = $this->mc['default'];
 		$key = $this->map_key();
 		for ( $try = 0; $try < self::CAS_RETRIES; $try++ ) {
 			$got = $mc->get( $key, null, Memcached::GET_EXTENDED );
-			$this->stats['server_gets']++;
-			if ( Memcached::RES_SUCCESS === $mc->getResultCode() && self::valid_map( $got['value'] ) ) {
+			$this->count( 'server_gets' );
+			$code = $mc->getResultCode();
+			if ( Memcached::RES_SUCCESS === $code && self::valid_map( $got['value'] ) && $this->map_is_current( $got['value'] ) ) {
 				$this->map = $got['value'];
 				$cas       = $got['cas'];
+				unset( $this->backoff['default'] );
 				return true;
 			}
-			if ( Memcached::RES_NOTFOUND !== $mc->getResultCode() && ! $this->check( 'default', 'read the key map' ) ) {
+			if ( Memcached::RES_SUCCESS !== $code && Memcached::RES_NOTFOUND !== $code && ! $this->check( 'default', 'read the key map' ) ) {
 				break;
 			}
-			$fresh = array(
-				'epoch'  => self::token(),
-				'groups' => array(),
-			);
-			// add() so that of two requests creating the map at once, one wins and both use its epoch.
-			if ( Memcached::RES_SUCCESS !== $mc->getResultCode() ) {
+			$fresh = $this->fresh_map();
+			if ( Memcached::RES_NOTFOUND === $code ) {
+				// add() so that of two requests creating the map at once, one wins and both use its epoch.
 				$mc->add( $key, $fresh );
 			} else {
-				$mc->set( $key, $fresh ); // Unreadable map: replace it.
+				// Unreadable or out of date: replace it, unless another request just did.
+				$mc->cas( $got['cas'], $key, $fresh );
 			}
-			$this->stats['server_writes']++;
+			$this->count( 'server_writes' );
+			$this->count( 'new_epochs' );
 			if ( ! $this->check( 'default', 'create the key map' ) ) {
 				break;
 			}
 		}
 		if ( ! $this->offline ) {
 			$this->broken = true;
-			$this->go_offline( 'could not read or create the key map on ' . $this->describe( 'default' ) . ': ' . $mc->getResultMessage() );
+			$this->go_offline( 'could not read or create the key map on ' . $this->describe( 'default' ) . ': ' . $mc->getResultMessage(), $this->set_aside( 'default' ) );
 		}
 		return false;
+	}
+
+	/** A map for a new epoch, recording the database epoch it is valid under. */
+	protected function fresh_map() {
+		$map = array(
+			'epoch'  => self::token(),
+			'groups' => array(),
+		);
+		if ( null !== $this->db_epoch ) {
+			$map['db'] = $this->db_epoch;
+		}
+		return $map;
+	}
+
+	/** Whether the map's items were written under the current database epoch (always, outside WordPress). */
+	protected function map_is_current( array $map ) {
+		return null === $this->db_epoch || ( isset( $map['db'] ) && $map['db'] === $this->db_epoch );
+	}
+
+	/*
+	 * ---- The database epoch ----------------------------------------------
+	 *
+	 * One row of the options table (of the main site on multisite), read and
+	 * written with plain SQL: never through get_option(), whose answer would
+	 * itself come from this cache.
+	 */
+
+	/** WordPress's database object, or null outside WordPress. */
+	protected static function db() {
+		global $wpdb;
+		return ( isset( $wpdb ) && is_object( $wpdb ) && method_exists( $wpdb, 'get_var' ) ) ? $wpdb : null;
+	}
+
+	protected static function options_table( $db ) {
+		$prefix = isset( $db->base_prefix ) ? $db->base_prefix : ( isset( $db->prefix ) ? $db->prefix : 'wp_' );
+		return $prefix . 'options';
+	}
+
+	/**
+	 * The database epoch as stored: a string, '' when there is no row, or
+	 * null when there is no database or the query failed (during install).
+	 */
+	public static function read_db_epoch() {
+		$db = self::db();
+		if ( ! $db ) {
+			return null;
+		}
+		$quiet = method_exists( $db, 'suppress_errors' ) ? $db->suppress_errors( true ) : null;
+		$value = $db->get_var( 'SELECT option_value FROM ' . self::options_table( $db ) . " WHERE option_name = '" . self::EPOCH_OPTION . "' LIMIT 1" );
+		$error = isset( $db->last_error ) ? (string) $db->last_error : '';
+		if ( null !== $quiet ) {
+			$db->suppress_errors( $quiet );
+		}
+		if ( null === $value ) {
+			return '' === $error ? '' : null;
+		}
+		return (string) $value;
+	}
+
+	/**
+	 * Replaces the database epoch $old (as read; '' for no row) by $new, only
+	 * if it is still $old, and returns the value now stored.
+	 */
+	public static function write_db_epoch( $old, $new ) {
+		$db = self::db();
+		if ( ! $db ) {
+			return null;
+		}
+		$table = self::options_table( $db );
+		$quiet = method_exists( $db, 'suppress_errors' ) ? $db->suppress_errors( true ) : null;
+		if ( '' === $old ) {
+			$db->query( $db->prepare( "INSERT INTO $table (option_name, option_value, autoload) VALUES (%s, %s, 'no')", self::EPOCH_OPTION, $new ) );
+		} else {
+			$db->query( $db->prepare( "UPDATE $table SET option_value = %s WHERE option_name = %s AND option_value = %s", $new, self::EPOCH_OPTION, $old ) );
+		}
+		if ( null !== $quiet ) {
+			$db->suppress_errors( $quiet );
+		}
+		return self::read_db_epoch();
+	}
+
+	/** Whether a database epoch says the cache was bypassed. */
+	public static function is_gap( $epoch ) {
+		return '' === $epoch || 0 === strpos( (string) $epoch, 'gap:' );
+	}
+
+	/**
+	 * Records, once, that this request runs without the server, so that the
+	 * items there are not trusted again.  Returns the database epoch.
+	 */
+	public static function mark_gap() {
+		$epoch = self::read_db_epoch();
+		if ( null === $epoch || '' === $epoch || 0 === strpos( $epoch, 'gap:' ) ) {
+			return $epoch; // No database, no row (nothing recorded yet), or already marked.
+		}
+		return self::write_db_epoch( $epoch, 'gap:' . self::token() );
+	}
+
+	/**
+	 * The database epoch this request works under: after a gap (or the very
+	 * first time), a new one is recorded, and the guard is put in place.
+	 */
+	protected function current_db_epoch() {
+		$epoch = self::read_db_epoch();
+		if ( null === $epoch ) {
+			return null;
+		}
+		if ( self::is_gap( $epoch ) ) {
+			$epoch = self::write_db_epoch( $epoch, 'e:' . self::token() );
+		}
+		if ( null !== $epoch ) {
+			$this->install_guard();
+		}
+		return $epoch;
+	}
+
+	/**
+	 * Writes the guard must-use plugin if it is not there (one stat per
+	 * request).  It runs in every request and, when this cache is not active,
+	 * marks the gap.  LARDER_GUARD false turns this off.
+	 */
+	protected function install_guard() {
+		if ( defined( 'LARDER_GUARD' ) && ! LARDER_GUARD ) {
+			return;
+		}
+		$dir = defined( 'WPMU_PLUGIN_DIR' ) ? WPMU_PLUGIN_DIR : ( defined( 'WP_CONTENT_DIR' ) ? WP_CONTENT_DIR . '/mu-plugins' : null );
+		if ( ! $dir || file_exists( $dir . '/' . self::GUARD_FILE ) ) {
+			return;
+		}
+		if ( ! is_dir( $dir ) && ! @mkdir( $dir, 0755, true ) ) {
+			$this->log( "could not create $dir for the guard plugin; see README.md, Coherence" );
+			return;
+		}
+		$tmp = $dir . '/.' . self::GUARD_FILE . '.' . self::token();
+		if ( false === @file_put_contents( $tmp, self::guard_source() ) || ! @rename( $tmp, $dir . '/' . self::GUARD_FILE ) ) {
+			@unlink( $tmp );
+			$this->log( "could not write $dir/" . self::GUARD_FILE . '; see README.md, Coherence' );
+		}
+	}
+
+	/** The guard must-use plugin. */
+	public static function guard_source() {
+		$option = self::EPOCH_OPTION;
+		return <<<PHP
+<?php
+/**
+ * Plugin Name: Larder cache guard
+ * Description: Written by the Larder object-cache drop-in.  In a request where that drop-in is not active (removed, replaced, disabled), marks the items on the cache server as out of date, so that they are never served once it is back.  Keep it while the drop-in may come back; it costs one small query per request without the drop-in, nothing with it.
+ */
+if ( ! defined( 'LARDER_OBJECT_CACHE_ACTIVE' ) && isset( \$GLOBALS['wpdb'] ) ) {
+	\$larder_guard_table = \$GLOBALS['wpdb']->base_prefix . 'options';
+	\$larder_guard_epoch = \$GLOBALS['wpdb']->get_var( "SELECT option_value FROM \$larder_guard_table WHERE option_name = '$option'" );
+	if ( is_string( \$larder_guard_epoch ) && 0 !== strpos( \$larder_guard_epoch, 'gap:' ) ) {
+		\$GLOBALS['wpdb']->query( \$GLOBALS['wpdb']->prepare( "UPDATE \$larder_guard_table SET option_value = %s WHERE option_name = '$option' AND option_value = %s", 'gap:' . bin2hex( random_bytes( 6 ) ), \$larder_guard_epoch ) );
+	}
+	unset( \$larder_guard_table, \$larder_guard_epoch );
+}
+
+PHP;
 	}
 
 	protected static function valid_map( $map ) {
@@ -926,10 +1287,10 @@ class WP_Object_Cache {
 		$mc     = $this->mc[ $bucket ];
 		$value  = $mc->get( $this->key( $key, $group ) );
 		$code   = $mc->getResultCode();
-		$this->stats['server_gets']++;
+		$this->count( 'server_gets' );
 		$found = ( Memcached::RES_SUCCESS === $code );
 		if ( ! $found ) {
-			$this->stats['server_misses']++;
+			$this->count( 'server_misses' );
 			if ( Memcached::RES_NOTFOUND !== $code ) {
 				$this->check( $bucket, 'get' );
 			}
@@ -947,7 +1308,7 @@ class WP_Object_Cache {
 			$map[ $this->key( $key, $group ) ] = $key;
 		}
 		$got = $mc->getMulti( array_keys( $map ) );
-		$this->stats['server_gets']++;
+		$this->count( 'server_gets' );
 		if ( false === $got ) {
 			$this->check( $bucket, 'get_multiple' );
 			$got = array();
@@ -958,7 +1319,7 @@ class WP_Object_Cache {
 				$found[ $map[ $skey ] ] = $value;
 			}
 		}
-		$this->stats['server_misses'] += count( $keys ) - count( $found );
+		$this->count( 'server_misses', count( $keys ) - count( $found ) );
 		return $found;
 	}
 
@@ -972,22 +1333,48 @@ class WP_Object_Cache {
 		$bucket = $this->bucket( $group );
 		$mc     = $this->mc[ $bucket ];
 		$skey   = $this->key( $key, $group );
-		$ok     = $mc->$op( $skey, $data, self::expiry( $expire ) );
+		$ok     = $mc->$op( $skey, $data, $this->expiry( $expire ) );
 		$code   = $mc->getResultCode();
-		$this->stats['server_writes']++;
+		$this->count( 'server_writes' );
 		if ( $ok ) {
 			return true;
 		}
 		if ( Memcached::RES_NOTSTORED === $code || Memcached::RES_DATA_EXISTS === $code ) {
 			return false;
 		}
-		if ( ! $this->check( $bucket, $op ) ) {
+		$reached = $this->check( $bucket, $op );
+		if ( 'add' === $op ) {
+			return $reached ? false : null;
+		}
+		// The old item must not outlive a write that did not happen (refused,
+		// or lost to a timeout): delete it, and if even that fails, stop
+		// trusting the server.
+		if ( $mc->delete( $skey ) || Memcached::RES_NOTFOUND === $mc->getResultCode() ) {
+			return false;
+		}
+		if ( ! $this->check( $bucket, 'delete after a failed ' . $op ) ) {
+			$this->give_up( $bucket, "$op and delete failed on " . $this->describe( $bucket ) . ': ' . $mc->getResultMessage() );
 			return null;
 		}
-		if ( 'add' !== $op ) {
-			$mc->delete( $skey );
-		}
 		return false;
+	}
+
+	/**
+	 * Sets a bucket aside at once (a write may have been lost, so its items
+	 * can be stale); for the default bucket the cache goes offline, which
+	 * marks the database epoch.
+	 */
+	protected function give_up( $bucket, $reason ) {
+		if ( isset( $this->down[ $bucket ] ) && microtime( true ) < $this->down[ $bucket ] ) {
+			return; // Already set aside by check().
+		}
+		$until = $this->set_aside( $bucket );
+		if ( 'default' === $bucket ) {
+			$this->broken = true;
+			$this->go_offline( $reason, $until );
+		} else {
+			$this->log( $reason . '; that group stays in the per-request cache for now' );
+		}
 	}
 
 	/** Deletes on the server: true when deleted, false when absent, null when unreachable. */
@@ -995,22 +1382,30 @@ class WP_Object_Cache {
 		$bucket = $this->bucket( $group );
 		$mc     = $this->mc[ $bucket ];
 		$ok     = $mc->delete( $this->key( $key, $group ) );
-		$this->stats['server_writes']++;
+		$this->count( 'server_writes' );
 		if ( $ok ) {
 			return true;
 		}
 		if ( Memcached::RES_NOTFOUND === $mc->getResultCode() ) {
 			return false;
 		}
-		return $this->check( $bucket, 'delete' ) ? false : null;
+		if ( $this->check( $bucket, 'delete' ) ) {
+			return false;
+		}
+		$this->give_up( $bucket, 'delete failed on ' . $this->describe( $bucket ) . ': ' . $mc->getResultMessage() );
+		return null;
 	}
 
 	/**
 	 * WordPress expirations are seconds from now; memcached reads values over
-	 * 30 days as a Unix time, so those are converted.
+	 * 30 days as a Unix time, so those are converted.  LARDER_MAX_TTL caps
+	 * every lifetime, "forever" included.
 	 */
-	protected static function expiry( $expire ) {
+	protected function expiry( $expire ) {
 		$expire = (int) $expire;
+		if ( $this->max_ttl && ( $expire <= 0 || $expire > $this->max_ttl ) ) {
+			$expire = $this->max_ttl;
+		}
 		if ( $expire <= 0 ) {
 			return 0;
 		}
@@ -1025,32 +1420,76 @@ class WP_Object_Cache {
 	 * Looks at the result of the last call on a bucket's client.  Returns
 	 * true when the server answered (even with an error), false when it
 	 * could not be reached.  After enough connection errors the bucket is
-	 * given up for this request; if it is the default bucket, which holds
-	 * the map, the whole cache goes offline.
+	 * set aside for a back-off (1 s, then twice as long each time up to
+	 * 30 s); if it is the default bucket, which holds the map, the whole
+	 * cache goes offline for that time.
 	 */
 	protected function check( $bucket, $what ) {
 		$mc   = $this->mc[ $bucket ];
 		$code = $mc->getResultCode();
 		if ( ! self::is_connection_error( $code ) ) {
 			if ( Memcached::RES_SUCCESS !== $code ) {
-				$this->stats['server_errors']++;
+				$this->count( 'server_errors' );
 			}
 			return true;
 		}
-		$this->stats['server_errors']++;
+		$this->count( 'server_errors' );
+		if ( Memcached::RES_SERVER_MARKED_DEAD === $code && empty( $this->revived[ $bucket ] ) && 1 === count( $this->servers[ $bucket ] ) ) {
+			// Ejected in an earlier request of this worker: try it once in this one.  (With
+			// several servers, the others take its keys until the back-off ends.)
+			$this->revive( $bucket );
+		}
 		$this->failures[ $bucket ] = ( $this->failures[ $bucket ] ?? 0 ) + 1;
 		$limit                     = count( $this->servers[ $bucket ] ) + 1;
 		if ( Memcached::RES_NO_SERVERS === $code || $this->failures[ $bucket ] >= $limit ) {
-			$this->down[ $bucket ] = true;
-			$reason                = sprintf( '%s failed on %s: %s', $what, $this->describe( $bucket ), $mc->getResultMessage() );
+			$this->set_aside( $bucket );
+			$reason = sprintf( '%s failed on %s: %s', $what, $this->describe( $bucket ), $mc->getResultMessage() );
 			if ( 'default' === $bucket ) {
 				$this->broken = true;
-				$this->go_offline( $reason );
+				$this->go_offline( $reason, $this->down[ $bucket ] );
 			} else {
-				$this->log( $reason . '; that group stays in the per-request cache' );
+				$this->log( $reason . '; that group stays in the per-request cache for now' );
 			}
 		}
 		return false;
+	}
+
+	/**
+	 * Gives a bucket's client its servers back.  libmemcached, once it has
+	 * ejected a server, answers "SERVER IS MARKED DEAD" for as long as the
+	 * client lives (a whole PHP worker, with persistent connections), so a
+	 * new try starts from a fresh server list.
+	 */
+	protected function revive( $bucket ) {
+		$mc = $this->mc[ $bucket ];
+		$mc->resetServerList();
+		$mc->addServers( $this->servers[ $bucket ] );
+		$this->revived[ $bucket ] = true;
+	}
+
+	/** Sets a bucket aside for its next back-off; returns when it will be tried again. */
+	protected function set_aside( $bucket ) {
+		$wait                      = min( self::RETRY_MAX, isset( $this->backoff[ $bucket ] ) ? 2 * $this->backoff[ $bucket ] : self::RETRY_MIN );
+		$this->backoff[ $bucket ]  = $wait;
+		$this->down[ $bucket ]     = microtime( true ) + $wait;
+		$this->failures[ $bucket ] = 0;
+		return $this->down[ $bucket ];
+	}
+
+	/**
+	 * The back-off state, for tests and the status page:
+	 * [ bucket => [ 'wait' => current back-off, 'retry_in' => seconds until the next try ] ].
+	 */
+	public function get_backoff() {
+		$now = microtime( true );
+		$out = array();
+		foreach ( $this->down as $bucket => $at ) {
+			$out[ $bucket ] = array(
+				'wait'     => $this->backoff[ $bucket ] ?? 0.0,
+				'retry_in' => max( 0.0, $at - $now ),
+			);
+		}
+		return $out;
 	}
 
 	protected static function is_connection_error( $code ) {
@@ -1083,18 +1522,45 @@ class WP_Object_Cache {
 		return implode( ', ', $names );
 	}
 
-	/** Stops using the server for the rest of the request; logs why, once. */
-	protected function go_offline( $reason ) {
-		$this->offline = true;
+	/**
+	 * Stops using the server until $until (microtime; INF: for good) and logs
+	 * why.  When a server failed, the database epoch is marked: what this
+	 * request writes does not reach the server, whose items may then be stale.
+	 */
+	protected function go_offline( $reason, $until = INF ) {
+		$this->offline       = true;
+		$this->offline_until = $until;
+		$this->map           = null;
+		if ( $this->broken ) {
+			self::mark_gap();
+		}
 		$this->log( $reason . '; WordPress carries on with a per-request cache only' );
 	}
 
-	/** One error_log line per request at most. */
+	/**
+	 * One error_log line per request at most, and one per LARDER_LOG_INTERVAL
+	 * seconds (60) for the same settings across requests: a stamp file in
+	 * LARDER_STATE_DIR (the temporary directory) remembers the last one.
+	 */
 	protected function log( $message ) {
 		if ( $this->logged ) {
 			return;
 		}
 		$this->logged = true;
+		$interval     = defined( 'LARDER_LOG_INTERVAL' ) ? max( 0, (int) LARDER_LOG_INTERVAL ) : self::LOG_INTERVAL;
+		$stamp        = self::log_stamp_file( $this->key_salt . '|' . serialize( $this->servers ) );
+		clearstatcache( true, $stamp );
+		$last = @filemtime( $stamp );
+		if ( false !== $last && time() - $last < $interval ) {
+			return;
+		}
+		@touch( $stamp );
 		error_log( 'Larder object cache: ' . $message );
+	}
+
+	/** Where the time of the last log line for one configuration is kept. */
+	public static function log_stamp_file( $config ) {
+		$dir = defined( 'LARDER_STATE_DIR' ) ? LARDER_STATE_DIR : sys_get_temp_dir();
+		return rtrim( $dir, '/' ) . '/larder-object-cache-' . md5( $config ) . '.log-stamp';
 	}
 }

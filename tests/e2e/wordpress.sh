@@ -14,8 +14,16 @@
 #      (the server's get_hits grows) and make fewer database queries,
 #   3. after editing a post, an option and a category from PHP: the next
 #      loads must show the edits (no stale cache),
-#   4. with the cache server stopped: every page still works, and the
-#      drop-in logs one line per request.
+#   4. coherence: the drop-in is removed, the site title changed without
+#      it, the drop-in copied back: the new title shows (the guard plugin
+#      the drop-in wrote marked the gap, so a new epoch starts),
+#   5. the page cache (advanced-cache.php, WP_CACHE): a second anonymous
+#      load is a HIT that runs no WordPress, a logged-in user is never
+#      served from the cache, an edit shows on the next anonymous load, and
+#      nginx (memcached_pass, wordpress-plugin/nginx/larder-page-cache.conf)
+#      serves the cached page with PHP stopped,
+#   6. with the cache server stopped: every page still works, and the
+#      drop-in logs one line (not one per request).
 # A small mu-plugin appends one JSON line per request (query count, cache
 # counters) to a log the script reads.
 #
@@ -23,6 +31,7 @@
 #   E2E_SERVER_BIN=/usr/bin/memcached ...    run against memcached instead
 #   E2E_DROPIN=/path/object-cache.php ...   test another copy of the drop-in
 #   KEEP_WORK=1 ...                          keep the temporary folder
+#   E2E_BENCH=1 ...                          also measure requests/s with ab (see bench_pages)
 #
 # Exits non-zero on any failure; kills everything it started.
 set -euo pipefail
@@ -154,6 +163,9 @@ define( 'WP_AUTO_UPDATE_CORE', false );
 define( 'LARDER_SERVERS', '127.0.0.1:$CACHE_PORT' );
 define( 'WP_CACHE_KEY_SALT', 'e2e:' );
 define( 'LARDER_E2E_LOG', '$LOG' );
+define( 'LARDER_STATE_DIR', '$WORK' );
+// The page cache is switched on and off by a flag file.
+define( 'WP_CACHE', file_exists( __DIR__ . '/page-cache-on' ) );
 define( 'WP_DEBUG', true );
 define( 'WP_DEBUG_LOG', '$WP/wp-content/debug.log' );
 define( 'WP_DEBUG_DISPLAY', false );
@@ -170,10 +182,18 @@ POST=$(php -r 'echo json_decode($argv[1])->post;' "$IDS")
 CAT=$(php -r 'echo json_decode($argv[1])->category;' "$IDS")
 say "post $POST, category $CAT"
 
+start_php() {
+    php ${PHP_ARGS:-} -S "127.0.0.1:$WP_PORT" -t "$WP" >>"$WORK/php-server.log" 2>&1 &
+    PHP_PID=$!
+    PIDS+=($PHP_PID)
+    wait_for 10 curl -s -o /dev/null --noproxy '*' --max-time 2 "$URL/wp-login.php" || fail "php -S did not start"
+}
+stop_php() {
+    kill "$PHP_PID"
+    wait "$PHP_PID" 2>/dev/null || true
+}
 say "serving $URL"
-php -S "127.0.0.1:$WP_PORT" -t "$WP" >"$WORK/php-server.log" 2>&1 &
-PIDS+=($!)
-wait_for 10 curl -s -o /dev/null --noproxy '*' --max-time 2 "$URL/wp-login.php" || fail "php -S did not start"
+start_php
 
 # ---- Loading pages -------------------------------------------------------
 PAGES=(home post category rest login)
@@ -278,6 +298,257 @@ if [ -f "$debug_log" ]; then
 fi
 kill -0 "${PIDS[1]}" 2>/dev/null || fail "the cache server died"
 
+# ---- Benchmark (E2E_BENCH=1) -------------------------------------------------
+# bench_pages: anonymous requests/s on the feature post, with ab (and wrk for
+# nginx), four ways: no cache, object cache only, page cache through PHP,
+# nginx reading Larder.  One php -S worker, with OPcache; load generator,
+# servers and database all on this machine.
+# Writes $WORK/bench.md (and E2E_BENCH_OUT, when set).
+bench_one() {
+    local label=$1 url=$2 tool=${3:-ab} h0 m0 h1 m1 rps non2xx ratio
+    for _ in $(seq 20); do curl -s -o /dev/null --noproxy '*' --max-time 30 -H "$SITE_HOST" "$url"; done # warm up
+    h0=$(server_stat get_hits); m0=$(server_stat get_misses)
+    if [ "$tool" = ab ]; then
+        ab -q -H "$SITE_HOST" -c "$BENCH_C" -t "$BENCH_SECS" -n 100000000 "$url" >"$WORK/bench.$label" 2>&1 \
+            || fail "ab failed: $(tail -n 3 "$WORK/bench.$label")"
+        rps=$(sed -n 's/^Requests per second: *\([0-9.]*\).*/\1/p' "$WORK/bench.$label")
+        non2xx=$(sed -n 's/^Non-2xx responses: *\([0-9]*\).*/\1/p' "$WORK/bench.$label")
+        cmd="ab -H 'Host: SITE' -c $BENCH_C -t $BENCH_SECS -n 100000000 URL"
+    else
+        wrk -H "$SITE_HOST" -t 1 -c "$BENCH_C" -d "${BENCH_SECS}s" "$url" >"$WORK/bench.$label" 2>&1 || fail "wrk failed"
+        rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/bench.$label")
+        non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$WORK/bench.$label")
+        cmd="wrk -H 'Host: SITE' -t 1 -c $BENCH_C -d ${BENCH_SECS}s URL"
+    fi
+    [ -n "$rps" ] || fail "no result from $tool: $(tail -n 5 "$WORK/bench.$label")"
+    [ -z "$non2xx" ] || [ "$non2xx" = 0 ] || fail "$label: $non2xx responses were not 200"
+    h1=$(server_stat get_hits); m1=$(server_stat get_misses)
+    ratio=$(php -r 'printf("%.1f%%", 100 * $argv[1] / max(1, $argv[1] + $argv[2]));' $((h1 - h0)) $((m1 - m0)))
+    [ $((h1 - h0 + m1 - m0)) -gt 0 ] || ratio="-"
+    printf '| %s | %s | %s | %s | `%s` |\n' "$label" "$rps" "$ratio" "$((h1 - h0)) / $((m1 - m0))" "$cmd" | tee -a "$WORK/bench.md"
+}
+bench_pages() {
+    BENCH_SECS=${E2E_BENCH_SECONDS:-10}
+    BENCH_C=${E2E_BENCH_CONCURRENCY:-4}
+    local target="/?p=$POST"
+    say "benchmark: $BENCH_SECS s per setup, $BENCH_C concurrent connections, $target"
+    mv "$WP/wp-content/mu-plugins/larder-e2e.php" "$WORK/probe.php" # no probe log while measuring
+    # PHP as it runs on a server: with OPcache (off by default in the CLI;
+    # timestamps checked on every request, as files are swapped below).
+    stop_php
+    PHP_ARGS="-d opcache.enable_cli=1 -d opcache.validate_timestamps=1 -d opcache.revalidate_freq=0"
+    start_php
+    printf '| setup | requests/s | server hit ratio | get hits / misses | command |\n| --- | ---: | ---: | ---: | --- |\n' >"$WORK/bench.md"
+    rm -f "$WP/page-cache-on" "$WP/wp-content/object-cache.php"
+    bench_one "no cache (php -S)" "$URL$target"
+    cp "$DROPIN" "$WP/wp-content/object-cache.php"
+    bench_one "object cache (php -S)" "$URL$target"
+    touch "$WP/page-cache-on"
+    bench_one "page cache through PHP (php -S)" "$URL$target"
+    bench_one "nginx memcached_pass" "$NGINX_URL$target"
+    bench_one "nginx memcached_pass, keep-alive" "$NGINX_URL$target" wrk
+    mv "$WORK/probe.php" "$WP/wp-content/mu-plugins/larder-e2e.php"
+    stop_php
+    PHP_ARGS=""
+    start_php
+    [ -z "${E2E_BENCH_OUT:-}" ] || cp "$WORK/bench.md" "$E2E_BENCH_OUT"
+}
+
+# ---- Coherence: removed, changed without it, copied back ---------------------
+say "re-install: removing the drop-in, renaming the site without it, copying it back"
+[ -f "$WP/wp-content/mu-plugins/larder-cache-guard.php" ] || fail "the drop-in did not write its guard plugin"
+rm "$WP/wp-content/object-cache.php"
+OUT=$(timeout 60 php "$FILES/wp-tool.php" "$WP" set-option blogname "Larder Pantry v3") || fail "set-option failed"
+php -r 'exit(json_decode($argv[1])->dropin ? 1 : 0);' "$OUT" || fail "set-option ran with the drop-in: $OUT"
+cp "$DROPIN" "$WP/wp-content/object-cache.php"
+load reinstalled home "Larder Pantry v3" "!Larder Pantry v2<"
+load reinstalled login "Larder Pantry v3"
+say "after re-install the site shows the title set without the drop-in"
+OUT=$(timeout 60 php "$FILES/wp-tool.php" "$WP" set-option blogname "Larder Pantry v2") || fail "set-option failed"
+load renamed-back home "Larder Pantry v2<"
+
+# ---- The page cache ----------------------------------------------------------
+# fetch <label> <url> [curl args...]: saves body and headers, prints the status.
+fetch() {
+    local label=$1 url=$2; shift 2
+    curl -s --noproxy '*' --max-time 30 -D "$WORK/page.$label.h" -o "$WORK/page.$label" -w '%{http_code}' "$@" "$url" || echo 000
+}
+# header <label> <name>: one response header of a fetch.
+header() { tr -d '\r' <"$WORK/page.$1.h" | sed -n "s/^$2: //Ip" | head -n 1; }
+# expect_page <label> <code> <x-cache> <pattern...>
+expect_page() {
+    local label=$1 code=$2 want=$3 got; shift 3
+    got=$(cat "$WORK/page.$label.code")
+    [ "$got" = "$code" ] || fail "page $label: HTTP $got, expected $code"
+    [ "$(header "$label" X-Cache)" = "$want" ] || fail "page $label: X-Cache '$(header "$label" X-Cache)', expected '$want'"
+    [ $# -eq 0 ] || expect_in "$WORK/page.$label" "page $label" "$@"
+}
+page() { local label=$1; fetch "$@" >"$WORK/page.$label.code"; }
+
+say "page cache: advanced-cache.php with WP_CACHE"
+cp "$REPO/wordpress-plugin/advanced-cache.php" "$WP/wp-content/advanced-cache.php"
+touch "$WP/page-cache-on"
+POST_URL="$URL/?p=$POST"
+page pc-miss "$POST_URL"
+expect_page pc-miss 200 MISS "Larder feature v2<" "The feature post body"
+lines=$(wc -l <"$LOG")
+page pc-hit "$POST_URL"
+expect_page pc-hit 200 HIT
+cmp -s "$WORK/page.pc-miss" "$WORK/page.pc-hit" || fail "the cached page differs from the one WordPress made"
+[ "$(wc -l <"$LOG")" -eq "$lines" ] || fail "a page cache hit ran WordPress"
+[ "$(header pc-hit Content-Type)" = "text/html; charset=UTF-8" ] || fail "cached page content type: $(header pc-hit Content-Type)"
+say "second anonymous load: X-Cache: HIT, no WordPress run, same bytes"
+
+COOKIE=$(timeout 60 php "$FILES/wp-tool.php" "$WP" login-cookie) || fail "login-cookie failed"
+page pc-user "$POST_URL" -b "$COOKIE"
+expect_page pc-user 200 BYPASS "wpadminbar" "Larder feature v2<"
+page pc-user2 "$URL/?cat=$CAT" -b "$COOKIE"
+expect_page pc-user2 200 BYPASS "wpadminbar"
+page pc-anon "$URL/?cat=$CAT"
+expect_page pc-anon 200 MISS "!wpadminbar"
+page pc-anon2 "$POST_URL"
+expect_page pc-anon2 200 HIT "!wpadminbar"
+say "logged in: X-Cache: BYPASS, own page; anonymous pages never show the admin bar"
+
+page pc-home "$URL/"
+page pc-home2 "$URL/"
+expect_page pc-home2 200 HIT "Larder feature v2<"
+timeout 60 php "$FILES/wp-tool.php" "$WP" retitle v4 >/dev/null || fail "retitle failed"
+page pc-edited "$POST_URL"
+expect_page pc-edited 200 MISS "Larder feature v4<" "!Larder feature v2<"
+page pc-edited-home "$URL/"
+expect_page pc-edited-home 200 MISS "Larder feature v4<"
+page pc-edited-cat "$URL/?cat=$CAT"
+expect_page pc-edited-cat 200 MISS "Larder feature v4<"
+page pc-edited-hit "$POST_URL"
+expect_page pc-edited-hit 200 HIT "Larder feature v4<"
+say "after an edit: the post, the home page and the category are fresh on the next anonymous load"
+
+# ---- nginx in front, reading Larder ------------------------------------------
+NGINX_PORT=$(free_port)
+NGX=$WORK/nginx
+NGINX_URL=http://127.0.0.1:$NGINX_PORT
+# Requests to nginx carry the site's own Host (WP_HOME), as in production
+# where nginx and WordPress answer for the same name: WordPress would
+# otherwise redirect to its canonical host.  nginx's $host drops the port,
+# so the key is the one PHP's page cache uses.
+SITE_HOST="Host: 127.0.0.1:$WP_PORT"
+mkdir -p "$NGX/logs"
+sed -e "s/server 127.0.0.1:11211;/server 127.0.0.1:$CACHE_PORT;/" \
+    -e "s/server 127.0.0.1:8080;/server 127.0.0.1:$WP_PORT;/" \
+    -e "s/listen 127.0.0.1:80;/listen 127.0.0.1:$NGINX_PORT;/" \
+    -e "s#root /var/www/wordpress;#root $WP;#" \
+    "$REPO/wordpress-plugin/nginx/larder-page-cache.conf" >"$NGX/site.conf"
+grep -q "listen 127.0.0.1:$NGINX_PORT;" "$NGX/site.conf" && grep -q "server 127.0.0.1:$CACHE_PORT;" "$NGX/site.conf" \
+    || fail "could not adapt the nginx example"
+nginx_user=""
+if [ "$(id -u)" -eq 0 ]; then
+    nginx_user="user nobody nogroup;"   # workers without privileges
+    chmod 711 "$WORK"
+fi
+cat >"$NGX/nginx.conf" <<NGINX
+$nginx_user
+worker_processes 1;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $NGX/body;
+    proxy_temp_path $NGX/proxy;
+    fastcgi_temp_path $NGX/fastcgi;
+    uwsgi_temp_path $NGX/uwsgi;
+    scgi_temp_path $NGX/scgi;
+    include $NGX/site.conf;
+}
+NGINX
+command -v nginx >/dev/null || fail "nginx is not installed (apt-get install nginx)"
+nginx -t -q -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" || fail "nginx refuses the configuration"
+say "starting nginx on $NGINX_URL (memcached_pass to 127.0.0.1:$CACHE_PORT)"
+nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
+PIDS+=($!)
+NGINX_PID=$!
+wait_for 10 curl -s -o /dev/null --noproxy '*' --max-time 2 "$NGINX_URL/wp-login.php" || fail "nginx did not start"
+
+page ng-hit "$NGINX_URL/?p=$POST" -H "$SITE_HOST"
+expect_page ng-hit 200 HIT "Larder feature v4<"
+[ "$(header ng-hit X-Cache-Source)" = nginx ] || fail "the page did not come from nginx's memcached module"
+cmp -s "$WORK/page.ng-hit" "$WORK/page.pc-edited-hit" || fail "nginx sent other bytes than PHP's page cache"
+page ng-miss "$NGINX_URL/?tag=cache" -H "$SITE_HOST"
+expect_page ng-miss 200 MISS
+page ng-miss2 "$NGINX_URL/?tag=cache" -H "$SITE_HOST"
+expect_page ng-miss2 200 HIT
+[ "$(header ng-miss2 X-Cache-Source)" = nginx ] || fail "a page stored through nginx was not served by nginx"
+page ng-user "$NGINX_URL/?p=$POST" -H "$SITE_HOST" -b "$COOKIE"
+expect_page ng-user 200 BYPASS "wpadminbar"
+
+say "stopping PHP: nginx alone serves the cached pages"
+stop_php
+page ng-nophp "$NGINX_URL/?p=$POST" -H "$SITE_HOST"
+expect_page ng-nophp 200 HIT "Larder feature v4<" "The feature post body"
+[ "$(header ng-nophp X-Cache-Source)" = nginx ] || fail "the page did not come from nginx"
+code=$(fetch ng-nophp-user "$NGINX_URL/?p=$POST" -H "$SITE_HOST" -b "$COOKIE")
+[ "$code" != 200 ] || fail "a logged-in user got a page with PHP stopped (so: from the cache)"
+code=$(fetch ng-nophp-post "$NGINX_URL/?p=$POST" -H "$SITE_HOST" --data 'x=1')
+[ "$code" != 200 ] || fail "a POST was answered from the cache"
+say "with PHP stopped: the cached page (200, from nginx); logged in or POST: HTTP $code, never the cache"
+start_php
+
+if [ "${E2E_BENCH:-0}" = 1 ]; then
+    bench_pages
+fi
+
+timeout 60 php "$FILES/wp-tool.php" "$WP" retitle v2 >/dev/null || fail "retitle failed" # As the later rounds expect.
+rm -f "$WP/page-cache-on"
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
+if [ -f "$debug_log" ]; then
+    ! grep -n 'advanced-cache\.php\|object-cache\.php\|PHP Fatal' "$debug_log" || fail "PHP complained during the page-cache tests"
+    ! grep -n 'Larder page cache:' "$debug_log" || fail "the page cache logged an error"
+fi
+
+# ---- The companion plugin ------------------------------------------------------
+say "companion plugin: activate, status, settings page, Site Health, disable, enable"
+COMP=$WP/wp-content/plugins/larder-object-cache
+cp -r "$REPO/wordpress-plugin/larder-object-cache" "$WP/wp-content/plugins/"
+mkdir -p "$COMP/dropins" # As packaged: the drop-ins travel with the plugin.
+cp "$REPO/wordpress-plugin/object-cache.php" "$REPO/wordpress-plugin/advanced-cache.php" "$COMP/dropins/"
+companion() { timeout 60 php "$FILES/wp-tool.php" "$WP" companion "$@"; }
+json() { php -r '$j = json_decode($argv[1], true); foreach (explode(".", $argv[2]) as $k) { $j = $j[$k] ?? null; } echo is_bool($j) ? ($j ? "true" : "false") : (is_array($j) ? json_encode($j) : $j);' "$1" "$2"; }
+[ "$(json "$(companion activate)" active)" = true ] || fail "the companion plugin did not activate"
+OUT=$(companion status) || fail "wp larder status failed: $OUT"
+[ "$(json "$OUT" type)" = Larder ] || fail "cache type: $(json "$OUT" type)"
+[ "$(json "$OUT" rows.0.status)" = connected ] || fail "status: $OUT"
+[ "$(json "$OUT" rows.0.server)" = "127.0.0.1:$CACHE_PORT" ] || fail "status: $OUT"
+[ "$(json "$OUT" rows.0.version)" = "$(server_stat version)" ] || fail "status: $OUT"
+case "$(json "$OUT" lines.0)" in "Object cache: installed, version "*) ;; *) fail "status: $OUT" ;; esac
+say "wp larder status: $(json "$OUT" lines.0 | tr -s ' '); $(json "$OUT" rows.0.server) $(json "$OUT" rows.0.status), hit ratio $(json "$OUT" 'rows.0.hit ratio'), memory $(json "$OUT" rows.0.memory)"
+page admin "$URL/wp-admin/options-general.php?page=larder" -b "$COOKIE"
+expect_page admin 200 "" "Larder cache" "127.0.0.1:$CACHE_PORT" "connected" "$(server_stat version)" "Flush the caches" "Disable"
+HEALTH=$(companion health) || fail "Site Health failed"
+[ "$(json "$HEALTH" larder_server)" = good ] && [ "$(json "$HEALTH" larder_dropin)" = good ] || fail "Site Health: $HEALTH"
+# The hit ratio test warns below 80% once there are 1,000 gets; this run's
+# page-cache misses count too.  Its verdict must agree with the figures.
+want=$(php -r '$h = (int) $argv[1]; $m = (int) $argv[2]; echo ($h + $m >= 1000 && $h / ($h + $m) < 0.8) ? "recommended" : "good";' "$(server_stat get_hits)" "$(server_stat get_misses)")
+[ "$(json "$HEALTH" larder_ratio)" = "$want" ] || fail "Site Health hit ratio: $HEALTH, expected $want"
+say "settings page and Site Health: $HEALTH"
+OUT=$(companion disable) || fail "wp larder disable failed: $OUT"
+[ ! -e "$WP/wp-content/object-cache.php" ] || fail "disable left object-cache.php"
+epoch=$(mariadb --no-defaults --socket="$WORK/mysql.sock" -uroot -N -e "SELECT option_value FROM wordpress.wp_options WHERE option_name = 'larder_cache_epoch'")
+case "$epoch" in gap:*) ;; *) fail "disable did not mark the database epoch: '$epoch'" ;; esac
+DROPIN_ON=0
+load companion-off home "Larder Pantry v2<"
+OUT=$(companion enable) || fail "wp larder enable failed: $OUT"
+cmp -s "$COMP/dropins/object-cache.php" "$WP/wp-content/object-cache.php" || fail "enable did not install the bundled drop-in"
+DROPIN_ON=1
+load companion-on home "Larder Pantry v2<"
+load companion-on-warm post "Larder feature v2<"
+say "disable and enable through the plugin's logic, in this WordPress: done"
+if [ -f "$debug_log" ]; then
+    # (WordPress's own update checks warn here: no internet. Only Larder's files matter.)
+    ! grep -n 'PHP Fatal\|PHP [A-Za-z ]*:.*\(larder-object-cache/\|advanced-cache\.php\|object-cache\.php\)' "$debug_log" || fail "PHP complained about the companion plugin"
+fi
+
 # ---- Cache server gone: the site carries on ---------------------------------
 say "stopping the cache server"
 kill "${PIDS[1]}"
@@ -286,7 +557,7 @@ start=$SECONDS
 round server-down v2
 [ $((SECONDS - start)) -le 10 ] || fail "pages were slow with the cache server down"
 logged=$(grep -c 'Larder object cache:' "$debug_log" || true)
-[ "$logged" -eq ${#PAGES[@]} ] || fail "expected one log line per request with the server down, got $logged"
+[ "$logged" -eq 1 ] || fail "expected one log line for ${#PAGES[@]} requests with the server down (once a minute at most), got $logged"
 grep -m1 'Larder object cache:' "$debug_log" | sed 's/^/e2e: logged: /'
 
 ratio=$(php -r 'printf("%.1f", 100 * $argv[1] / max(1, $argv[1] + $argv[2]));' "$warm_hits" "$warm_misses")

@@ -77,6 +77,18 @@ class CacheServer {
 		return false;
 	}
 
+	/** Stops the server and starts a new, empty one on the same port. */
+	public function restart() {
+		$this->stop();
+		$deadline = microtime( true ) + 10;
+		while ( ! $this->launch( $this->port ) ) {
+			if ( microtime( true ) > $deadline ) {
+				throw new RuntimeException( "could not restart {$this->bin} on port {$this->port}" );
+			}
+			usleep( 100000 );
+		}
+	}
+
 	public function address() {
 		return '127.0.0.1:' . $this->port;
 	}

@@ -25,9 +25,11 @@ abstract class CacheTestCase extends TestCase {
 			'multisite' => false,
 			'blog_id'   => 1,
 			'wrong'     => array(),
+			'ext_cache' => true,
 		);
 		$GLOBALS['memcached_servers'] = array( $this->server->address() );
 		$this->log_file               = tempnam( sys_get_temp_dir(), 'wplog' );
+		array_map( 'unlink', glob( LARDER_STATE_DIR . '/*' ) ?: array() ); // Forget earlier log lines.
 		ini_set( 'error_log', $this->log_file );
 		$this->cache = $this->new_request();
 	}
@@ -66,8 +68,9 @@ abstract class CacheTestCase extends TestCase {
 	protected function child( array $ops, $servers = null, array $extra = array(), array $php_args = array() ) {
 		$job = array_merge(
 			array(
-				'servers' => $servers ?? $this->server->address(),
-				'ops'     => $ops,
+				'servers'   => $servers ?? $this->server->address(),
+				'ops'       => $ops,
+				'state_dir' => LARDER_STATE_DIR,
 			),
 			$extra
 		);

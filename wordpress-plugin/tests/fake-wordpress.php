@@ -9,7 +9,16 @@ $GLOBALS['fake_wp'] = array(
 	'multisite' => false,
 	'blog_id'   => 1,
 	'wrong'     => array(),
+	'ext_cache' => null,
 );
+
+function wp_using_ext_object_cache( $using = null ) {
+	$old = $GLOBALS['fake_wp']['ext_cache'];
+	if ( null !== $using ) {
+		$GLOBALS['fake_wp']['ext_cache'] = (bool) $using;
+	}
+	return $old;
+}
 
 function wp_suspend_cache_addition( $suspend = null ) {
 	if ( is_bool( $suspend ) ) {

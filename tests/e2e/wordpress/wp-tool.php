@@ -5,6 +5,11 @@
  *   php wp-tool.php <wordpress dir> install          install the site, theme, content
  *   php wp-tool.php <wordpress dir> edit <suffix>    change a post, an option, a category
  *   php wp-tool.php <wordpress dir> ids              print post and category ids as JSON
+ *   php wp-tool.php <wordpress dir> set-option <name> <value>
+ *   php wp-tool.php <wordpress dir> retitle <suffix> change the feature post's title only
+ *   php wp-tool.php <wordpress dir> login-cookie     print the admin's cookies (for curl -b)
+ *   php wp-tool.php <wordpress dir> companion activate|status|enable|disable|flush|health
+ *                                                    the companion plugin, in this WordPress
  *
  * Each prints one JSON object on success and exits non-zero on failure.
  */
@@ -102,6 +107,71 @@ require $root . '/wp-load.php';
 if ( 'ids' === $command ) {
 	echo json_encode( ids() ), "\n";
 	exit( 0 );
+}
+
+if ( 'set-option' === $command ) {
+	update_option( $argv[3], $argv[4] );
+	echo json_encode(
+		array(
+			'option' => $argv[3],
+			'value'  => get_option( $argv[3] ),
+			'dropin' => defined( 'LARDER_OBJECT_CACHE' ),
+		)
+	), "\n";
+	exit( 0 );
+}
+
+if ( 'retitle' === $command ) {
+	$ids = ids();
+	$ok  = wp_update_post(
+		array(
+			'ID'         => $ids['post'],
+			'post_title' => 'Larder feature ' . $argv[3],
+		),
+		true
+	);
+	if ( is_wp_error( $ok ) ) {
+		fail( $ok->get_error_message() );
+	}
+	echo json_encode( array( 'post' => $ids['post'] ) ), "\n";
+	exit( 0 );
+}
+
+if ( 'login-cookie' === $command ) {
+	$user = get_user_by( 'login', 'admin' );
+	echo LOGGED_IN_COOKIE . '=' . rawurlencode( wp_generate_auth_cookie( $user->ID, time() + 3600, 'logged_in' ) ) . '; '
+		. AUTH_COOKIE . '=' . rawurlencode( wp_generate_auth_cookie( $user->ID, time() + 3600, 'auth' ) ), "\n";
+	exit( 0 );
+}
+
+if ( 'companion' === $command ) {
+	$what = $argv[3] ?? 'status';
+	if ( 'activate' === $what ) {
+		require_once ABSPATH . 'wp-admin/includes/plugin.php';
+		$r = activate_plugin( 'larder-object-cache/larder-object-cache.php' );
+		if ( is_wp_error( $r ) ) {
+			fail( $r->get_error_message() );
+		}
+		echo json_encode( array( 'active' => is_plugin_active( 'larder-object-cache/larder-object-cache.php' ) ) ), "\n";
+		exit( 0 );
+	}
+	if ( ! class_exists( 'Larder_CLI' ) ) {
+		fail( 'the companion plugin is not loaded' );
+	}
+	$cli = new Larder_CLI( new Larder_Manager() );
+	if ( 'health' === $what ) { // What Tools → Site Health runs.
+		$out = array();
+		foreach ( apply_filters( 'site_status_tests', array( 'direct' => array(), 'async' => array() ) )['direct'] as $name => $test ) {
+			if ( 0 === strpos( $name, 'larder_' ) ) {
+				$out[ $name ] = call_user_func( $test['test'] )['status'];
+			}
+		}
+		echo json_encode( $out ), "\n";
+		exit( 0 );
+	}
+	$result = call_user_func( array( $cli, $what ) );
+	echo json_encode( $result + array( 'type' => function_exists( 'wp_cache_get_type' ) ? wp_cache_get_type() : 'Default' ) ), "\n";
+	exit( $result['ok'] ? 0 : 1 );
 }
 
 if ( 'edit' === $command ) {
