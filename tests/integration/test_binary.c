@@ -186,9 +186,12 @@ static size_t build(char *out, uint8_t op, const char *key, const char *ext, siz
     uint32_t nb = htonl(body);
     memcpy(out + 8, &nb, 4);
     memcpy(out + 12, &opaque, 4);
-    memcpy(out + 24, ext, extlen);
-    memcpy(out + 24 + extlen, key, klen);
-    memcpy(out + 24 + extlen + klen, val, vlen);
+    if (extlen)
+        memcpy(out + 24, ext, extlen);
+    if (klen)
+        memcpy(out + 24 + extlen, key, klen);
+    if (vlen)
+        memcpy(out + 24 + extlen + klen, val, vlen);
     return 24 + body;
 }
 
