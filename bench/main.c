@@ -64,11 +64,14 @@ static bool main_all_lost(struct main_run *m) {
     return true;
 }
 
-/* The measured run: a line per second until the duration is up. */
-static void main_run_seconds(struct main_run *m, uint64_t t0, struct tally *total) {
+/* The measured run: a line per second until the duration is up.  Returns
+ * when the threads were told to stop: the run's rate is over the time up to
+ * then, not over the drain of the last replies and the last collection. */
+static uint64_t main_run_seconds(struct main_run *m, uint64_t t0, struct tally *total) {
     uint64_t stop_at = t0 + (uint64_t)(m->opts.duration * 1e9);
     unsigned full = (unsigned)m->opts.duration;
     bool stopped = false;
+    uint64_t stopped_at = 0;
     if (!m->opts.quiet)
         report_second_header(stdout);
     for (unsigned k = 1; k <= full && !main_interrupted && !main_all_lost(m); k++) {
@@ -77,6 +80,7 @@ static void main_run_seconds(struct main_run *m, uint64_t t0, struct tally *tota
             main_sleep_until(stop_at);
             atomic_store(&m->plan.stop, true);
             stopped = true;
+            stopped_at = worker_now_ns();
         }
         main_sleep_until(at);
         tally_reset(&m->second);
@@ -90,6 +94,7 @@ static void main_run_seconds(struct main_run *m, uint64_t t0, struct tally *tota
     if (!stopped && !m->all_lost)
         main_sleep_until(stop_at);
     atomic_store(&m->plan.stop, true);
+    return stopped ? stopped_at : worker_now_ns();
 }
 
 static const char *main_phase_name(enum client_phase p) {
@@ -103,10 +108,11 @@ static void main_phase(struct main_run *m, unsigned i) {
     atomic_store(&m->plan.stop, false);
     atomic_store(&m->plan.phase_start_ns, t0);
     pthread_barrier_wait(&m->plan.barrier);
+    uint64_t end = 0;
     if (phase == CLIENT_RUN)
-        main_run_seconds(m, t0, total);
+        end = main_run_seconds(m, t0, total);
     pthread_barrier_wait(&m->plan.barrier);
-    m->phase_secs[i] = (double)(worker_now_ns() - t0) / 1e9;
+    m->phase_secs[i] = (double)((end ? end : worker_now_ns()) - t0) / 1e9;
     main_collect(m, total);
     report_phase(stdout, main_phase_name(phase), m->phase_secs[i], total);
     fflush(stdout);
