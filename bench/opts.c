@@ -12,7 +12,8 @@
 
 static const char opts_usage[] =
     "usage: larder-load [options]\n"
-    "  -s, --server HOST:PORT[,...]  servers (default 127.0.0.1:11211); keys are\n"
+    "  -s, --server HOST:PORT[,...]  servers (default 127.0.0.1:11211; [V6]:PORT for\n"
+    "                                IPv6); keys are\n"
     "                                sharded over them by key number\n"
     "  -c, --conns N                 connections per server (default 20)\n"
     "  -T, --threads N               generator threads (default 1)\n"
@@ -87,6 +88,10 @@ static bool opts_servers(struct load_opts *o, const char *arg) {
         if (!colon || colon == item || o->nservers == OPTS_MAX_SERVERS)
             return false;
         *colon = '\0';
+        if (item[0] == '[' && colon[-1] == ']') { /* [v6]:port */
+            colon[-1] = '\0';
+            item++;
+        }
         struct opts_server *s = &o->server[o->nservers++];
         uint64_t port;
         if (strlen(item) >= sizeof(s->host) || !opts_uint(colon + 1, 1, 65535, &port))
