@@ -456,6 +456,7 @@ class Report:
         ran = {r["workload"] for r in bench.attempts}
         self.workloads = [w for w in WORKLOADS if w[0] in ran]
         self.table = [self.summarise(w) for w in self.workloads]
+        self.plotted = self.table  # the rows the plot being drawn shows
 
     def summarise(self, workload):
         wname = workload[0]
@@ -519,7 +520,7 @@ class Report:
         """One line per workload: median, min, max for each server; returns
         the lowest value, for the axis."""
         rows = []
-        for i, r in enumerate(self.table):
+        for i, r in enumerate(self.plotted):
             vals = [i, r["workload"]]
             for srv in SERVERS:
                 s = r[srv, key]
@@ -553,16 +554,17 @@ class Report:
             x = "($1+%.2f)" % ((k - 1) * width)
             parts.append("'%s' using %s:%d:(%.2f) with boxes fs solid 0.85 lc rgb '%s' title '%s'"
                          % (dat, x, col, width * 0.95, COLOUR[srv], LABEL[srv]))
-            parts.append("'%s' using %s:%d:%d:%d with yerrorbars lc rgb '#333333' pt 0 ps 0 lw 1.2 "
-                         "notitle" % (dat, x, col, col + 1, col + 2))
+            parts.append("'%s' using %s:%d:(0):(column(%d)-column(%d)) with vectors heads "
+                         "size screen 0.004,90 lc rgb '#222222' lw 1.2 notitle"
+                         % (dat, x, col + 1, col + 2, col + 1))
         parts.append("'%s' using 1:(ylab):(stringcolumn(12)) with labels tc rgb 'red' "
                      "font ',12' notitle" % dat)
         return ", ".join(parts)
 
     def xtics(self):
         return "set xtics (%s) rotate by -25 left noenhanced\nset xrange [-0.6:%f]\n" % (
-            ", ".join("'%s' %d" % (r["workload"], i) for i, r in enumerate(self.table)),
-            len(self.table) - 0.4)
+            ", ".join("'%s' %d" % (r["workload"], i) for i, r in enumerate(self.plotted)),
+            len(self.plotted) - 0.4)
 
     def plot_throughput(self):
         low = self.log_floor(self.per_server_dat("throughput.dat", "ops_per_sec"))
@@ -581,6 +583,9 @@ plot %s
 """ % (self.b.args.rounds, low, low * 2, self.xtics(), self.bars("throughput.dat")))
 
     def plot_latency(self):
+        self.plotted = [r for r in self.table if r["tool"] == "larder-load"]
+        if not self.plotted:
+            return
         low = self.log_floor(min(self.per_server_dat("p50.dat", "p50_us", "latency"),
                                  self.per_server_dat("p99.dat", "p99_us", "latency")))
         self.gnuplot("latency", """set terminal pngcairo size 1100,800 noenhanced font ',10'
@@ -604,6 +609,7 @@ set key outside bottom center horizontal
 plot %s
 unset multiplot
 """ % (low, low * 2, self.xtics(), self.bars("p50.dat"), self.bars("p99.dat")))
+        self.plotted = self.table
 
     def plot_cpu(self):
         self.per_server_dat("cpu.dat", "cpu_us_per_req", "CPU figures")
@@ -621,7 +627,7 @@ plot %s
 
     def plot_ratio(self):
         rows = []
-        for i, r in enumerate(self.table):
+        for i, r in enumerate(self.plotted):
             rat, fl = r["ratio"], r["floor"]
             rows.append([i, r["workload"]] + (list(rat) if rat else [None] * 3) +
                         ([1 / fl, fl] if fl else [None, None]) +
@@ -697,6 +703,8 @@ unset multiplot
                 panels.append("set title '%s%s'\nplot %s" % (
                     wname, " (INVALID: accepted rounds only)" if wname in self.b.invalid else "",
                     ", ".join(lines)))
+        if panels:
+            panels[-1] = "set xlabel 'second of the measured phase'\n" + panels[-1]
         if not panels:
             return
         self.gnuplot("timeseries", """set terminal pngcairo size 1100,%d noenhanced font ',10'
@@ -704,14 +712,13 @@ set output 'timeseries.png'
 set datafile separator ','
 set key outside right top vertical
 set grid
-set xlabel 'second of the measured phase'
 set ylabel 'thousand ops/s'
 set yrange [0:*]
 set xrange [0.5:%f]
 set xtics 1
-set lmargin 10
-set rmargin 24
-set multiplot layout %d,1 title 'Throughput in each second of every accepted round: one line per round, one colour per server'
+set lmargin at screen 0.08
+set rmargin at screen 0.78
+set multiplot layout %d,1 title 'Throughput in each second of every accepted round (larder-load workloads): one line per round, one colour per server'
 %s
 unset multiplot
 """ % (230 * len(panels) + 40, self.b.args.duration + 0.5, len(panels), "\n".join(panels)))
