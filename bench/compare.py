@@ -181,14 +181,16 @@ def noise_floor(aa_ratios):
     return max(max(r, 1.0 / r) for r in vals)
 
 
-def verdict(ratio_median, floor):
-    """'faster', 'slower' or 'noise': a ratio is a win or a loss only
-    outside the A/A band."""
-    if ratio_median is None or floor is None:
+def verdict(ratio_spread, floor):
+    """'faster', 'slower' or 'noise' from a ratio's (median, min, max) over
+    rounds: a win or a loss only when every round's ratio lies outside the
+    A/A band [1/floor, floor], on the same side."""
+    if ratio_spread is None or floor is None:
         return None
-    if ratio_median > floor:
+    _, lo, hi = ratio_spread
+    if lo > floor:
         return "faster"
-    if ratio_median < 1.0 / floor:
+    if hi < 1.0 / floor:
         return "slower"
     return "noise"
 
@@ -474,9 +476,9 @@ class Report:
             row["cpu_ratio"] = spread(round_ratios(rows, "cpu_us_per_req"))
             row["cpu_floor"] = noise_floor(round_ratios(rows, "cpu_us_per_req", "memcached",
                                                         "memcached_b"))
-            row["verdict"] = verdict(row["ratio"] and row["ratio"][0], row["floor"])
+            row["verdict"] = verdict(row["ratio"], row["floor"])
             # For CPU lower is better: Larder "cheaper" when its ratio is below the band.
-            cv = verdict(row["cpu_ratio"] and row["cpu_ratio"][0], row["cpu_floor"])
+            cv = verdict(row["cpu_ratio"], row["cpu_floor"])
             row["cpu_verdict"] = {"faster": "costlier", "slower": "cheaper"}.get(cv, cv)
         else:
             row.update(ratio=None, aa=None, floor=None, cpu_ratio=None, cpu_floor=None,
@@ -634,14 +636,16 @@ plot %s
                         ["INVALID" if r["invalid"] else ("%.2f" % rat[0] if rat else "-")])
         self.write_dat("ratio.dat", "# idx workload ratio_med ratio_min ratio_max band_lo band_hi label",
                        rows)
+        lows = [v for row in rows for v in (row[3], row[5]) if v]
+        bottom = min([0.5] + lows) * 0.9
         self.gnuplot("ratio", """set terminal pngcairo size 1100,560 noenhanced font ',10'
 set output 'ratio.png'
 set title 'Larder ops/s ÷ memcached ops/s per round: median, bars show min–max; grey: A/A noise band (memcached ÷ memcached B, same run)'
 set ylabel 'ratio Larder / memcached (log scale; above 1: Larder faster)'
 set logscale y
-set yrange [0.5:*]
+set yrange [%g:*]
 set format y '%%g'
-set ytics (0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 10)
+set ytics (0.1, 0.2, 0.3, 0.4, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 6, 8, 10)
 set grid ytics
 set key outside bottom center horizontal
 %s
@@ -649,7 +653,7 @@ plot 'ratio.dat' using 1:(1):($1-0.38):($1+0.38):6:7 with boxxyerror fs solid 0.
      1 with lines dt 2 lc rgb 'black' title 'equal', \\
      'ratio.dat' using 1:3:4:5 with yerrorbars pt 7 ps 1.4 lw 1.5 lc rgb '%s' title 'Larder / memcached', \\
      'ratio.dat' using ($1+0.12):(column(3) > 0 ? column(3) : 1.15):8 with labels left offset 0.5,0 notitle
-""" % (self.xtics(), COLOUR["larder"]))
+""" % (bottom, self.xtics(), COLOUR["larder"]))
 
     def plot_memfit(self):
         mf = self.b.memfit
@@ -746,7 +750,8 @@ unset multiplot
                  "", "## Throughput", "",
                  "Median over rounds, (min–max) in brackets.  Ratio: Larder/memcached paired "
                  "by round.  A/A floor: the largest factor between memcached and memcached B "
-                 "in any round of the workload; a ratio inside ±floor is noise.",
+                 "in any round of the workload.  A verdict other than noise needs every "
+                 "round's ratio outside ±floor, on the same side.",
                  "",
                  "| workload | Larder ops/s | memcached ops/s | ratio L/M | A/A floor | verdict |",
                  "|---|---:|---:|---:|---:|---|"]

@@ -12,7 +12,8 @@ pkgs=(
     python3 python3-pymemcache clang
     # the memcached ecosystem: other clients, a proxy
     php-memcache nutcracker
-    # benchmarks
+    # benchmarks: plots (memaslap, the second load generator, is in
+    # libmemcached-tools above)
     gnuplot-nox
     # the WordPress drop-in and its end-to-end test
     php-cli php-memcached php-mysql phpunit mariadb-server wordpress curl

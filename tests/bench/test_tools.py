@@ -74,11 +74,14 @@ class FloorTests(unittest.TestCase):
         self.assertIsNone(compare.noise_floor([]))
 
     def test_verdict_only_outside_the_band(self):
-        self.assertEqual(compare.verdict(1.2, 1.25), "noise")
-        self.assertEqual(compare.verdict(0.81, 1.25), "noise")
-        self.assertEqual(compare.verdict(1.3, 1.25), "faster")
-        self.assertEqual(compare.verdict(0.7, 1.25), "slower")
-        self.assertIsNone(compare.verdict(None, 1.25))
+        v = compare.verdict
+        self.assertEqual(v((1.2, 1.1, 1.3), 1.25), "noise")
+        self.assertEqual(v((1.32, 0.98, 1.41), 1.25), "noise", "one round inside: no win")
+        self.assertEqual(v((0.81, 0.7, 0.9), 1.25), "noise")
+        self.assertEqual(v((1.4, 1.3, 1.5), 1.25), "faster")
+        self.assertEqual(v((0.7, 0.6, 0.75), 1.25), "slower")
+        self.assertIsNone(v(None, 1.25))
+        self.assertIsNone(v((1.0, 1.0, 1.0), None))
 
     def test_ratios_pair_the_servers_by_round(self):
         rows = [{"round": 1, "server": "larder", "x": 200.0},
