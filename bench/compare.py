@@ -11,8 +11,9 @@ round so that no server always runs first.
 
 A run is valid only when the load generator saw no error of any kind (wrong
 value, protocol error, error reply, lost connection, timeout, value left by
-another run), in its loading phase as in its measured phase, and the server
-is still alive at the end.  An invalid run is retried (--retries times); if
+another run), in its loading phase as in its measured phase, no whole second
+of the measured phase went by without a reply (a stall), and the server is
+still alive at the end.  An invalid run is retried (--retries times); if
 it still fails, the workload is reported INVALID and no ratio is given.
 Figures are the median and the min-max over rounds; nothing invalid is ever
 averaged in.
@@ -162,6 +163,17 @@ def load_problems(result, returncode):
     return None
 
 
+def stalled_seconds(csv_path):
+    """Seconds of a larder-load per-second CSV in which not one reply came
+    back: every connection waited a whole second or more, a timeout in all
+    but name (larder-load's own stall timeout is far longer)."""
+    try:
+        with open(csv_path, newline="") as f:
+            return [int(r["sec"]) for r in csv.DictReader(f) if float(r["reqs_per_sec"]) == 0]
+    except (OSError, KeyError, ValueError):
+        return []
+
+
 # ---- statistics over rounds; pure functions, tested on their own ----
 
 def spread(values):
@@ -295,6 +307,10 @@ class Bench:
                                      out_path)
                 result = parse_result(proc.stdout)
                 rec["problem"] = load_problems(result, proc.returncode)
+                stalls = stalled_seconds(csv_path)
+                if stalls and not rec["problem"]:
+                    rec["problem"] = "stalled: no reply at all in second(s) %s of the run" % (
+                        ",".join(map(str, stalls)))
                 if result:
                     rec.update(ops_per_sec=result["ops_per_sec"],
                                reqs=result["reqs_per_sec"] * result["duration_s"], p50_us=result["p50_us"],
@@ -744,8 +760,9 @@ unset multiplot
                  "- Load: larder-load (and memaslap for `memaslap_get90`), %d threads, %d "
                  "connections, %d keys, %g s measured per run after loading the data, %d rounds"
                  % (a.gen_threads, a.conns, a.keys, a.duration, a.rounds),
-                 "- Valid runs only: any error or timeout, in loading or measuring, rejects the "
-                 "run; it is retried up to %d times, then the workload is INVALID." % a.retries,
+                 "- Valid runs only: any error or timeout, in loading or measuring, or a second "
+                 "of the measured phase without a single reply (a stall), rejects the run; it "
+                 "is retried up to %d times, then the workload is INVALID." % a.retries,
                  "- Caveat: load generator and servers share the same %s cores." % m["cores"],
                  "", "## Throughput", "",
                  "Median over rounds, (min–max) in brackets.  Ratio: Larder/memcached paired "

@@ -93,6 +93,15 @@ class FloorTests(unittest.TestCase):
         self.assertEqual(compare.spread([3.0, 1.0, 2.0]), (2.0, 1.0, 3.0))
         self.assertIsNone(compare.spread([None]))
 
+    def test_a_second_without_replies_is_a_stall(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.csv")
+            with open(path, "w") as f:
+                f.write("sec,ops_per_sec,reqs_per_sec,errors\n1,100.0,100.0,0\n2,0.0,0.0,0\n"
+                        "3,0.0,0.0,0\n4,5.0,5.0,0\n")
+            self.assertEqual(compare.stalled_seconds(path), [2, 3])
+            self.assertEqual(compare.stalled_seconds(os.path.join(tmp, "none.csv")), [])
+
     def test_load_problems(self):
         ok = {"bad_values": 0, "timeouts": 0, "conn_errors": 0}
         self.assertIsNone(compare.load_problems(ok, 0))
