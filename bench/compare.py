@@ -616,7 +616,7 @@ set rmargin 3
 set yrange [%g:*]
 ylab = %g
 %s
-set multiplot layout 2,1 title 'Latency per request as larder-load measures it: median of rounds, bars show min–max'
+set multiplot layout 2,1 title 'Latency per request as larder-load measures it (memaslap gives none): median of rounds, bars show min–max'
 set title 'p50 (median request)'
 set ylabel 'microseconds (log scale)'
 unset xlabel
