@@ -40,9 +40,11 @@ bench: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 bench-unit: $(BENCH_TEST_BIN)
 	./$(BENCH_TEST_BIN) $(CRITERION_ARGS)
 
-bench-integration: $(BENCH_LOAD)
+bench-integration: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
 	    timeout 150 python3 tests/bench/test_integration.py
+	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
+	    timeout 600 python3 tests/bench/test_tools.py
 
 # Unit tests first; both parts must pass.
 test-bench: bench-unit bench-integration

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,8 @@ struct client {
     char *in;
     size_t in_len, in_cap;
     size_t max_data;
+    size_t skip;        /* bytes of an oversized value still to discard */
+    bool told_stale;    /* said once that values from another run are here */
     struct client_pending *ring;
     uint64_t *ring_keys;
     unsigned ring_cap, ring_batch, head, count;
@@ -163,6 +166,7 @@ static void client_close(struct client *c) {
         event_del(c->ev_write);
     close(c->fd);
     c->fd = -1;
+    atomic_fetch_sub(c->ctx->live, 1);
     client_finish(c);
 }
 
@@ -320,6 +324,21 @@ static bool client_reply_is_error(const struct reply *r) {
            r->kind == REPLY_SERVER_ERROR || r->kind == REPLY_NOT_STORED;
 }
 
+/* A value of a size this run never sets that is otherwise the key's own:
+ * left by an earlier run with other -V settings.  A value too large for the
+ * receive buffer is judged by the bytes of it that are there (its key). */
+static bool client_is_stale(const struct client *c, uint64_t id, const struct reply *r) {
+    const struct client_ctx *ctx = c->ctx;
+    if (dist_size_valid(&ctx->opts->value_size, r->data_len))
+        return false;
+    if (r->data_len <= c->max_data)
+        return payload_check(ctx->payload, id, r->data, r->data_len);
+    unsigned ks = ctx->payload->key_size;
+    char key[PAYLOAD_KEY_MAX];
+    payload_key(ctx->payload, id, key);
+    return (size_t)(c->in + c->in_len - r->data) >= ks && memcmp(r->data, key, ks) == 0;
+}
+
 static void client_check_value(struct client *c, struct client_pending *p, uint64_t id,
                                const struct reply *r) {
     const struct client_ctx *ctx = c->ctx;
@@ -328,7 +347,15 @@ static void client_check_value(struct client *c, struct client_pending *p, uint6
         client_say(c, "value with flags we never set", r->line, r->line_len);
         return;
     }
-    if (!dist_size_valid(&ctx->opts->value_size, r->data_len) ||
+    if (client_is_stale(c, id, r)) {
+        c->ctx->tally->stale_values++;
+        if (!c->told_stale && (c->told_stale = true))
+            client_say(c, "value of a size this run never sets, left by an earlier run? "
+                          "(counted as a miss; --flush or flush_all avoids it)",
+                       r->line, r->line_len);
+        return;
+    }
+    if (r->data_len > c->max_data || !dist_size_valid(&ctx->opts->value_size, r->data_len) ||
         !payload_check(ctx->payload, id, r->data, r->data_len)) {
         char key[PAYLOAD_KEY_MAX];
         payload_key(ctx->payload, id, key);
@@ -428,12 +455,9 @@ static bool client_consume(struct client *c) {
         enum reply_status st = reply_parse(c->in + off, c->in_len - off, c->max_data, &r);
         if (st == REPLY_INCOMPLETE)
             break;
-        if (st != REPLY_OK) {
+        if (st == REPLY_BAD) {
             c->ctx->tally->proto_errors++;
-            client_lost(c, st == REPLY_TOO_LARGE ? "value larger than any this run sets "
-                                                   "(left by another run? flush_all first)"
-                                                 : "unparsable reply",
-                        c->in + off, c->in_len - off);
+            client_lost(c, "unparsable reply", c->in + off, c->in_len - off);
             return false;
         }
         enum client_verdict v = client_apply(c, &r);
@@ -442,7 +466,13 @@ static bool client_consume(struct client *c) {
             client_lost(c, "reply does not answer the request", r.line, r.line_len);
             return false;
         }
-        off += r.size;
+        if (st == REPLY_TOO_LARGE && r.size > c->in_len - off) {
+            /* An oversized value is judged, then skipped as it arrives. */
+            c->skip = r.size - (c->in_len - off);
+            off = c->in_len;
+        } else {
+            off += r.size;
+        }
         if (v == CLIENT_DONE)
             client_complete(c, now);
     }
@@ -508,6 +538,12 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg) {
             client_lost(c, "read failed", strerror(errno), strlen(strerror(errno)));
         return;
     }
+    if (c->skip > 0) {
+        size_t drop = c->skip < (size_t)n ? c->skip : (size_t)n;
+        memmove(c->in + c->in_len, c->in + c->in_len + drop, (size_t)n - drop);
+        c->skip -= drop;
+        n -= (ssize_t)drop;
+    }
     c->in_len += (size_t)n;
     if (client_consume(c) && c->busy)
         client_pump(c);
@@ -571,7 +607,39 @@ struct client *client_new(struct client_ctx *ctx, unsigned server, uint64_t slic
         return NULL;
     }
     event_add(c->ev_read, NULL);
+    atomic_fetch_add(ctx->live, 1);
     return c;
+}
+
+bool client_flush_server(const struct opts_server *s, double timeout_s) {
+    int fd = client_connect(s);
+    if (fd < 0) {
+        fprintf(stderr, "larder-load: %s:%s: cannot connect to flush: %s\n", s->host, s->port,
+                strerror(errno));
+        return false;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (time_t)timeout_s) * 1e6)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    char buf[256];
+    size_t len = 0;
+    bool ok = write(fd, "flush_all\r\n", 11) == 11;
+    while (ok && (len < 2 || memcmp(buf + len - 2, "\r\n", 2) != 0) && len < sizeof(buf) - 1) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            ok = false;
+        else
+            len += (size_t)n;
+    }
+    close(fd);
+    if (ok && len == 4 && memcmp(buf, "OK\r\n", 4) == 0)
+        return true;
+    char shown[200];
+    client_escape(shown, sizeof(shown), buf, len);
+    fprintf(stderr, "larder-load: %s:%s: flush_all failed: %s\n", s->host, s->port,
+            len ? shown : "no reply");
+    return false;
 }
 
 void client_start(struct client *c) {

@@ -51,6 +51,7 @@ struct client_ctx {
     struct tally *tally;
     enum client_phase phase;
     atomic_bool *stop;      /* set by the reporter when the run is over */
+    atomic_uint *live;      /* open connections of every thread */
     unsigned busy;          /* clients still working in this phase */
     uint64_t completions;   /* requests answered, for stall detection */
 };
@@ -81,5 +82,9 @@ void client_start(struct client *c);
 void client_abandon(struct client *c);
 
 bool client_is_busy(const struct client *c);
+
+/* Sends flush_all to one server over a connection of its own and waits for
+ * OK (timeout_s at most).  False, with a message on stderr, otherwise. */
+bool client_flush_server(const struct opts_server *s, double timeout_s);
 
 #endif

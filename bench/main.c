@@ -32,6 +32,7 @@ struct main_run {
     struct tally phase_tally[WORKER_MAX_PHASES];
     double phase_secs[WORKER_MAX_PHASES];
     struct tally second; /* scratch for one second of the run */
+    bool all_lost;       /* every connection closed: the run stopped early */
 };
 
 static volatile sig_atomic_t main_interrupted;
@@ -53,19 +54,33 @@ static void main_collect(struct main_run *m, struct tally *into) {
         worker_collect(m->workers[i], into);
 }
 
-/* The measured run: a line per second until the duration is up. */
-static void main_run_seconds(struct main_run *m, uint64_t t0, struct tally *total) {
+/* With no connection left there is nothing to measure: say so, and end the
+ * run now rather than idle to its end. */
+static bool main_all_lost(struct main_run *m) {
+    if (m->all_lost || atomic_load(&m->plan.live) > 0)
+        return m->all_lost;
+    fprintf(stderr, "larder-load: every connection is closed: stopping with an error\n");
+    m->all_lost = true;
+    return true;
+}
+
+/* The measured run: a line per second until the duration is up.  Returns
+ * when the threads were told to stop: the run's rate is over the time up to
+ * then, not over the drain of the last replies and the last collection. */
+static uint64_t main_run_seconds(struct main_run *m, uint64_t t0, struct tally *total) {
     uint64_t stop_at = t0 + (uint64_t)(m->opts.duration * 1e9);
     unsigned full = (unsigned)m->opts.duration;
     bool stopped = false;
+    uint64_t stopped_at = 0;
     if (!m->opts.quiet)
         report_second_header(stdout);
-    for (unsigned k = 1; k <= full && !main_interrupted; k++) {
+    for (unsigned k = 1; k <= full && !main_interrupted && !main_all_lost(m); k++) {
         uint64_t at = t0 + (uint64_t)k * 1000000000u + MAIN_COLLECT_DELAY_NS;
         if (!stopped && stop_at <= at) {
             main_sleep_until(stop_at);
             atomic_store(&m->plan.stop, true);
             stopped = true;
+            stopped_at = worker_now_ns();
         }
         main_sleep_until(at);
         tally_reset(&m->second);
@@ -76,9 +91,10 @@ static void main_run_seconds(struct main_run *m, uint64_t t0, struct tally *tota
             report_csv_row(m->csv, k, 1.0, &m->second);
         tally_merge(total, &m->second);
     }
-    if (!stopped)
+    if (!stopped && !m->all_lost)
         main_sleep_until(stop_at);
     atomic_store(&m->plan.stop, true);
+    return stopped ? stopped_at : worker_now_ns();
 }
 
 static const char *main_phase_name(enum client_phase p) {
@@ -92,10 +108,11 @@ static void main_phase(struct main_run *m, unsigned i) {
     atomic_store(&m->plan.stop, false);
     atomic_store(&m->plan.phase_start_ns, t0);
     pthread_barrier_wait(&m->plan.barrier);
+    uint64_t end = 0;
     if (phase == CLIENT_RUN)
-        main_run_seconds(m, t0, total);
+        end = main_run_seconds(m, t0, total);
     pthread_barrier_wait(&m->plan.barrier);
-    m->phase_secs[i] = (double)(worker_now_ns() - t0) / 1e9;
+    m->phase_secs[i] = (double)((end ? end : worker_now_ns()) - t0) / 1e9;
     main_collect(m, total);
     report_phase(stdout, main_phase_name(phase), m->phase_secs[i], total);
     fflush(stdout);
@@ -110,6 +127,7 @@ static void main_plan(struct main_run *m) {
     if (m->opts.scan)
         p->phase[p->nphases++] = CLIENT_SCAN;
     atomic_init(&p->stop, false);
+    atomic_init(&p->live, 0);
     atomic_init(&p->phase_start_ns, 0);
     pthread_barrier_init(&p->barrier, NULL, m->opts.threads + 1);
 }
@@ -144,6 +162,9 @@ static bool main_setup(struct main_run *m) {
         }
         report_csv_header(m->csv);
     }
+    for (unsigned i = 0; o->flush && i < o->nservers; i++)
+        if (!client_flush_server(&o->server[i], o->stall_timeout))
+            return false;
     main_plan(m);
     m->workers = calloc(o->threads, sizeof(*m->workers));
     if (!m->workers)
@@ -186,8 +207,8 @@ static uint64_t main_summary(struct main_run *m) {
         }
     }
     if (m->opts.kv)
-        report_kv(stdout, run, run_secs, prefill, scan, &all);
-    return tally_errors(&all);
+        report_kv(stdout, run, run_secs, prefill, scan, &all, m->all_lost);
+    return tally_errors(&all) + m->all_lost;
 }
 
 int main(int argc, char **argv) {
@@ -211,8 +232,10 @@ int main(int argc, char **argv) {
         main_teardown(&m);
         return 2;
     }
-    for (unsigned i = 0; i < m.plan.nphases; i++)
-        main_phase(&m, i);
+    for (unsigned i = 0; i < m.plan.nphases; i++) {
+        main_all_lost(&m);
+        main_phase(&m, i); /* a phase with no connection ends at once */
+    }
     for (unsigned i = 0; i < m.opts.threads; i++)
         worker_join(m.workers[i]);
     uint64_t errors = main_summary(&m);

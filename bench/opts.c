@@ -12,7 +12,8 @@
 
 static const char opts_usage[] =
     "usage: larder-load [options]\n"
-    "  -s, --server HOST:PORT[,...]  servers (default 127.0.0.1:11211); keys are\n"
+    "  -s, --server HOST:PORT[,...]  servers (default 127.0.0.1:11211; [V6]:PORT for\n"
+    "                                IPv6); keys are\n"
     "                                sharded over them by key number\n"
     "  -c, --conns N                 connections per server (default 20)\n"
     "  -T, --threads N               generator threads (default 1)\n"
@@ -32,6 +33,8 @@ static const char opts_usage[] =
     "  -q, --quiet                   no per-second lines\n"
     "      --seed N                  random seed (default: from the clock)\n"
     "      --stall-timeout SEC       give up after SEC without a reply (default 10)\n"
+    "      --flush                   flush_all every server first, so that values\n"
+    "                                left by earlier runs cannot be met\n"
     "  -h, --help\n"
     "Exit status: 0 when every reply was valid, 1 on any error, 2 on bad usage.\n";
 
@@ -85,6 +88,10 @@ static bool opts_servers(struct load_opts *o, const char *arg) {
         if (!colon || colon == item || o->nservers == OPTS_MAX_SERVERS)
             return false;
         *colon = '\0';
+        if (item[0] == '[' && colon[-1] == ']') { /* [v6]:port */
+            colon[-1] = '\0';
+            item++;
+        }
         struct opts_server *s = &o->server[o->nservers++];
         uint64_t port;
         if (strlen(item) >= sizeof(s->host) || !opts_uint(colon + 1, 1, 65535, &port))
@@ -118,7 +125,7 @@ static bool opts_ratio(struct load_opts *o, const char *arg) {
     return true;
 }
 
-enum opt_long { OPT_KV = 256, OPT_SEED, OPT_STALL };
+enum opt_long { OPT_KV = 256, OPT_SEED, OPT_STALL, OPT_FLUSH };
 
 static const struct option opts_long[] = {
     {"server", required_argument, NULL, 's'},  {"conns", required_argument, NULL, 'c'},
@@ -131,6 +138,7 @@ static const struct option opts_long[] = {
     {"csv", required_argument, NULL, 'o'},     {"kv", no_argument, NULL, OPT_KV},
     {"quiet", no_argument, NULL, 'q'},         {"seed", required_argument, NULL, OPT_SEED},
     {"stall-timeout", required_argument, NULL, OPT_STALL},
+    {"flush", no_argument, NULL, OPT_FLUSH},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
@@ -165,6 +173,7 @@ static bool opts_apply(struct load_opts *o, int c, const char *arg, const char *
     case OPT_KV: o->kv = true; return true;
     case OPT_SEED: return opts_uint(arg, 0, UINT64_MAX, &o->seed);
     case OPT_STALL: return opts_double(arg, 0.1, 3600, &o->stall_timeout);
+    case OPT_FLUSH: o->flush = true; return true;
     default: return false;
     }
 }

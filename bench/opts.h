@@ -44,6 +44,7 @@ struct load_opts {
     bool quiet;              /* no per-second lines */
     uint64_t seed;
     double stall_timeout;    /* seconds without a reply before giving up */
+    bool flush;              /* flush_all every server before the first phase */
 };
 
 enum opts_result { OPTS_OK, OPTS_EXIT_OK, OPTS_ERROR };

@@ -55,16 +55,16 @@ static bool reply_starts(const char *line, size_t len, const char *word) {
 /* Adds the data block after the header line, if it is all there. */
 static enum reply_status reply_take_data(const char *buf, size_t len, size_t header,
                                          uint64_t dlen, size_t max_data, struct reply *out) {
-    if (dlen > max_data)
-        return REPLY_TOO_LARGE;
     size_t need = header + (size_t)dlen + 2;
+    out->data = buf + header;
+    out->data_len = (size_t)dlen;
+    out->size = need;
+    if (dlen > max_data)
+        return REPLY_TOO_LARGE; /* described, so that the caller can skip it */
     if (len < need)
         return REPLY_INCOMPLETE;
     if (buf[need - 2] != '\r' || buf[need - 1] != '\n')
         return REPLY_BAD;
-    out->data = buf + header;
-    out->data_len = (size_t)dlen;
-    out->size = need;
     return REPLY_OK;
 }
 

@@ -50,13 +50,16 @@ struct reply {
 enum reply_status {
     REPLY_OK,         /* *out describes one unit of out->size bytes */
     REPLY_INCOMPLETE, /* read more and call again */
-    REPLY_TOO_LARGE,  /* a data block above max_data was announced */
+    REPLY_TOO_LARGE,  /* a data block above max_data was announced; *out is
+                         filled in (kind, key, data_len, size) but the block
+                         may not all be in the buffer: skip out->size bytes */
     REPLY_BAD,        /* not a reply this parser knows: the stream is lost */
 };
 
 /* Parses the unit at the front of buf[0..len).  A data block longer than
  * max_data is refused before waiting for it, so a bogus length cannot stall
- * the caller or overflow its buffer. */
+ * the caller or overflow its buffer; the caller may still skip it whole
+ * (a value left by another run is a well-formed reply). */
 enum reply_status reply_parse(const char *buf, size_t len, size_t max_data, struct reply *out);
 
 #endif

@@ -60,13 +60,13 @@ void report_phase(FILE *f, const char *name, double secs, const struct tally *t)
             report_us(hist_percentile(h, 99.9)), report_us(h->count ? h->max : 0));
     fprintf(f, "%s: errors %" PRIu64 " (bad values %" PRIu64 ", protocol %" PRIu64
                ", error replies %" PRIu64 ", connection %" PRIu64 ", timeouts %" PRIu64
-               "); sets refused for lack of memory %" PRIu64 "\n",
+               "); sets refused for lack of memory %" PRIu64 ", stale values %" PRIu64 "\n",
             name, tally_errors(t), t->bad_values, t->proto_errors, t->server_errors,
-            t->conn_errors, t->timeouts, t->sets_refused);
+            t->conn_errors, t->timeouts, t->sets_refused, t->stale_values);
 }
 
 void report_kv(FILE *f, const struct tally *run, double run_secs, const struct tally *prefill,
-               const struct tally *scan, const struct tally *all) {
+               const struct tally *scan, const struct tally *all, int all_lost) {
     const struct hist *h = &run->latency;
     fprintf(f,
             "RESULT ops_per_sec=%.1f reqs_per_sec=%.1f duration_s=%.3f gets=%" PRIu64
@@ -83,8 +83,8 @@ void report_kv(FILE *f, const struct tally *run, double run_secs, const struct t
             all->hits);
     fprintf(f, " errors=%" PRIu64 " bad_values=%" PRIu64 " proto_errors=%" PRIu64
                " server_errors=%" PRIu64 " conn_errors=%" PRIu64 " timeouts=%" PRIu64
-               " sets_refused=%" PRIu64 "\n",
+               " sets_refused=%" PRIu64 " stale_values=%" PRIu64 " all_lost=%d\n",
             tally_errors(all), all->bad_values, all->proto_errors, all->server_errors,
-            all->conn_errors, all->timeouts, all->sets_refused);
+            all->conn_errors, all->timeouts, all->sets_refused, all->stale_values, all_lost);
     fflush(f);
 }

@@ -21,8 +21,9 @@ void report_csv_row(FILE *f, unsigned sec, double secs, const struct tally *t);
 void report_phase(FILE *f, const char *name, double secs, const struct tally *t);
 
 /* The totals scripts need.  `all` is every phase added up: what the
- * server's own counters should show. */
+ * server's own counters should show; all_lost is 1 when the run stopped
+ * early because every connection was gone. */
 void report_kv(FILE *f, const struct tally *run, double run_secs, const struct tally *prefill,
-               const struct tally *scan, const struct tally *all);
+               const struct tally *scan, const struct tally *all, int all_lost);
 
 #endif

@@ -6,7 +6,7 @@
 void tally_reset(struct tally *t) {
     t->reqs = t->gets = t->hits = t->sets = 0;
     t->bad_values = t->proto_errors = t->server_errors = t->conn_errors = t->timeouts = 0;
-    t->sets_refused = 0;
+    t->sets_refused = t->stale_values = 0;
     hist_reset(&t->latency);
 }
 
@@ -21,6 +21,7 @@ void tally_merge(struct tally *dst, const struct tally *src) {
     dst->conn_errors += src->conn_errors;
     dst->timeouts += src->timeouts;
     dst->sets_refused += src->sets_refused;
+    dst->stale_values += src->stale_values;
     hist_merge(&dst->latency, &src->latency);
 }
 

@@ -21,6 +21,8 @@ struct tally {
     uint64_t conn_errors;   /* connect failures, resets, closes */
     uint64_t timeouts;      /* requests never answered */
     uint64_t sets_refused;  /* SERVER_ERROR out of memory: legal, not an error */
+    uint64_t stale_values;  /* a key's own value in a size this run never sets:
+                               left by an earlier run; a miss, not an error */
     struct hist latency;    /* nanoseconds per request */
 };
 

@@ -149,6 +149,7 @@ enum worker_status worker_create(struct worker **out, unsigned index, unsigned c
     uint64_t seed = opts->seed ^ ((uint64_t)(index + 1) * 0x9e3779b97f4a7c15ull);
     client_ctx_init(&w->ctx, opts, payload, w->base, seed);
     w->ctx.stop = &plan->stop;
+    w->ctx.live = &plan->live;
     w->ctx.tally = &w->cur;
     enum worker_status st = worker_connect(w, count);
     worker_hand_over(w); /* connect errors, if any */

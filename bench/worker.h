@@ -28,6 +28,7 @@ struct worker_plan {
     enum client_phase phase[WORKER_MAX_PHASES];
     unsigned nphases;
     atomic_bool stop;                   /* the run is over: drain */
+    atomic_uint live;                   /* connections still open, all threads */
     _Atomic uint64_t phase_start_ns;    /* set before each start barrier */
 };
 

@@ -14,7 +14,8 @@ pkgs=(
     php-memcache nutcracker
     # a binary-protocol client: Java's spymemcached
     default-jre-headless libspymemcached-java
-    # benchmarks
+    # benchmarks: plots (memaslap, the second load generator, is in
+    # libmemcached-tools above)
     gnuplot-nox
     # the WordPress drop-in and its end-to-end test
     php-cli php-memcached php-mysql phpunit mariadb-server wordpress curl

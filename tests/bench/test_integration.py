@@ -120,7 +120,7 @@ class ServerTests:
                                      "-k", "10000"], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             try:
-                stat = subprocess.run([sys.executable, STAT, "-s", self.server.address, "-i", "1",
+                stat = subprocess.run([sys.executable, STAT, self.server.address, "-i", "1",
                                        "-n", "2", "--csv", csv_path],
                                       capture_output=True, text=True, timeout=30)
             finally:
@@ -129,7 +129,8 @@ class ServerTests:
             lines = stat.stdout.splitlines()
             self.assertIn("gets/s", lines[0])
             rows = [l for l in lines[1:] if self.server.address in l]
-            self.assertEqual(len(rows), 2, stat.stdout)
+            self.assertEqual(len(rows), 3, stat.stdout)
+            self.assertTrue(rows[-1].startswith("Average:"), stat.stdout)
             with open(csv_path, newline="") as f:
                 data = list(csv.DictReader(f))
             self.assertEqual(len(data), 2)

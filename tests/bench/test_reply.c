@@ -55,6 +55,21 @@ Test(reply, too_large_is_refused_before_the_data) {
     cr_assert_eq(parse("VA 5000\r\n", &r), REPLY_TOO_LARGE);
 }
 
+/* A too-large unit is still described, so that a client can skip it and
+ * keep the connection. */
+Test(reply, too_large_says_how_much_to_skip) {
+    struct reply r;
+    const char *hdr = "VALUE k1 0 5000\r\n";
+    cr_assert_eq(parse(hdr, &r), REPLY_TOO_LARGE);
+    cr_assert_eq(r.kind, REPLY_VALUE);
+    cr_assert_eq(r.key_len, 2);
+    cr_assert_eq(r.data_len, 5000);
+    cr_assert_eq(r.size, strlen(hdr) + 5000 + 2);
+    cr_assert_eq(parse("VA 5000 kk1\r\n", &r), REPLY_TOO_LARGE);
+    cr_assert_eq(r.kind, REPLY_META_VALUE);
+    cr_assert_eq(r.data_len, 5000);
+}
+
 Test(reply, meta) {
     struct reply r;
     cr_assert_eq(parse("VA 2 kmykey t-1\r\nhi\r\n", &r), REPLY_OK);
