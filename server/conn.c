@@ -34,21 +34,57 @@ static void conn_set_events(struct conn *c, short flags) {
     c->ev_flags = flags;
 }
 
+/* --- buffers ---------------------------------------------------------------- */
+
+/* A connection takes its buffers when it has something to read or write
+ * and gives them back when it goes idle, so that thousands of idle
+ * connections hold no buffer memory; each worker keeps a few spare ones
+ * so that the common one-request-and-wait pattern does not malloc. */
+static char *conn_buf_take(struct worker *w) {
+    return w->nspare > 0 ? w->spare_bufs[--w->nspare] : malloc(CONN_BUF_INITIAL);
+}
+
+static void conn_buf_give(struct worker *w, char *buf, size_t size) {
+    if (buf == NULL)
+        return;
+    if (size == CONN_BUF_INITIAL && w->nspare < WORKER_SPARE_BUFS)
+        w->spare_bufs[w->nspare++] = buf;
+    else
+        free(buf);
+}
+
+/* Gives both buffers back if nothing is in them (UDP keeps its own). */
+static void conn_buf_idle(struct conn *c) {
+    if (c->transport == CONN_UDP || c->rstart != c->rend || c->wstart != c->wend)
+        return;
+    conn_buf_give(c->w, c->rbuf, c->rsize);
+    conn_buf_give(c->w, c->wbuf, c->wsize);
+    c->rbuf = c->wbuf = NULL;
+    c->rsize = c->wsize = 0;
+    c->rstart = c->rend = c->wstart = c->wend = 0;
+}
+
+/* Gets a buffer into *buf if it has none; false when memory is short. */
+static bool conn_buf_ensure(struct conn *c, char **buf, size_t *size) {
+    if (*buf != NULL)
+        return true;
+    *buf = conn_buf_take(c->w);
+    if (*buf == NULL)
+        return false;
+    *size = CONN_BUF_INITIAL;
+    return true;
+}
+
 struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix) {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->fd = fd;
     c->w = w;
-    c->rsize = c->wsize = CONN_BUF_INITIAL;
-    c->rbuf = malloc(c->rsize);
-    c->wbuf = malloc(c->wsize);
     c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
-    if (c->rbuf == NULL || c->wbuf == NULL || c->ev == NULL || event_add(c->ev, NULL) != 0) {
+    if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
         if (c->ev)
             event_free(c->ev);
-        free(c->rbuf);
-        free(c->wbuf);
         free(c);
         return NULL;
     }
@@ -103,8 +139,8 @@ void conn_close(struct conn *c) {
         __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     }
     free(c->udp);
-    free(c->rbuf);
-    free(c->wbuf);
+    conn_buf_give(w, c->rbuf, c->rsize);
+    conn_buf_give(w, c->wbuf, c->wsize);
     free(c);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
 }
@@ -129,6 +165,8 @@ const char *conn_state_name(const struct conn *c) {
 /* --- output ---------------------------------------------------------------- */
 
 char *conn_reserve(struct conn *c, size_t n) {
+    if (!conn_buf_ensure(c, &c->wbuf, &c->wsize))
+        return NULL;
     if (c->wstart == c->wend)
         c->wstart = c->wend = 0;
     if (c->wsize - c->wend >= n)
@@ -212,6 +250,8 @@ static bool conn_flush(struct conn *c) {
 
 /* Makes room for at least one more read; false if the line is too long. */
 static bool conn_rbuf_room(struct conn *c) {
+    if (!conn_buf_ensure(c, &c->rbuf, &c->rsize))
+        return false;
     if (c->rstart == c->rend) {
         c->rstart = c->rend = 0;
         if (c->rsize > 64 * CONN_BUF_INITIAL) {
@@ -461,6 +501,8 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
+    if (!pending && c->state == CONN_PARSE)
+        conn_buf_idle(c);
     conn_publish(c);
     conn_set_events(c, pending ? EV_WRITE : EV_READ);
     if (yield && !pending) {

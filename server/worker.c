@@ -148,6 +148,8 @@ void worker_join(struct worker *w) { pthread_join(w->tid, NULL); }
 
 void worker_free(struct worker *w) {
     worker_take_queue(w); /* closes sockets handed over after the stop */
+    while (w->nspare > 0)
+        free(w->spare_bufs[--w->nspare]);
     if (w->notify_ev)
         event_free(w->notify_ev);
     if (w->timer_ev)

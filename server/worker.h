@@ -35,6 +35,8 @@ struct worker_stats {
 
 struct pending_conn;
 
+#define WORKER_SPARE_BUFS 64
+
 struct worker {
     struct server *srv;
     int id;
@@ -48,6 +50,11 @@ struct worker {
     struct conn *conns;
     bool stopping;
     struct worker_stats stats;
+    /* Buffers of CONN_BUF_INITIAL bytes kept for the worker's connections:
+     * a connection holds buffers only while it has input or output, so
+     * idle ones cost their struct alone (see conn.c). */
+    char *spare_bufs[WORKER_SPARE_BUFS];
+    int nspare;
 };
 
 /* Creates the worker's event base and notify pipe; false on failure. */
