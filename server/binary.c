@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "server/worker.h"
 #include "server/stats.h"
 #include "storage/store.h"
 
@@ -21,7 +22,7 @@
 /* An incr/decr expiration of all ones means "do not create on a miss". */
 #define BIN_NO_VIVIFY 0xffffffffu
 
-static struct store *bin_store(struct conn *c) { return c->w->srv->store; }
+static struct store *bin_store(struct conn *c) { return conn_worker(c)->srv->store; }
 
 /* Writes one packet; parts may be NULL when their length is 0. */
 static void bin_respond(struct conn *c, enum bin_status st, uint64_t cas, const void *ext,
@@ -29,12 +30,11 @@ static void bin_respond(struct conn *c, enum bin_status st, uint64_t cas, const 
                         uint32_t vlen) {
     size_t total = BIN_HEADER_LEN + extlen + keylen + (size_t)vlen;
     char *p = conn_reserve(c, total);
-    if (p == NULL) {
-        c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
-    bin_format_header((unsigned char *)p, c->bin_op, st, extlen, keylen,
-                      (uint32_t)(extlen + keylen + vlen), c->bin_opaque, cas);
+    const struct conn_session *ss = conn_session(c);
+    bin_format_header((unsigned char *)p, ss->bin_op, st, extlen, keylen,
+                      (uint32_t)(extlen + keylen + vlen), ss->bin_opaque, cas);
     char *o = p + BIN_HEADER_LEN;
     if (extlen)
         memcpy(o, ext, extlen);
@@ -58,16 +58,11 @@ static void bin_error(struct conn *c, enum bin_status st) {
 
 /* A success without a body, unless the request was quiet. */
 static void bin_ok(struct conn *c, uint64_t cas) {
-    if (!c->bin_quiet)
+    if (!conn_session(c)->bin_quiet)
         bin_respond(c, BIN_OK, cas, NULL, 0, NULL, 0, NULL, 0);
 }
 
-static void bin_swallow(struct conn *c, uint32_t n) {
-    if (n > 0 && c->state == CONN_PARSE) {
-        c->state = CONN_SWALLOW;
-        c->swallow = n;
-    }
-}
+static void bin_swallow(struct conn *c, uint32_t n) { conn_swallow(c, n); }
 
 /* --- get, getk, touch, gat ---------------------------------------------------- */
 
@@ -94,11 +89,11 @@ static void bin_get(struct conn *c, const struct bin_request *r) {
         opts.exptime = clock_exptime((int64_t)bin_load32(r->extras));
     enum store_status st = store_get(bin_store(c), r->key, r->h.keylen, &opts, bin_emit_value, &g);
     if (touch)
-        STAT_INCR(c->w, cmd_touch);
+        STAT_INCR(conn_worker(c), cmd_touch);
     else
-        STAT_INCR(c->w, cmd_get);
-    stats_detail_get(c->w->srv, r->key, r->h.keylen, st == STORE_OK);
-    if (st == STORE_OK || c->bin_quiet)
+        STAT_INCR(conn_worker(c), cmd_get);
+    stats_detail_get(conn_worker(c)->srv, r->key, r->h.keylen, st == STORE_OK);
+    if (st == STORE_OK || conn_session(c)->bin_quiet)
         return;
     if (g.with_key) /* a getk miss names the key instead of saying "Not found" */
         bin_respond(c, BIN_KEY_ENOENT, 0, NULL, 0, r->key, r->h.keylen, NULL, 0);
@@ -126,7 +121,7 @@ static void bin_update(struct conn *c, const struct bin_request *r) {
     struct store *s = bin_store(c);
     enum store_status st;
 
-    stats_detail_set(c->w->srv, r->key, r->h.keylen);
+    stats_detail_set(conn_worker(c)->srv, r->key, r->h.keylen);
     struct item *it = store_alloc(s, r->key, r->h.keylen, flags, exptime, r->vlen, &st);
     if (it == NULL) {
         if (st == STORE_TOO_LARGE)
@@ -139,24 +134,20 @@ static void bin_update(struct conn *c, const struct bin_request *r) {
             store_unlink(s, r->key, r->h.keylen);
         return;
     }
-    c->item = it;
-    c->item_have = 0;
-    c->crlf[0] = '\r'; /* binary values carry no terminator */
-    c->crlf[1] = '\n';
-    c->crlf_have = 2;
-    c->cmd = (int)bin_store_mode(r->op, r->h.cas);
-    c->cas_in = r->h.cas;
-    c->state = CONN_NREAD;
+    struct conn_session *ss = conn_session(c);
+    ss->cmd = (int)bin_store_mode(r->op, r->h.cas);
+    ss->cas_in = r->h.cas;
+    conn_read_value(c, it, false); /* binary values carry no terminator */
 }
 
 void bin_complete_nread(struct conn *c) {
-    struct item *it = c->item;
-    enum store_mode mode = (enum store_mode)c->cmd;
+    struct conn_session *ss = conn_session(c);
+    bool crlf_ok; /* always: nothing was read after the value */
+    struct item *it = conn_take_value(c, &crlf_ok);
+    enum store_mode mode = (enum store_mode)ss->cmd;
     uint64_t cas = 0;
-    c->item = NULL;
-    c->state = CONN_PARSE;
-    STAT_INCR(c->w, cmd_set);
-    switch (store_link(bin_store(c), it, mode, c->cas_in, &cas)) {
+    STAT_INCR(conn_worker(c), cmd_set);
+    switch (store_link(bin_store(c), it, mode, ss->cas_in, &cas)) {
     case STORE_OK: bin_ok(c, cas); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
     case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;
@@ -172,7 +163,7 @@ void bin_complete_nread(struct conn *c) {
 /* --- delete, incr, decr ------------------------------------------------------- */
 
 static void bin_delete(struct conn *c, const struct bin_request *r) {
-    stats_detail_delete(c->w->srv, r->key, r->h.keylen);
+    stats_detail_delete(conn_worker(c)->srv, r->key, r->h.keylen);
     switch (store_delete(bin_store(c), r->key, r->h.keylen, r->h.cas)) {
     case STORE_OK: bin_ok(c, 0); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
@@ -194,7 +185,7 @@ static void bin_arith(struct conn *c, const struct bin_request *r) {
     char value[8];
     switch (store_marith(bin_store(c), r->key, r->h.keylen, &o, &res)) {
     case STORE_OK:
-        if (!c->bin_quiet) {
+        if (!conn_session(c)->bin_quiet) {
             bin_store64(value, res.value);
             bin_respond(c, BIN_OK, res.cas, NULL, 0, NULL, 0, value, 8);
         }
@@ -210,21 +201,22 @@ static void bin_arith(struct conn *c, const struct bin_request *r) {
 /* --- the rest ----------------------------------------------------------------- */
 
 static void bin_flush(struct conn *c, const struct bin_request *r) {
-    if (!c->w->srv->settings->flush_enabled) {
+    if (!conn_worker(c)->srv->settings->flush_enabled) {
         bin_error(c, BIN_AUTH_ERROR); /* memcached's answer under -F */
         return;
     }
     int64_t delay = r->h.extlen == 4 ? (int64_t)bin_load32(r->extras) : 0;
     store_flush(bin_store(c), delay);
-    STAT_INCR(c->w, cmd_flush);
+    STAT_INCR(conn_worker(c), cmd_flush);
     bin_ok(c, 0);
 }
 
 void bin_stat_packet(struct conn *c, const char *key, size_t nkey, const char *val, size_t nval) {
-    uint8_t op = c->bin_op;
-    c->bin_op = BIN_STAT;
+    struct conn_session *ss = conn_session(c);
+    uint8_t op = ss->bin_op;
+    ss->bin_op = BIN_STAT;
     bin_respond(c, BIN_OK, 0, NULL, 0, key, (uint16_t)nkey, val, (uint32_t)nval);
-    c->bin_op = op;
+    ss->bin_op = op;
 }
 
 static void bin_stat(struct conn *c, const struct bin_request *r) {
@@ -233,7 +225,7 @@ static void bin_stat(struct conn *c, const struct bin_request *r) {
 }
 
 static void bin_log(const struct conn *c, const struct bin_request *r) {
-    fprintf(stderr, "<%d binary opcode 0x%02x key %.*s (%u bytes of value)\n", c->fd, r->h.opcode,
+    fprintf(stderr, "<%d binary opcode 0x%02x key %.*s (%u bytes of value)\n", conn_id(c), r->h.opcode,
             r->key ? (int)r->h.keylen : 0, r->key ? r->key : "", (unsigned)r->vlen);
 }
 
@@ -260,8 +252,7 @@ static void bin_dispatch(struct conn *c, const struct bin_request *r) {
     case BIN_STAT: bin_stat(c, r); break;
     case BIN_QUIT:
         bin_ok(c, 0);
-        c->close_after_write = true;
-        c->state = CONN_CLOSING;
+        conn_hang_up(c, true);
         return;
     default:
         /* SASL without -S, as memcached: not a command this server knows */
@@ -272,10 +263,11 @@ static void bin_dispatch(struct conn *c, const struct bin_request *r) {
 }
 
 void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check check) {
-    c->bin_op = req->h.opcode;
-    c->bin_opaque = req->h.opaque;
-    c->bin_quiet = req->quiet;
-    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
+    struct conn_session *ss = conn_session(c);
+    ss->bin_op = req->h.opcode;
+    ss->bin_opaque = req->h.opaque;
+    ss->bin_quiet = req->quiet;
+    if (__atomic_load_n(&conn_worker(c)->srv->verbose, __ATOMIC_RELAXED) > 1)
         bin_log(c, req);
     switch (check) {
     case BIN_CHECK_OK: bin_dispatch(c, req); return;
@@ -286,7 +278,5 @@ void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check c
     case BIN_CHECK_BAD_BODY: bin_error(c, BIN_UNKNOWN_COMMAND); break;
     case BIN_CHECK_INVALID: bin_error(c, BIN_EINVAL); break;
     }
-    /* memcached hangs up once the error is sent */
-    c->close_after_write = true;
-    c->state = CONN_CLOSING;
+    conn_hang_up(c, true); /* memcached hangs up once the error is sent */
 }

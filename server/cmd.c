@@ -16,12 +16,13 @@
 
 #include "server/meta.h"
 #include "server/server.h"
+#include "server/worker.h"
 #include "server/stats.h"
 #include "storage/store.h"
 
 #define CMD_VALUE_HDR_MAX (PROTO_KEY_MAX + 64)
 
-static struct store *cmd_store(struct conn *c) { return c->w->srv->store; }
+static struct store *cmd_store(struct conn *c) { return conn_worker(c)->srv->store; }
 
 /* --- retrieval --------------------------------------------------------------- */
 
@@ -35,10 +36,8 @@ static void cmd_emit_value(void *arg, const struct item *it) {
     struct cmd_get_ctx *g = arg;
     struct conn *c = g->c;
     char *p = conn_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
-    if (p == NULL) {
-        c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
     size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, g->with_cas,
                                store_item_cas(cmd_store(c), it));
     memcpy(p + n, item_cvalue(it), it->nbytes);
@@ -61,19 +60,20 @@ static bool cmd_keys_ok(const char *p, const char *end) {
  * the read buffer): output per connection stays bounded however many keys
  * are asked for. */
 static void cmd_get(struct conn *c, const struct proto_request *req, bool with_cas, bool touch) {
-    struct worker *w = c->w;
+    struct worker *w = conn_worker(c);
+    struct conn_session *ss = conn_session(c);
     struct cmd_get_ctx g = {c, with_cas};
     struct store_fetch_opts opts = {.touch = touch};
-    size_t mark = c->wend - c->wstart;
-    const char *p = req->keys + c->resume, *end = req->keys + req->keys_len;
+    size_t mark = conn_out_len(c);
+    const char *p = req->keys + ss->resume, *end = req->keys + req->keys_len;
     struct proto_token key;
 
     if (touch)
         opts.exptime = clock_exptime(req->exptime);
-    c->resume = 0;
-    while (proto_next_key(&p, end, &key) && c->state != CONN_CLOSING) {
+    ss->resume = 0;
+    while (proto_next_key(&p, end, &key) && !conn_is_closing(c)) {
         if (key.len > PROTO_KEY_MAX) {
-            c->wend = c->wstart + mark;
+            conn_out_cut(c, mark);
             conn_reply(c, "CLIENT_ERROR bad command line format");
             return;
         }
@@ -83,16 +83,16 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
         else
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
-        if (c->wend - c->wstart > CONN_WBUF_HIGH && p < end) {
+        if (conn_out_len(c) > CONN_WBUF_HIGH && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached
              * answers such a line with the error alone. */
             if (!cmd_keys_ok(p, end)) {
-                c->wend = c->wstart + mark;
+                conn_out_cut(c, mark);
                 conn_reply(c, "CLIENT_ERROR bad command line format");
                 return;
             }
-            c->resume = (size_t)(p - req->keys);
+            ss->resume = (size_t)(p - req->keys);
             conn_rerun_line(c);
             return;
         }
@@ -121,19 +121,16 @@ static void cmd_update(struct conn *c, const struct proto_request *req) {
     if (it == NULL) {
         conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
                                             : "SERVER_ERROR out of memory storing object");
-        c->state = CONN_SWALLOW;
-        c->swallow = (uint64_t)req->vlen + 2;
+        conn_swallow(c, (uint64_t)req->vlen + 2);
         /* The old value must not outlive a set that failed. */
         if (req->cmd == PROTO_CMD_SET)
             store_unlink(s, req->key.s, req->key.len);
         return;
     }
-    c->item = it;
-    c->item_have = 0;
-    c->crlf_have = 0;
-    c->cmd = (int)cmd_store_mode(req->cmd);
-    c->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
-    c->state = CONN_NREAD;
+    struct conn_session *ss = conn_session(c);
+    ss->cmd = (int)cmd_store_mode(req->cmd);
+    ss->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
+    conn_read_value(c, it, true);
 }
 
 void cmd_complete_nread(struct conn *c) {
@@ -141,25 +138,25 @@ void cmd_complete_nread(struct conn *c) {
         meta_complete_nread(c);
         return;
     }
-    struct item *it = c->item;
-    c->item = NULL;
-    c->state = CONN_PARSE;
-    STAT_INCR(c->w, cmd_set);
-    if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
+    struct conn_session *ss = conn_session(c);
+    bool crlf_ok;
+    struct item *it = conn_take_value(c, &crlf_ok);
+    STAT_INCR(conn_worker(c), cmd_set);
+    if (!crlf_ok) {
         store_release(cmd_store(c), it);
         conn_reply(c, "CLIENT_ERROR bad data chunk");
-        c->noreply = false;
+        conn_session(c)->noreply = false;
         return;
     }
-    stats_detail_set(c->w->srv, item_ckey(it), it->nkey);
-    enum store_status st = store_link(cmd_store(c), it, (enum store_mode)c->cmd, c->cas_in, NULL);
+    stats_detail_set(conn_worker(c)->srv, item_ckey(it), it->nkey);
+    enum store_status st = store_link(cmd_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, NULL);
     switch (st) {
     case STORE_OK: conn_reply(c, "STORED"); break;
     case STORE_EXISTS: conn_reply(c, "EXISTS"); break;
     case STORE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
     default: conn_reply(c, "NOT_STORED"); break;
     }
-    c->noreply = false;
+    conn_session(c)->noreply = false;
 }
 
 /* --- other keyed commands ---------------------------------------------------- */
@@ -184,13 +181,13 @@ static void cmd_arith(struct conn *c, const struct proto_request *req) {
 }
 
 static void cmd_delete(struct conn *c, const struct proto_request *req) {
-    stats_detail_delete(c->w->srv, req->key.s, req->key.len);
+    stats_detail_delete(conn_worker(c)->srv, req->key.s, req->key.len);
     enum store_status st = store_delete(cmd_store(c), req->key.s, req->key.len, 0);
     conn_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND");
 }
 
 static void cmd_touch(struct conn *c, const struct proto_request *req) {
-    STAT_INCR(c->w, cmd_touch);
+    STAT_INCR(conn_worker(c), cmd_touch);
     enum store_status st =
         store_touch(cmd_store(c), req->key.s, req->key.len, clock_exptime(req->exptime));
     conn_reply(c, st == STORE_OK ? "TOUCHED" : "NOT_FOUND");
@@ -199,8 +196,8 @@ static void cmd_touch(struct conn *c, const struct proto_request *req) {
 /* --- administrative ---------------------------------------------------------- */
 
 static void cmd_flush_all(struct conn *c, const struct proto_request *req) {
-    STAT_INCR(c->w, cmd_flush);
-    if (!c->w->srv->settings->flush_enabled) {
+    STAT_INCR(conn_worker(c), cmd_flush);
+    if (!conn_worker(c)->srv->settings->flush_enabled) {
         conn_reply(c, "CLIENT_ERROR flush_all not allowed");
         return;
     }
@@ -210,18 +207,18 @@ static void cmd_flush_all(struct conn *c, const struct proto_request *req) {
 
 static void cmd_verbosity(struct conn *c, const struct proto_request *req) {
     int level = req->delta > 2 ? 2 : (int)req->delta;
-    __atomic_store_n(&c->w->srv->verbose, level, __ATOMIC_RELAXED);
+    __atomic_store_n(&conn_worker(c)->srv->verbose, level, __ATOMIC_RELAXED);
     conn_reply(c, "OK");
 }
 
 static void cmd_shutdown(struct conn *c, const struct proto_request *req) {
-    if (!c->w->srv->settings->shutdown_command) {
+    if (!conn_worker(c)->srv->settings->shutdown_command) {
         conn_reply(c, "ERROR: shutdown not enabled");
         return;
     }
     if (req->ntok == 1 || (req->ntok == 2 && proto_tok_is(&req->tok[1], "graceful"))) {
-        server_request_shutdown(c->w->srv);
-        c->state = CONN_CLOSING;
+        server_request_shutdown(conn_worker(c)->srv);
+        conn_hang_up(c, false);
         return;
     }
     conn_reply(c, "CLIENT_ERROR invalid shutdown mode");
@@ -244,7 +241,7 @@ static void cmd_memlimit(struct conn *c, const struct proto_request *req) {
 }
 
 static void cmd_lru_crawler(struct conn *c, const struct proto_request *req) {
-    const struct settings *st = c->w->srv->settings;
+    const struct settings *st = conn_worker(c)->srv->settings;
     if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
         if (!st->lru_crawler) {
             conn_reply(c, "CLIENT_ERROR lru crawler disabled");
@@ -272,7 +269,7 @@ static void cmd_lru_crawler(struct conn *c, const struct proto_request *req) {
 }
 
 void cmd_execute(struct conn *c, struct proto_request *req) {
-    c->noreply = req->noreply;
+    conn_session(c)->noreply = req->noreply;
     switch (req->cmd) {
     case PROTO_CMD_GET: cmd_get(c, req, false, false); break;
     case PROTO_CMD_GETS: cmd_get(c, req, true, false); break;
@@ -285,7 +282,7 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_PREPEND:
     case PROTO_CMD_CAS:
         cmd_update(c, req);
-        if (c->state == CONN_NREAD)
+        if (conn_reading_value(c))
             return; /* noreply stays in force until the data has arrived */
         break;
     case PROTO_CMD_INCR:
@@ -297,8 +294,7 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_VERSION: conn_reply(c, "VERSION " LARDER_VERSION); break;
     case PROTO_CMD_VERBOSITY: cmd_verbosity(c, req); break;
     case PROTO_CMD_QUIT:
-        c->close_after_write = true;
-        c->state = CONN_CLOSING;
+        conn_hang_up(c, true);
         break;
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
@@ -306,8 +302,7 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_META: meta_execute(c, req); break;
     case PROTO_CMD_HANGUP:
         /* nothing more from this connection runs, and nothing is sent */
-        c->close_after_write = false;
-        c->state = CONN_CLOSING;
+        conn_hang_up(c, false);
         break;
     case PROTO_CMD_MISBEHAVE:
     case PROTO_CMD_ERROR:
@@ -315,5 +310,5 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
         conn_reply(c, req->cmd == PROTO_CMD_ERROR ? req->error : "ERROR");
         break;
     }
-    c->noreply = false;
+    conn_session(c)->noreply = false;
 }

@@ -16,6 +16,45 @@
 #include "proto/udp.h"
 #include "server/binary.h"
 #include "server/cmd.h"
+#include "server/server.h"
+#include "server/worker.h"
+
+enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
+
+enum conn_transport { CONN_TCP, CONN_UNIX, CONN_UDP };
+
+struct conn {
+    struct conn_head head; /* first: conn.h's accessors read it */
+    int fd;
+    struct event *ev;
+    short ev_flags;
+    enum conn_state state;
+    enum conn_transport transport;
+    bool eof;
+    bool close_after_write;
+
+    char *rbuf;
+    size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
+    size_t line_start;          /* where the command line being run began */
+    char *wbuf;
+    size_t wsize, wstart, wend; /* unsent output is wbuf[wstart, wend) */
+
+    /* a storage command waiting for its value */
+    struct item *item;
+    size_t item_have; /* value bytes read so far */
+    char crlf[2];
+    size_t crlf_have;
+    uint64_t swallow; /* bytes still to discard */
+
+    /* UDP: the peer and request id of the datagram being answered */
+    struct conn_udp *udp;
+
+    rel_time_t last_cmd;     /* atomic: read by stats conns on other workers */
+    const char *shown_state; /* atomic: see conn_view */
+    char addr[80];
+    const char *listen_name;
+    struct conn *prev, *next;
+};
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 
@@ -29,7 +68,7 @@ static void conn_set_events(struct conn *c, short flags) {
     if (c->ev_flags == flags)
         return;
     event_del(c->ev);
-    event_assign(c->ev, c->w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
+    event_assign(c->ev, c->head.w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
     event_add(c->ev, NULL);
     c->ev_flags = flags;
 }
@@ -37,9 +76,10 @@ static void conn_set_events(struct conn *c, short flags) {
 /* --- buffers ---------------------------------------------------------------- */
 
 /* A connection takes its buffers when it has something to read or write
- * and gives them back when it goes idle, so that thousands of idle
- * connections hold no buffer memory; each worker keeps a few spare ones
- * so that the common one-request-and-wait pattern does not malloc. */
+ * and gives them back once it has been idle for a second (conn_trim_idle,
+ * from the worker's timer: not per request, which would cost every request
+ * a give and a take), so that thousands of idle connections hold no buffer
+ * memory; each worker keeps a few spare ones for the next to wake. */
 static char *conn_buf_take(struct worker *w) {
     return w->nspare > 0 ? w->spare_bufs[--w->nspare] : malloc(CONN_BUF_INITIAL);
 }
@@ -57,8 +97,8 @@ static void conn_buf_give(struct worker *w, char *buf, size_t size) {
 static void conn_buf_idle(struct conn *c) {
     if (c->transport == CONN_UDP || c->rstart != c->rend || c->wstart != c->wend)
         return;
-    conn_buf_give(c->w, c->rbuf, c->rsize);
-    conn_buf_give(c->w, c->wbuf, c->wsize);
+    conn_buf_give(c->head.w, c->rbuf, c->rsize);
+    conn_buf_give(c->head.w, c->wbuf, c->wsize);
     c->rbuf = c->wbuf = NULL;
     c->rsize = c->wsize = 0;
     c->rstart = c->rend = c->wstart = c->wend = 0;
@@ -68,7 +108,7 @@ static void conn_buf_idle(struct conn *c) {
 static bool conn_buf_ensure(struct conn *c, char **buf, size_t *size) {
     if (*buf != NULL)
         return true;
-    *buf = conn_buf_take(c->w);
+    *buf = conn_buf_take(c->head.w);
     if (*buf == NULL)
         return false;
     *size = CONN_BUF_INITIAL;
@@ -80,7 +120,7 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->w = w;
+    c->head.w = w;
     c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
     if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
         if (c->ev)
@@ -91,9 +131,9 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     c->ev_flags = EV_READ;
     c->transport = is_unix ? CONN_UNIX : CONN_TCP;
     switch (w->srv->settings->protocol) {
-    case SETTINGS_PROTO_ASCII: c->proto = CONN_PROTO_TEXT; break;
-    case SETTINGS_PROTO_BINARY: c->proto = CONN_PROTO_BINARY; break;
-    default: c->proto = CONN_PROTO_AUTO; break;
+    case SETTINGS_PROTO_ASCII: c->head.s.proto = CONN_PROTO_TEXT; break;
+    case SETTINGS_PROTO_BINARY: c->head.s.proto = CONN_PROTO_BINARY; break;
+    default: c->head.s.proto = CONN_PROTO_AUTO; break;
     }
     c->last_cmd = clock_now();
     c->shown_state = "conn_waiting";
@@ -121,7 +161,7 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
 }
 
 void conn_close(struct conn *c) {
-    struct worker *w = c->w;
+    struct worker *w = c->head.w;
     pthread_mutex_lock(&w->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -158,15 +198,94 @@ static void conn_publish(struct conn *c) {
     __atomic_store_n(&c->shown_state, name, __ATOMIC_RELAXED);
 }
 
-const char *conn_state_name(const struct conn *c) {
-    return __atomic_load_n(&c->shown_state, __ATOMIC_RELAXED);
+int conn_id(const struct conn *c) { return c->fd; }
+
+void conn_each(struct worker *w, void (*fn)(void *ctx, const struct conn *c,
+                                              const struct conn_view *v), void *ctx) {
+    pthread_mutex_lock(&w->lock);
+    for (struct conn *o = w->conns; o != NULL; o = o->next) {
+        /* fields fixed at accept, plus the published state and time */
+        struct conn_view v = {
+            .fd = o->fd,
+            .addr = o->addr,
+            .listen_name = o->listen_name,
+            .state = __atomic_load_n(&o->shown_state, __ATOMIC_RELAXED),
+            .last_cmd = __atomic_load_n(&o->last_cmd, __ATOMIC_RELAXED),
+        };
+        fn(ctx, o, &v);
+    }
+    pthread_mutex_unlock(&w->lock);
 }
+
+/* A connection waiting for a command (not one in the middle of a value,
+ * nor one whose client has replies to read) is idle past the timeout. */
+unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
+    unsigned kicked = 0;
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->wend == c->wstart &&
+            now - c->last_cmd > timeout) {
+            conn_close(c);
+            kicked++;
+        }
+        c = next;
+    }
+    return kicked;
+}
+
+void conn_trim_idle(struct worker *w, rel_time_t now) {
+    for (struct conn *c = w->conns; c != NULL; c = c->next)
+        if ((c->rbuf != NULL || c->wbuf != NULL) && c->state == CONN_PARSE && now - c->last_cmd >= 1)
+            conn_buf_idle(c);
+}
+
+/* --- the front ends' controls --------------------------------------------- */
+
+void conn_read_value(struct conn *c, struct item *it, bool crlf) {
+    c->item = it;
+    c->item_have = 0;
+    c->crlf[0] = '\r'; /* no terminator to read: as if it had come */
+    c->crlf[1] = '\n';
+    c->crlf_have = crlf ? 0 : 2;
+    c->state = CONN_NREAD;
+}
+
+bool conn_reading_value(const struct conn *c) { return c->state == CONN_NREAD; }
+
+struct item *conn_take_value(struct conn *c, bool *crlf_ok) {
+    struct item *it = c->item;
+    c->item = NULL;
+    c->state = CONN_PARSE;
+    *crlf_ok = c->crlf[0] == '\r' && c->crlf[1] == '\n';
+    return it;
+}
+
+void conn_swallow(struct conn *c, uint64_t n) {
+    if (n > 0 && c->state == CONN_PARSE) {
+        c->state = CONN_SWALLOW;
+        c->swallow = n;
+    }
+}
+
+void conn_hang_up(struct conn *c, bool send_pending) {
+    c->close_after_write = send_pending;
+    c->state = CONN_CLOSING;
+}
+
+bool conn_is_closing(const struct conn *c) { return c->state == CONN_CLOSING; }
+
+size_t conn_out_len(const struct conn *c) { return c->wend - c->wstart; }
+char *conn_out_at(struct conn *c, size_t off) { return c->wbuf + c->wstart + off; }
+void conn_out_cut(struct conn *c, size_t len) { c->wend = c->wstart + len; }
 
 /* --- output ---------------------------------------------------------------- */
 
 char *conn_reserve(struct conn *c, size_t n) {
-    if (!conn_buf_ensure(c, &c->wbuf, &c->wsize))
+    if (!conn_buf_ensure(c, &c->wbuf, &c->wsize)) {
+        c->state = CONN_CLOSING;
         return NULL;
+    }
     if (c->wstart == c->wend)
         c->wstart = c->wend = 0;
     if (c->wsize - c->wend >= n)
@@ -179,14 +298,19 @@ char *conn_reserve(struct conn *c, size_t n) {
             return c->wbuf + c->wend;
     }
     size_t need = c->wend + n;
-    if (need > CONN_WBUF_MAX + c->w->srv->settings->item_size_max)
-        return NULL; /* more than any reply needs: it pauses at HIGH */
+    if (need > CONN_WBUF_MAX + c->head.w->srv->settings->item_size_max) {
+        c->state = CONN_CLOSING; /* more than any reply needs: it pauses at HIGH */
+        return NULL;
+    }
     size_t size = c->wsize;
     while (size < need)
         size *= 2;
     char *p = realloc(c->wbuf, size);
-    if (p == NULL)
+    if (p == NULL) {
+        /* out of memory for output: the reply stream is broken */
+        c->state = CONN_CLOSING;
         return NULL;
+    }
     c->wbuf = p;
     c->wsize = size;
     return c->wbuf + c->wend;
@@ -196,24 +320,19 @@ void conn_commit(struct conn *c, size_t n) { c->wend += n; }
 
 void conn_out(struct conn *c, const char *s, size_t n) {
     char *p = conn_reserve(c, n);
-    if (p == NULL) {
-        /* Out of memory for output: the reply stream is broken; close. */
-        c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
     memcpy(p, s, n);
     c->wend += n;
 }
 
 void conn_reply(struct conn *c, const char *s) {
-    if (c->noreply)
+    if (c->head.s.noreply)
         return;
     size_t n = strlen(s);
     char *p = conn_reserve(c, n + 2);
-    if (p == NULL) {
-        c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
     memcpy(p, s, n);
     p[n] = '\r';
     p[n + 1] = '\n';
@@ -226,7 +345,7 @@ static bool conn_flush(struct conn *c) {
         ssize_t n = send(c->fd, c->wbuf + c->wstart, c->wend - c->wstart, MSG_NOSIGNAL);
         if (n > 0) {
             c->wstart += (size_t)n;
-            STAT_ADD(c->w, bytes_written, (uint64_t)n);
+            STAT_ADD(c->head.w, bytes_written, (uint64_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -284,7 +403,7 @@ static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
     for (;;) {
         ssize_t r = read(c->fd, dst, n);
         if (r > 0) {
-            STAT_ADD(c->w, bytes_read, (uint64_t)r);
+            STAT_ADD(c->head.w, bytes_read, (uint64_t)r);
             return r;
         }
         if (r == 0)
@@ -338,7 +457,7 @@ static bool conn_parse_binary(struct conn *c) {
     struct bin_request req;
     bin_parse_header(start, &h);
     if (h.magic != BIN_MAGIC_REQ) {
-        if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 0)
+        if (__atomic_load_n(&c->head.w->srv->verbose, __ATOMIC_RELAXED) > 0)
             fprintf(stderr, "Invalid magic:  %x\n", h.magic);
         c->close_after_write = true; /* what was answered before still goes out */
         c->state = CONN_CLOSING;
@@ -382,7 +501,7 @@ static bool conn_parse_text(struct conn *c) {
     if (len > 0 && start[len - 1] == '\r')
         len--;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
+    if (__atomic_load_n(&c->head.w->srv->verbose, __ATOMIC_RELAXED) > 1)
         conn_log_line(c, start, len);
     struct proto_request req;
     proto_parse(start, len, &req);
@@ -395,11 +514,11 @@ static bool conn_parse_text(struct conn *c) {
 static inline __attribute__((always_inline)) bool conn_parse_one(struct conn *c) {
     if (c->rend == c->rstart)
         return false;
-    if (c->proto == CONN_PROTO_AUTO) {
-        c->proto = (unsigned char)c->rbuf[c->rstart] == BIN_MAGIC_REQ ? CONN_PROTO_BINARY
+    if (c->head.s.proto == CONN_PROTO_AUTO) {
+        c->head.s.proto = (unsigned char)c->rbuf[c->rstart] == BIN_MAGIC_REQ ? CONN_PROTO_BINARY
                                                                        : CONN_PROTO_TEXT;
     }
-    return c->proto == CONN_PROTO_BINARY ? conn_parse_binary(c) : conn_parse_text(c);
+    return c->head.s.proto == CONN_PROTO_BINARY ? conn_parse_binary(c) : conn_parse_text(c);
 }
 
 void conn_rerun_line(struct conn *c) { c->rstart = c->line_start; }
@@ -420,14 +539,14 @@ static bool conn_nread(struct conn *c) {
         c->crlf[c->crlf_have++] = c->rbuf[c->rstart++];
     if (c->crlf_have < 2)
         return false;
-    if (c->proto == CONN_PROTO_BINARY)
+    if (c->head.s.proto == CONN_PROTO_BINARY)
         bin_complete_nread(c);
     else
         cmd_complete_nread(c);
     return true;
 }
 
-static bool conn_swallow(struct conn *c) {
+static bool conn_step_swallow(struct conn *c) {
     size_t avail = c->rend - c->rstart;
     size_t n = avail < c->swallow ? avail : (size_t)c->swallow;
     c->rstart += n;
@@ -442,14 +561,14 @@ static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
     switch (c->state) {
     case CONN_PARSE: return conn_parse_one(c);
     case CONN_NREAD: return conn_nread(c);
-    case CONN_SWALLOW: return conn_swallow(c);
+    case CONN_SWALLOW: return conn_step_swallow(c);
     default: return false;
     }
 }
 
 /* Runs the connection as far as input and output allow. */
 static void conn_drive(struct conn *c) {
-    struct worker *w = c->w;
+    struct worker *w = c->head.w;
     int reqs = 0;
     bool yield = false, drained = false;
 
@@ -501,8 +620,6 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
-    if (!pending && c->state == CONN_PARSE)
-        conn_buf_idle(c);
     conn_publish(c);
     conn_set_events(c, pending ? EV_WRITE : EV_READ);
     if (yield && !pending) {
@@ -547,26 +664,26 @@ static void conn_udp_send(struct conn *c) {
         udp_format_frame(hdr, c->udp->request_id, (uint16_t)seq, (uint16_t)total);
         ssize_t r = sendmsg(c->fd, &msg, MSG_DONTWAIT);
         if (r < 0) {
-            STAT_ADD(c->w, udp_dropped, total - seq);
+            STAT_ADD(c->head.w, udp_dropped, total - seq);
             break;
         }
-        STAT_ADD(c->w, bytes_written, (uint64_t)r);
-        STAT_INCR(c->w, udp_sent);
+        STAT_ADD(c->head.w, bytes_written, (uint64_t)r);
+        STAT_INCR(c->head.w, udp_sent);
     }
     if (len > 0 && total == 0)
-        STAT_INCR(c->w, udp_dropped);
+        STAT_INCR(c->head.w, udp_dropped);
 }
 
 /* Forgets whatever the last datagram left half done. */
 static void conn_udp_reset(struct conn *c) {
     if (c->item != NULL)
-        store_release(c->w->srv->store, c->item);
+        store_release(c->head.w->srv->store, c->item);
     c->item = NULL;
     c->state = CONN_PARSE;
-    c->proto = CONN_PROTO_AUTO;
+    c->head.s.proto = CONN_PROTO_AUTO;
     c->close_after_write = false;
-    c->noreply = false;
-    c->resume = 0;
+    c->head.s.noreply = false;
+    c->head.s.resume = 0;
     c->swallow = 0;
     c->rstart = c->rend = 0;
     c->wstart = c->wend = 0;
@@ -578,7 +695,7 @@ static void conn_udp_reset(struct conn *c) {
 static void conn_udp_one(struct conn *c, size_t len) {
     if (!udp_parse_frame((unsigned char *)c->rbuf, len, &c->udp->request_id))
         return;
-    STAT_INCR(c->w, udp_received);
+    STAT_INCR(c->head.w, udp_received);
     c->rstart = UDP_HEADER_LEN;
     c->rend = len;
     while (c->state != CONN_CLOSING && conn_step(c))
@@ -591,13 +708,13 @@ static void conn_udp_one(struct conn *c, size_t len) {
 /* Reads datagrams until the socket is empty (other workers share it) or a
  * batch is done, so one busy socket cannot hold the worker forever. */
 static void conn_drive_udp(struct conn *c) {
-    for (int i = 0; i < c->w->srv->settings->reqs_per_event && !c->w->stopping; i++) {
+    for (int i = 0; i < c->head.w->srv->settings->reqs_per_event && !c->head.w->stopping; i++) {
         c->udp->peer_len = sizeof(c->udp->peer);
         ssize_t r = recvfrom(c->fd, c->rbuf, c->rsize, MSG_DONTWAIT,
                              (struct sockaddr *)&c->udp->peer, &c->udp->peer_len);
         if (r < 0)
             break;
-        STAT_ADD(c->w, bytes_read, (uint64_t)r);
+        STAT_ADD(c->head.w, bytes_read, (uint64_t)r);
         __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
         conn_udp_one(c, (size_t)r);
     }

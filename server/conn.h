@@ -17,9 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/server.h"
-#include "server/worker.h"
-#include "storage/store.h"
+#include "storage/clock.h"
+#include "storage/item.h"
+
+struct worker;
 
 #define CONN_BUF_INITIAL 4096
 /* Past this much unsent output a connection stops parsing, and a multi-get
@@ -31,64 +32,40 @@
  * paused reply's last step (one value, or one shard's worth of a dump). */
 #define CONN_WBUF_MAX ((size_t)16 << 20)
 
-enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
-
 /* Which front end parses the connection's input.  CONN_PROTO_AUTO decides
  * on the first byte (0x80 is binary), as memcached's -B auto does; a UDP
  * connection decides again on every datagram. */
 enum conn_proto { CONN_PROTO_AUTO, CONN_PROTO_TEXT, CONN_PROTO_BINARY };
 
-enum conn_transport { CONN_TCP, CONN_UNIX, CONN_UDP };
-
-struct conn {
-    int fd;
-    struct worker *w;
-    struct event *ev;
-    short ev_flags;
-    enum conn_state state;
+/* What the front ends (cmd.c, meta.c, binary.c, stats.c) keep about the
+ * request being run: the connection stores it and knows nothing of it. */
+struct conn_session {
     enum conn_proto proto;
-    enum conn_transport transport;
-    bool eof;
-    bool close_after_write;
-
-    char *rbuf;
-    size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
-    size_t line_start;          /* where the command line being run began */
-    char *wbuf;
-    size_t wsize, wstart, wend; /* unsent output is wbuf[wstart, wend) */
-
-    /* a storage command waiting for its data block */
-    struct item *item;
-    size_t item_have;     /* value bytes read so far */
-    char crlf[2];
-    size_t crlf_have;
-    int cmd;              /* enum proto_cmd */
-    uint64_t cas_in;
     bool noreply;
-    uint64_t swallow;     /* bytes still to discard */
     /* a multi-get or key dump paused on a full output buffer: its line is
-     * left unread at rbuf[rstart], and this says how far it got (bytes of
-     * the key list, or store walk parts) */
+     * left unread, and this says how far it got (bytes of the key list, or
+     * store walk parts) */
     size_t resume;
-
-    /* binary: the request being answered (see binary.c) */
+    /* a storage command waiting for its value */
+    int cmd; /* enum store_mode */
+    uint64_t cas_in;
+    /* binary: the request being answered */
     uint8_t bin_op;
     bool bin_quiet;
     uint32_t bin_opaque;
-
-    /* UDP: the peer and request id of the datagram being answered */
-    struct conn_udp *udp;
-
     /* meta: opaque and flags of a pending ms (see meta.c) */
     char meta_ret[256];
     size_t meta_ret_len;
     uint32_t meta_flags;
+};
 
-    rel_time_t last_cmd;    /* atomic: read by stats conns on other workers */
-    const char *shown_state; /* atomic: see conn_state_name */
-    char addr[80];
-    const char *listen_name;
-    struct conn *prev, *next;
+/* struct conn is private to conn.c; the front ends see only its head,
+ * which opens it, so that these two accessors cost no call on the
+ * request path. */
+struct conn;
+struct conn_head {
+    struct worker *w;
+    struct conn_session s;
 };
 
 /* Takes an accepted, non-blocking socket into worker w. */
@@ -98,23 +75,65 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
 struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name);
 void conn_close(struct conn *c);
 
-/* Output: reserve space, write into it, commit what was used.  NULL when
- * the buffer cannot grow (the caller closes the connection). */
+static inline struct worker *conn_worker(const struct conn *c) {
+    return ((const struct conn_head *)(const void *)c)->w;
+}
+static inline struct conn_session *conn_session(struct conn *c) {
+    return &((struct conn_head *)(void *)c)->s;
+}
+/* The socket number: what logs and `stats conns` call the connection. */
+int conn_id(const struct conn *c);
+
+/* --- output ------------------------------------------------------------------
+ * Reserve space, write into it, commit what was used.  NULL when the buffer
+ * cannot grow: the connection is then closing and the caller stops. */
 char *conn_reserve(struct conn *c, size_t n);
 void conn_commit(struct conn *c, size_t n);
 void conn_out(struct conn *c, const char *s, size_t n);
-/* Appends s and "\r\n" unless the current command is noreply. */
+/* Appends s and "\r\n" unless the session's command is noreply. */
 void conn_reply(struct conn *c, const char *s);
+/* Unsent output: its length, a pointer to it at offset off, and cutting it
+ * back to len bytes (a reply that turned into an error). */
+size_t conn_out_len(const struct conn *c);
+char *conn_out_at(struct conn *c, size_t off);
+void conn_out_cut(struct conn *c, size_t len);
 
+/* --- what the connection does next --------------------------------------- */
+/* Reads the value of a storage command into it, then calls the front end's
+ * completion; `crlf` says whether "\r\n" follows it (text) or not (binary). */
+void conn_read_value(struct conn *c, struct item *it, bool crlf);
+bool conn_reading_value(const struct conn *c);
+/* In the completion: takes the item back; *crlf_ok is false when the bytes
+ * after the value were not "\r\n". */
+struct item *conn_take_value(struct conn *c, bool *crlf_ok);
+/* Discards the next n bytes of input (the value of a refused store). */
+void conn_swallow(struct conn *c, uint64_t n);
+/* Hangs up, after sending what is queued when send_pending. */
+void conn_hang_up(struct conn *c, bool send_pending);
+bool conn_is_closing(const struct conn *c);
 /* Leaves the command line just parsed unread, to be run again once the
- * output has drained (a multi-get or dump that paused, see c->resume). */
+ * output has drained (a multi-get or dump that paused, see session resume). */
 void conn_rerun_line(struct conn *c);
+
+/* --- other workers' view --------------------------------------------------- */
+struct conn_view {
+    int fd;
+    const char *addr, *listen_name, *state;
+    rel_time_t last_cmd;
+};
+/* Calls fn for each connection of w, under w's lock; a connection's fields
+ * are read as published at its last event (safe from another worker). */
+void conn_each(struct worker *w, void (*fn)(void *ctx, const struct conn *c,
+                                              const struct conn_view *v), void *ctx);
+/* Closes w's connections that have waited for a command longer than
+ * timeout seconds; returns how many (the worker's own thread only). */
+unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout);
+
+/* Gives back the buffers of w's connections that have been idle for a
+ * second (the worker's own thread only). */
+void conn_trim_idle(struct worker *w, rel_time_t now);
 
 /* Flushes what it can and closes every connection of the worker (shutdown). */
 void conn_close_all(struct worker *w);
-
-/* memcached's name for the connection's state, as of its last event; safe
- * to call from another worker. */
-const char *conn_state_name(const struct conn *c);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "proto/meta.h"
 #include "server/server.h"
+#include "server/worker.h"
 #include "server/stats.h"
 #include "storage/store.h"
 
@@ -31,7 +32,7 @@ enum meta_conn_bits {
     META_CONN_KEY_BINARY = 4, /* b: the key is shown base64-encoded */
 };
 
-static struct store *meta_store(struct conn *c) { return c->w->srv->store; }
+static struct store *meta_store(struct conn *c) { return conn_worker(c)->srv->store; }
 
 /* --- reply pieces ---------------------------------------------------------- */
 
@@ -153,10 +154,8 @@ static void meta_emit_get(void *arg, const struct item *it, const struct store_m
     if (g->m->opaque_too_long)
         return; /* the caller answers the error */
     char *line = conn_reserve(c, META_LINE_MAX + it->nbytes + 2);
-    if (line == NULL) {
-        c->state = CONN_CLOSING;
+    if (line == NULL)
         return;
-    }
     char *p = line;
     if (g->m->value) {
         memcpy(p, "VA ", 3);
@@ -189,9 +188,9 @@ static void meta_get(struct conn *c, const struct meta_request *m) {
     struct meta_get_ctx g = {c, m, &o, clock_now()};
     enum store_status st = store_mget(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
     if (st == STORE_OK && o.touch)
-        STAT_INCR(c->w, cmd_touch);
+        STAT_INCR(conn_worker(c), cmd_touch);
     else
-        STAT_INCR(c->w, cmd_get);
+        STAT_INCR(conn_worker(c), cmd_get);
     if (m->opaque_too_long)
         conn_reply(c, "CLIENT_ERROR opaque token too long");
     else if (st != STORE_OK)
@@ -225,7 +224,7 @@ static enum store_mode meta_set_mode(const struct meta_request *m, uint64_t *cas
 
 /* Remembers the reply flags (O, k, c in request order) for after the data
  * block: 'O' <len> <bytes>, 'k', 'c'. */
-static void meta_set_stash(struct conn *c, const struct meta_request *m) {
+static void meta_set_stash(struct conn_session *c, const struct meta_request *m) {
     size_t n = 0;
     for (unsigned i = 0; i < m->nflags; i++) {
         const struct proto_token *t = &m->flags[i];
@@ -249,25 +248,22 @@ static void meta_set(struct conn *c, const struct meta_request *m) {
     if (it == NULL) {
         conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
                                             : "SERVER_ERROR out of memory storing object");
-        c->state = CONN_SWALLOW;
-        c->swallow = (uint64_t)m->vlen + 2;
+        conn_swallow(c, (uint64_t)m->vlen + 2);
         /* memcached drops the old value whatever the mode */
         store_unlink(s, m->key, m->nkey);
         return;
     }
     if (m->key_binary)
         item_bits_set(it, ITEM_KEY_BINARY);
-    meta_set_stash(c, m);
-    c->meta_flags = META_CONN_MS | (m->quiet ? META_CONN_QUIET : 0) |
-                    (m->key_binary ? META_CONN_KEY_BINARY : 0);
-    c->cmd = (int)meta_set_mode(m, &c->cas_in);
-    c->item = it;
-    c->item_have = 0;
-    c->crlf_have = 0;
-    c->state = CONN_NREAD;
+    struct conn_session *ss = conn_session(c);
+    meta_set_stash(ss, m);
+    ss->meta_flags = META_CONN_MS | (m->quiet ? META_CONN_QUIET : 0) |
+                     (m->key_binary ? META_CONN_KEY_BINARY : 0);
+    ss->cmd = (int)meta_set_mode(m, &ss->cas_in);
+    conn_read_value(c, it, true);
 }
 
-bool meta_nread_pending(const struct conn *c) { return c->meta_flags & META_CONN_MS; }
+bool meta_nread_pending(struct conn *c) { return conn_session(c)->meta_flags & META_CONN_MS; }
 
 static const char *meta_set_code(enum store_status st) {
     switch (st) {
@@ -279,13 +275,13 @@ static const char *meta_set_code(enum store_status st) {
 }
 
 void meta_complete_nread(struct conn *c) {
-    struct item *it = c->item;
-    uint32_t bits = c->meta_flags;
-    c->item = NULL;
-    c->meta_flags = 0;
-    c->state = CONN_PARSE;
-    STAT_INCR(c->w, cmd_set);
-    if (c->crlf[0] != '\r' || c->crlf[1] != '\n') {
+    struct conn_session *ss = conn_session(c);
+    bool crlf_ok;
+    struct item *it = conn_take_value(c, &crlf_ok);
+    uint32_t bits = ss->meta_flags;
+    ss->meta_flags = 0;
+    STAT_INCR(conn_worker(c), cmd_set);
+    if (!crlf_ok) {
         store_release(meta_store(c), it);
         conn_reply(c, "CLIENT_ERROR bad data chunk");
         return;
@@ -294,16 +290,16 @@ void meta_complete_nread(struct conn *c) {
     size_t nkey = it->nkey;
     memcpy(key, item_ckey(it), nkey); /* store_link consumes the item */
     uint64_t cas = 0;
-    enum store_status st = store_link(meta_store(c), it, (enum store_mode)c->cmd, c->cas_in, &cas);
+    enum store_status st = store_link(meta_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, &cas);
 
     char line[META_LINE_MAX];
     char *p = line;
     memcpy(p, meta_set_code(st), 2);
     p += 2;
-    for (size_t i = 0; i < c->meta_ret_len; i++) {
-        char f = c->meta_ret[i];
+    for (size_t i = 0; i < ss->meta_ret_len; i++) {
+        char f = ss->meta_ret[i];
         if (f == 'O') {
-            struct proto_token t = {c->meta_ret + i + 2, (unsigned char)c->meta_ret[i + 1]};
+            struct proto_token t = {ss->meta_ret + i + 2, (unsigned char)ss->meta_ret[i + 1]};
             p = meta_put_opaque(p, &t);
             i += 1 + t.len;
         } else if (f == 'k') {
@@ -437,18 +433,17 @@ static void meta_emit_debug(void *arg, const struct item *it) {
 static void meta_debug(struct conn *c, const struct meta_request *m) {
     if (store_peek(meta_store(c), m->key, m->nkey, meta_emit_debug, c) != STORE_OK)
         conn_out(c, "EN\r\n", 4);
-    STAT_INCR(c->w, cmd_meta); /* memcached 1.6.18 counts only me here */
+    STAT_INCR(conn_worker(c), cmd_meta); /* memcached 1.6.18 counts only me here */
 }
 
 /* --- dispatch ---------------------------------------------------------------- */
 
 void meta_execute(struct conn *c, struct proto_request *req) {
     struct meta_request m;
-    c->noreply = false; /* meta has q instead, and errors always show */
+    conn_session(c)->noreply = false; /* meta has q instead, and errors always show */
     switch (meta_parse(req, &m)) {
     case META_ERROR_SWALLOW:
-        c->state = CONN_SWALLOW;
-        c->swallow = (uint64_t)m.vlen + 2;
+        conn_swallow(c, (uint64_t)m.vlen + 2);
         conn_reply(c, m.error);
         return;
     case META_ERROR:

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/binary.h"
+#include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
 
@@ -49,15 +50,13 @@ static void stats_line(struct conn *c, const char *name, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(val, sizeof(val), fmt, ap);
     va_end(ap);
-    if (c->proto == CONN_PROTO_BINARY) {
+    if (conn_session(c)->proto == CONN_PROTO_BINARY) {
         bin_stat_packet(c, name, strlen(name), val, strlen(val));
         return;
     }
     char *p = conn_reserve(c, strlen(name) + strlen(val) + 9);
-    if (p == NULL) {
-        c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
     conn_commit(c, (size_t)sprintf(p, "STAT %s %s\r\n", name, val));
 }
 
@@ -66,7 +65,7 @@ static void stats_u64(struct conn *c, const char *name, uint64_t v) {
 }
 
 static void stats_end(struct conn *c) {
-    if (c->proto == CONN_PROTO_BINARY)
+    if (conn_session(c)->proto == CONN_PROTO_BINARY)
         bin_stat_packet(c, NULL, 0, NULL, 0);
     else
         conn_out(c, "END\r\n", 5);
@@ -94,7 +93,7 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
 }
 
 static void stats_general(struct conn *c) {
-    struct server *srv = c->w->srv;
+    struct server *srv = conn_worker(c)->srv;
     struct worker_stats ws;
     struct store_stats ss;
     struct rusage ru;
@@ -168,13 +167,13 @@ static void stats_general(struct conn *c) {
 }
 
 static void stats_settings(struct conn *c) {
-    const struct settings *st = c->w->srv->settings;
-    stats_u64(c, "maxbytes", slab_limit(store_slabs(c->w->srv->store)));
+    const struct settings *st = conn_worker(c)->srv->settings;
+    stats_u64(c, "maxbytes", slab_limit(store_slabs(conn_worker(c)->srv->store)));
     stats_u64(c, "maxconns", (uint64_t)st->maxconns);
     stats_u64(c, "tcpport", (uint64_t)st->port);
     stats_u64(c, "udpport", (uint64_t)st->udp_port);
     stats_line(c, "inter", "%s", st->nlisten > 0 ? st->listen[0] : "NULL");
-    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED));
+    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&conn_worker(c)->srv->verbose, __ATOMIC_RELAXED));
     stats_line(c, "evictions", "%s", st->evict ? "on" : "off");
     stats_line(c, "domain_socket", "%s", st->socket_path ? st->socket_path : "NULL");
     stats_line(c, "umask", "%o", st->socket_mask);
@@ -185,7 +184,7 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "num_threads_per_udp", (uint64_t)st->threads);
     stats_line(c, "stat_key_prefix", "%c", STATS_DETAIL_DELIM);
     stats_line(c, "detail_enabled", "%s",
-               __atomic_load_n(&c->w->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
+               __atomic_load_n(&conn_worker(c)->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
     stats_u64(c, "reqs_per_event", (uint64_t)st->reqs_per_event);
     stats_line(c, "cas_enabled", "%s", st->use_cas ? "yes" : "no");
     stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
@@ -214,7 +213,7 @@ static void stats_class_line(struct conn *c, const char *group, unsigned cls, co
 }
 
 static void stats_items(struct conn *c) {
-    struct slabs *sl = store_slabs(c->w->srv->store);
+    struct slabs *sl = store_slabs(conn_worker(c)->srv->store);
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
         slab_class_stats(sl, i, &cs);
@@ -234,7 +233,7 @@ static void stats_items(struct conn *c) {
 }
 
 static void stats_slabs(struct conn *c) {
-    struct slabs *sl = store_slabs(c->w->srv->store);
+    struct slabs *sl = store_slabs(conn_worker(c)->srv->store);
     unsigned active = 0;
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
@@ -255,8 +254,27 @@ static void stats_slabs(struct conn *c) {
     stats_end(c);
 }
 
+struct stats_conns_ctx {
+    struct conn *c; /* the one asking */
+    rel_time_t now;
+};
+
+/* conn_each callback: one connection, as its worker last published it. */
+static void stats_conn_one(void *arg, const struct conn *o, const struct conn_view *v) {
+    struct stats_conns_ctx *x = arg;
+    char key[48];
+    snprintf(key, sizeof(key), "%d:addr", v->fd);
+    stats_line(x->c, key, "%s", v->addr);
+    snprintf(key, sizeof(key), "%d:listen_addr", v->fd);
+    stats_line(x->c, key, "%s", v->listen_name);
+    snprintf(key, sizeof(key), "%d:state", v->fd);
+    stats_line(x->c, key, "%s", o == x->c ? "conn_parse_cmd" : v->state);
+    snprintf(key, sizeof(key), "%d:secs_since_last_cmd", v->fd);
+    stats_u64(x->c, key, o == x->c ? 0 : x->now - v->last_cmd);
+}
+
 static void stats_conns(struct conn *c) {
-    struct server *srv = c->w->srv;
+    struct server *srv = conn_worker(c)->srv;
     rel_time_t now = clock_now();
     char key[48];
     for (int i = 0; i < srv->nlisteners; i++) {
@@ -265,28 +283,14 @@ static void stats_conns(struct conn *c) {
         snprintf(key, sizeof(key), "%d:state", srv->listeners[i].fd);
         stats_line(c, key, "conn_listening");
     }
-    for (int i = 0; i < srv->nworkers; i++) {
-        struct worker *w = &srv->workers[i];
-        pthread_mutex_lock(&w->lock);
-        for (struct conn *o = w->conns; o != NULL; o = o->next) {
-            /* Other workers' connections: only fields fixed at accept, plus
-             * racy-but-harmless reads of state and last command time. */
-            snprintf(key, sizeof(key), "%d:addr", o->fd);
-            stats_line(c, key, "%s", o->addr);
-            snprintf(key, sizeof(key), "%d:listen_addr", o->fd);
-            stats_line(c, key, "%s", o->listen_name);
-            snprintf(key, sizeof(key), "%d:state", o->fd);
-            stats_line(c, key, "%s", o == c ? "conn_parse_cmd" : conn_state_name(o));
-            snprintf(key, sizeof(key), "%d:secs_since_last_cmd", o->fd);
-            stats_u64(c, key, o == c ? 0 : now - __atomic_load_n(&o->last_cmd, __ATOMIC_RELAXED));
-        }
-        pthread_mutex_unlock(&w->lock);
-    }
+    struct stats_conns_ctx ctx = {c, now};
+    for (int i = 0; i < srv->nworkers; i++)
+        conn_each(&srv->workers[i], stats_conn_one, &ctx);
     stats_end(c);
 }
 
 static void stats_reset(struct conn *c) {
-    struct server *srv = c->w->srv;
+    struct server *srv = conn_worker(c)->srv;
     store_stats_reset(srv->store);
     for (int i = 0; i < srv->nworkers; i++)
         worker_stats_reset(&srv->workers[i]);
@@ -297,7 +301,7 @@ static void stats_reset(struct conn *c) {
         free(detail_tab[i].prefix);
     detail_count = 0;
     pthread_mutex_unlock(&detail_lock);
-    if (c->proto == CONN_PROTO_BINARY)
+    if (conn_session(c)->proto == CONN_PROTO_BINARY)
         stats_end(c); /* a binary reset answers with the terminator alone */
     else
         conn_reply(c, "RESET");
@@ -360,10 +364,8 @@ static void stats_detail_dump(struct conn *c) {
     for (size_t i = 0; i < detail_count; i++) {
         const struct detail_entry *e = &detail_tab[i];
         char *p = conn_reserve(c, e->len + 128);
-        if (p == NULL) {
-            c->state = CONN_CLOSING;
+        if (p == NULL)
             break;
-        }
         conn_commit(c, (size_t)sprintf(p, "PREFIX %s get %" PRIu64 " hit %" PRIu64 " set %" PRIu64
                                           " del %" PRIu64 "\r\n",
                                        e->prefix, e->get, e->hit, e->set, e->del));
@@ -375,25 +377,25 @@ static void stats_detail_dump(struct conn *c) {
  * stat named "detailed".  It is formatted past the reply's place in the
  * output and moved into a packet there (at most STATS_DETAIL_MAX lines). */
 static void stats_detail_dump_binary(struct conn *c) {
-    size_t mark = c->wend - c->wstart; /* relative: reserving may move the buffer */
+    size_t mark = conn_out_len(c); /* an offset: reserving may move the buffer */
     stats_detail_dump(c);
     conn_out(c, "END\r\n", 5);
-    if (c->state == CONN_CLOSING)
+    if (conn_is_closing(c))
         return;
-    size_t n = c->wend - c->wstart - mark;
+    size_t n = conn_out_len(c) - mark;
     char *text = malloc(n);
     if (text == NULL) {
-        c->state = CONN_CLOSING;
+        conn_hang_up(c, false);
         return;
     }
-    memcpy(text, c->wbuf + c->wstart + mark, n);
-    c->wend = c->wstart + mark;
+    memcpy(text, conn_out_at(c, mark), n);
+    conn_out_cut(c, mark);
     bin_stat_packet(c, "detailed", 8, text, n);
     free(text);
 }
 
 static void stats_detail(struct conn *c, const struct proto_request *req) {
-    struct server *srv = c->w->srv;
+    struct server *srv = conn_worker(c)->srv;
     const struct proto_token *arg = req->ntok > 2 ? &req->tok[2] : NULL;
     if (arg != NULL && (proto_tok_is(arg, "on") || proto_tok_is(arg, "off"))) {
         __atomic_store_n(&srv->detail_enabled, proto_tok_is(arg, "on"), __ATOMIC_RELAXED);
@@ -445,16 +447,14 @@ static size_t stats_uri_encode(char *dst, const char *src, size_t n) {
 static void stats_dump_one(void *arg, const struct item *it) {
     struct dump_ctx *d = arg;
     if ((d->cls != 0 && it->clsid != d->cls) || (d->limit != 0 && d->seen >= d->limit) ||
-        d->c->state == CONN_CLOSING)
+        conn_is_closing(d->c))
         return;
-    if (!d->meta && d->c->wend - d->c->wstart - d->start > STATS_CACHEDUMP_MAX)
+    if (!d->meta && conn_out_len(d->c) - d->start > STATS_CACHEDUMP_MAX)
         return;
     d->seen++;
     char *p = conn_reserve(d->c, 3 * ITEM_KEY_MAX + 160);
-    if (p == NULL) {
-        d->c->state = CONN_CLOSING;
+    if (p == NULL)
         return;
-    }
     char key[3 * ITEM_KEY_MAX + 1];
     if (d->meta) {
         stats_uri_encode(key, item_ckey(it), it->nkey);
@@ -462,7 +462,7 @@ static void stats_dump_one(void *arg, const struct item *it) {
         conn_commit(d->c, (size_t)sprintf(p, "key=%s exp=%ld la=%ld cas=%" PRIu64
                                              " fetch=%s cls=%u size=%zu\r\n",
                                           key, exp, (long)stats_unix_time(item_atime(it)),
-                                          store_item_cas(d->c->w->srv->store, it),
+                                          store_item_cas(conn_worker(d->c)->srv->store, it),
                                           (item_bits(it) & ITEM_FETCHED) ? "yes" : "no",
                                           (unsigned)it->clsid, item_total(it->nkey, it->nbytes)));
     } else {
@@ -474,7 +474,7 @@ static void stats_dump_one(void *arg, const struct item *it) {
 
 static void stats_cachedump(struct conn *c, const struct proto_request *req) {
     uint64_t cls, limit;
-    if (!c->w->srv->settings->dump_enabled) {
+    if (!conn_worker(c)->srv->settings->dump_enabled) {
         conn_reply(c, "CLIENT_ERROR stats cachedump not allowed");
         return;
     }
@@ -492,9 +492,9 @@ static void stats_cachedump(struct conn *c, const struct proto_request *req) {
         return;
     }
     struct dump_ctx d = {.c = c, .cls = (unsigned)cls, .limit = (unsigned)limit,
-                         .start = c->wend - c->wstart};
+                         .start = conn_out_len(c)};
     if (cls != 0)
-        store_walk(c->w->srv->store, 0, stats_dump_one, &d);
+        store_walk(conn_worker(c)->srv->store, 0, stats_dump_one, &d);
     stats_end(c);
 }
 
@@ -505,24 +505,25 @@ void stats_metadump(struct conn *c, const struct proto_token *which) {
     uint64_t cls = 0;
     if (!proto_tok_is(which, "all")) {
         if (!proto_parse_u64(which, &cls) || cls == 0 ||
-            cls > slab_class_count(store_slabs(c->w->srv->store))) {
+            cls > slab_class_count(store_slabs(conn_worker(c)->srv->store))) {
             conn_reply(c, "BADCLASS invalid class id");
             return;
         }
     }
     d.cls = (unsigned)cls;
     unsigned parts = store_walk_parts();
-    for (unsigned part = (unsigned)c->resume; part < parts; part++) {
-        store_walk_part(c->w->srv->store, part, stats_dump_one, &d);
-        if (c->state == CONN_CLOSING)
+    struct conn_session *ss = conn_session(c);
+    for (unsigned part = (unsigned)ss->resume; part < parts; part++) {
+        store_walk_part(conn_worker(c)->srv->store, part, stats_dump_one, &d);
+        if (conn_is_closing(c))
             return;
-        if (c->wend - c->wstart > CONN_WBUF_HIGH && part + 1 < parts) {
-            c->resume = part + 1;
+        if (conn_out_len(c) > CONN_WBUF_HIGH && part + 1 < parts) {
+            ss->resume = part + 1;
             conn_rerun_line(c);
             return;
         }
     }
-    c->resume = 0;
+    ss->resume = 0;
     stats_end(c);
 }
 
@@ -563,7 +564,7 @@ static bool stats_key_is(const char *key, size_t nkey, const char *word) {
 }
 
 bool stats_binary(struct conn *c, const char *key, size_t nkey) {
-    struct server *srv = c->w->srv;
+    struct server *srv = conn_worker(c)->srv;
     if (nkey == 0) {
         stats_general(c);
     } else if (stats_key_is(key, nkey, "reset")) {

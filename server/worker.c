@@ -58,26 +58,20 @@ static void worker_on_notify(evutil_socket_t fd, short what, void *arg) {
     worker_take_queue(w);
 }
 
-/* Closes connections that have waited for a command longer than the idle
- * timeout.  A connection in the middle of a value is not idle. */
+/* Once a second: idle connections give back their buffers, and those that
+ * have waited for a command longer than the idle timeout are closed (one in
+ * the middle of a value is not idle). */
 static void worker_on_timer(evutil_socket_t fd, short what, void *arg) {
     struct worker *w = arg;
     unsigned timeout = w->srv->settings->idle_timeout;
     (void)fd;
     (void)what;
+    conn_trim_idle(w, clock_now());
     if (timeout == 0)
         return;
-    rel_time_t now = clock_now();
-    struct conn *c = w->conns;
-    while (c != NULL) {
-        struct conn *next = c->next;
-        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->wend == c->wstart &&
-            now - c->last_cmd > timeout) {
-            STAT_INCR(w, idle_kicks);
-            conn_close(c);
-        }
-        c = next;
-    }
+    unsigned kicked = conn_kick_idle(w, clock_now(), timeout);
+    if (kicked > 0)
+        STAT_ADD(w, idle_kicks, kicked);
 }
 
 bool worker_init(struct worker *w, struct server *srv, int id) {
