@@ -137,7 +137,7 @@ static void bin_update(struct conn *c, const struct bin_request *r) {
     struct conn_session *ss = conn_session(c);
     ss->cmd = (int)bin_store_mode(r->op, r->h.cas);
     ss->cas_in = r->h.cas;
-    conn_read_value(c, it, false); /* binary values carry no terminator */
+    conn_read_value(c, it, false, bin_complete_nread); /* no terminator in binary */
 }
 
 void bin_complete_nread(struct conn *c) {

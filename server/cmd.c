@@ -130,14 +130,10 @@ static void cmd_update(struct conn *c, const struct proto_request *req) {
     struct conn_session *ss = conn_session(c);
     ss->cmd = (int)cmd_store_mode(req->cmd);
     ss->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
-    conn_read_value(c, it, true);
+    conn_read_value(c, it, true, cmd_complete_nread);
 }
 
 void cmd_complete_nread(struct conn *c) {
-    if (meta_nread_pending(c)) {
-        meta_complete_nread(c);
-        return;
-    }
     struct conn_session *ss = conn_session(c);
     bool crlf_ok;
     struct item *it = conn_take_value(c, &crlf_ok);

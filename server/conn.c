@@ -44,6 +44,7 @@ struct conn {
     size_t item_have; /* value bytes read so far */
     char crlf[2];
     size_t crlf_have;
+    conn_value_fn value_done; /* the front end's completion */
     uint64_t swallow; /* bytes still to discard */
 
     /* UDP: the peer and request id of the datagram being answered */
@@ -242,7 +243,8 @@ void conn_trim_idle(struct worker *w, rel_time_t now) {
 
 /* --- the front ends' controls --------------------------------------------- */
 
-void conn_read_value(struct conn *c, struct item *it, bool crlf) {
+void conn_read_value(struct conn *c, struct item *it, bool crlf, conn_value_fn done) {
+    c->value_done = done;
     c->item = it;
     c->item_have = 0;
     c->crlf[0] = '\r'; /* no terminator to read: as if it had come */
@@ -539,10 +541,7 @@ static bool conn_nread(struct conn *c) {
         c->crlf[c->crlf_have++] = c->rbuf[c->rstart++];
     if (c->crlf_have < 2)
         return false;
-    if (c->head.s.proto == CONN_PROTO_BINARY)
-        bin_complete_nread(c);
-    else
-        cmd_complete_nread(c);
+    c->value_done(c);
     return true;
 }
 

@@ -99,9 +99,11 @@ char *conn_out_at(struct conn *c, size_t off);
 void conn_out_cut(struct conn *c, size_t len);
 
 /* --- what the connection does next --------------------------------------- */
-/* Reads the value of a storage command into it, then calls the front end's
- * completion; `crlf` says whether "\r\n" follows it (text) or not (binary). */
-void conn_read_value(struct conn *c, struct item *it, bool crlf);
+/* Reads the value of a storage command into it, then calls `done`, the
+ * front end's completion; `crlf` says whether "\r\n" follows the value
+ * (text) or not (binary). */
+typedef void (*conn_value_fn)(struct conn *c);
+void conn_read_value(struct conn *c, struct item *it, bool crlf, conn_value_fn done);
 bool conn_reading_value(const struct conn *c);
 /* In the completion: takes the item back; *crlf_ok is false when the bytes
  * after the value were not "\r\n". */

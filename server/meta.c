@@ -27,7 +27,6 @@
 #define META_LINE_MAX 2048
 
 enum meta_conn_bits {
-    META_CONN_MS = 1,         /* an ms is reading its data block */
     META_CONN_QUIET = 2,      /* q */
     META_CONN_KEY_BINARY = 4, /* b: the key is shown base64-encoded */
 };
@@ -257,13 +256,12 @@ static void meta_set(struct conn *c, const struct meta_request *m) {
         item_bits_set(it, ITEM_KEY_BINARY);
     struct conn_session *ss = conn_session(c);
     meta_set_stash(ss, m);
-    ss->meta_flags = META_CONN_MS | (m->quiet ? META_CONN_QUIET : 0) |
+    ss->meta_flags = (m->quiet ? META_CONN_QUIET : 0) |
                      (m->key_binary ? META_CONN_KEY_BINARY : 0);
     ss->cmd = (int)meta_set_mode(m, &ss->cas_in);
-    conn_read_value(c, it, true);
+    conn_read_value(c, it, true, meta_complete_nread);
 }
 
-bool meta_nread_pending(struct conn *c) { return conn_session(c)->meta_flags & META_CONN_MS; }
 
 static const char *meta_set_code(enum store_status st) {
     switch (st) {

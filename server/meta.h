@@ -16,8 +16,6 @@
  * connection in CONN_NREAD (or CONN_SWALLOW after an error). */
 void meta_execute(struct conn *c, struct proto_request *req);
 
-/* True when the data block being read belongs to an ms. */
-bool meta_nread_pending(struct conn *c);
 
 /* The data block of an ms has arrived, followed by c->crlf. */
 void meta_complete_nread(struct conn *c);
