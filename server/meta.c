@@ -319,6 +319,7 @@ static void meta_delete(struct conn *c, const struct meta_request *m) {
         .invalidate = m->invalidate,
         .new_ttl = meta_has(m, 'T'),
         .exptime = clock_exptime(m->exptime),
+        .mismatch_is_miss = true, /* memcached's md counts a cas mismatch as a miss */
     };
     switch (store_mdelete(meta_store(c), m->key, m->nkey, &o)) {
     case STORE_OK: meta_send_status(c, m, "HD", m->quiet); break;

@@ -484,23 +484,8 @@ enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel
 }
 
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in) {
-    uint64_t h = hash_key(&s->seed, key, nkey);
-    struct shard *sh = store_shard(s, h);
-    enum item_life life;
-    enum store_status st = STORE_NOT_FOUND;
-
-    pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
-    if (pp != NULL && cas_in != 0 && (*pp)->cas != cas_in) {
-        st = STORE_EXISTS;
-    } else if (pp != NULL) {
-        shard_drop(s, sh, pp);
-        st = STORE_OK;
-    }
-    sh->c.delete_hits += st == STORE_OK;
-    sh->c.delete_misses += st == STORE_NOT_FOUND;
-    pthread_mutex_unlock(&sh->lock);
-    return st;
+    struct store_mdelete_opts o = {.has_cas = cas_in != 0, .cas = cas_in};
+    return store_mdelete(s, key, nkey, &o);
 }
 
 void store_unlink(struct store *s, const char *key, size_t nkey) {
@@ -589,22 +574,17 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
     return STORE_OK;
 }
 
+/* Classic incr/decr: ma without cas, creation or touch, one path for both. */
 enum store_status store_arith(struct store *s, const char *key, size_t nkey, bool incr,
                               uint64_t delta, uint64_t *value, uint64_t *cas_out) {
-    uint64_t h = hash_key(&s->seed, key, nkey);
-    struct shard *sh = store_shard(s, h);
-    enum item_life life;
-    enum store_status st = STORE_NOT_FOUND;
-
-    pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
-    if (pp != NULL)
-        st = shard_arith(s, sh, pp, incr, delta, value, cas_out);
-    if (st == STORE_OK)
-        (*(incr ? &sh->c.incr_hits : &sh->c.decr_hits))++;
-    else if (st == STORE_NOT_FOUND)
-        (*(incr ? &sh->c.incr_misses : &sh->c.decr_misses))++;
-    pthread_mutex_unlock(&sh->lock);
+    struct store_marith_opts o = {.incr = incr, .delta = delta};
+    struct store_marith_result r;
+    enum store_status st = store_marith(s, key, nkey, &o, &r);
+    if (st == STORE_OK) {
+        *value = r.value;
+        if (cas_out != NULL)
+            *cas_out = r.cas;
+    }
     return st;
 }
 
@@ -906,7 +886,7 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
         shard_drop(s, sh, pp);
         sh->c.delete_hits++;
     }
-    sh->c.delete_misses += st != STORE_OK; /* memcached counts a cas mismatch too */
+    sh->c.delete_misses += st == STORE_NOT_FOUND || (st == STORE_EXISTS && o->mismatch_is_miss);
     pthread_mutex_unlock(&sh->lock);
     return st;
 }

@@ -101,6 +101,7 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
 enum store_status store_get(struct store *s, const char *key, size_t nkey,
                             const struct store_fetch_opts *opts, store_emit_fn emit, void *ctx);
 enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime);
+/* Classic and binary delete: cas_in 0 deletes whatever is there. */
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in);
 
 /* Drops a key without counting a delete: for a set whose allocation failed,
@@ -191,6 +192,9 @@ struct store_mdelete_opts {
     bool invalidate;
     bool new_ttl;
     rel_time_t exptime;
+    /* the counting rule: meta counts a cas mismatch as a delete miss,
+     * classic and binary deletes do not (memcached) */
+    bool mismatch_is_miss;
 };
 enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
                                 const struct store_mdelete_opts *o);

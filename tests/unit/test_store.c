@@ -1169,3 +1169,20 @@ Test(store_hash, delete_and_overwrite_during_growth) {
     }
     store_destroy(s);
 }
+
+/* One delete path, two counting rules: a cas mismatch is a delete miss for
+ * meta's md, not for the classic or binary delete (as memcached counts). */
+Test(store, delete_counts_a_cas_mismatch_as_meta_or_classic) {
+    struct store *s = t_store();
+    t_set(s, "k", "v");
+    cr_assert_eq(store_delete(s, "k", 1, 999999), STORE_EXISTS);
+    cr_assert_eq(t_stats(s).delete_misses, 0);
+    struct store_mdelete_opts md = {.has_cas = true, .cas = 999999, .mismatch_is_miss = true};
+    cr_assert_eq(store_mdelete(s, "k", 1, &md), STORE_EXISTS);
+    cr_assert_eq(t_stats(s).delete_misses, 1);
+    cr_assert_eq(store_delete(s, "k", 1, 0), STORE_OK);
+    cr_assert_eq(store_delete(s, "k", 1, 0), STORE_NOT_FOUND);
+    cr_assert_eq(t_stats(s).delete_hits, 1);
+    cr_assert_eq(t_stats(s).delete_misses, 2);
+    store_destroy(s);
+}
