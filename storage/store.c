@@ -464,23 +464,15 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
     return STORE_OK;
 }
 
-enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime) {
-    uint64_t h = hash_key(&s->seed, key, nkey);
-    struct shard *sh = store_shard(s, h);
-    rel_time_t now = clock_now();
-    enum item_life life;
+static void store_emit_nothing(void *ctx, const struct item *it) {
+    (void)ctx;
+    (void)it;
+}
 
-    pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
-    if (pp != NULL) {
-        (*pp)->exptime = exptime;
-        store_bump(*pp, now);
-        sh->c.touch_hits++;
-    } else {
-        sh->c.touch_misses++;
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return pp ? STORE_OK : STORE_NOT_FOUND;
+/* touch is gat without the value: the same path and counters. */
+enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime) {
+    struct store_fetch_opts o = {.touch = true, .exptime = exptime};
+    return store_get(s, key, nkey, &o, store_emit_nothing, NULL);
 }
 
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in) {
