@@ -113,20 +113,27 @@ static enum store_mode cmd_store_mode(enum proto_cmd cmd) {
     }
 }
 
-static void cmd_update(struct conn *c, const struct proto_request *req) {
+struct item *cmd_alloc_value(struct conn *c, const char *key, size_t nkey, uint32_t flags,
+                             int64_t exptime, int64_t vlen, bool drop_old) {
     struct store *s = cmd_store(c);
     enum store_status st;
-    struct item *it = store_alloc(s, req->key.s, req->key.len, req->flags,
-                                  clock_exptime(req->exptime), (size_t)req->vlen, &st);
-    if (it == NULL) {
-        conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
-                                            : "SERVER_ERROR out of memory storing object");
-        conn_swallow(c, (uint64_t)req->vlen + 2);
-        /* The old value must not outlive a set that failed. */
-        if (req->cmd == PROTO_CMD_SET)
-            store_unlink(s, req->key.s, req->key.len);
+    struct item *it = store_alloc(s, key, nkey, flags, clock_exptime(exptime), (size_t)vlen, &st);
+    if (it != NULL)
+        return it;
+    conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
+                                        : "SERVER_ERROR out of memory storing object");
+    conn_swallow(c, (uint64_t)vlen + 2);
+    if (drop_old)
+        store_unlink(s, key, nkey);
+    return NULL;
+}
+
+static void cmd_update(struct conn *c, const struct proto_request *req) {
+    /* The old value must not outlive a set that failed. */
+    struct item *it = cmd_alloc_value(c, req->key.s, req->key.len, req->flags, req->exptime,
+                                      req->vlen, req->cmd == PROTO_CMD_SET);
+    if (it == NULL)
         return;
-    }
     struct conn_session *ss = conn_session(c);
     ss->cmd = (int)cmd_store_mode(req->cmd);
     ss->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;

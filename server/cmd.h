@@ -13,6 +13,12 @@
  * CONN_NREAD (or CONN_SWALLOW) to receive its data block. */
 void cmd_execute(struct conn *c, struct proto_request *req);
 
+/* Allocates the item a text storage command (classic or ms) reads its
+ * value into.  On failure it answers memcached's SERVER_ERROR, skips the
+ * value, drops the key's old value when drop_old, and returns NULL. */
+struct item *cmd_alloc_value(struct conn *c, const char *key, size_t nkey, uint32_t flags,
+                             int64_t exptime, int64_t vlen, bool drop_old);
+
 /* The data block of a storage command has arrived, followed by crlf[2]. */
 void cmd_complete_nread(struct conn *c);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/meta.h"
+#include "server/cmd.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -240,18 +241,11 @@ static void meta_set_stash(struct conn_session *c, const struct meta_request *m)
 }
 
 static void meta_set(struct conn *c, const struct meta_request *m) {
-    struct store *s = meta_store(c);
-    enum store_status st;
-    struct item *it = store_alloc(s, m->key, m->nkey, m->client_flags, clock_exptime(m->exptime),
-                                  (size_t)m->vlen, &st);
-    if (it == NULL) {
-        conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
-                                            : "SERVER_ERROR out of memory storing object");
-        conn_swallow(c, (uint64_t)m->vlen + 2);
-        /* memcached drops the old value whatever the mode */
-        store_unlink(s, m->key, m->nkey);
+    /* memcached drops the old value whatever the mode */
+    struct item *it =
+        cmd_alloc_value(c, m->key, m->nkey, m->client_flags, m->exptime, m->vlen, true);
+    if (it == NULL)
         return;
-    }
     if (m->key_binary)
         item_bits_set(it, ITEM_KEY_BINARY);
     struct conn_session *ss = conn_session(c);
