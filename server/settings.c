@@ -253,12 +253,24 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
     case 'o':
         if (!settings_extended(s, arg)) return false;
         break;
-    case 'k': case 'L': case 'r': case 'S': case 'W':
+    case 'k': case 'L': case 'r': case 'W':
         fprintf(stderr, "larder: warning: ignoring -%c\n", c);
         break;
-    case 'D': case 'e': case 'Y':
+    case 'D':
         fprintf(stderr, "larder: warning: ignoring -%c %s\n", c, arg);
         break;
+    /* Never silently weaker: a server told to require logins, or to keep
+     * its items across a restart, must not start open or empty instead. */
+    case 'S':
+        fprintf(stderr, "larder: SASL authentication (-S) is not supported yet; refusing to "
+                        "start without it\n");
+        return false;
+    case 'Y':
+        return settings_fail("authentication files (-Y) are not supported yet; refusing to "
+                             "start without authentication", arg);
+    case 'e':
+        return settings_fail("memory files for warm restarts (-e) are not supported yet; "
+                             "refusing to start with an empty cache", arg);
     default:
         return false;
     }

@@ -233,6 +233,9 @@ Test(server, command_line_checks) {
         {"-p", "notaport", "-u", "root", NULL}, {"-m", "0", "-u", "root", NULL},
         {"-U", "70000", "-u", "root", NULL},    {"-I", "2g", "-u", "root", NULL},
         {"-B", "http", "-u", "root", NULL},
+        /* never silently weaker: no login, no warm restart -> no start */
+        {"-S", "-u", "root", NULL},             {"-Y", "/etc/passwd", "-u", "root", NULL},
+        {"-e", "/dev/shm/larder-memfile", "-u", "root", NULL},
         {"-t", "0", "-u", "root", NULL},        {"-f", "0.5", "-u", "root", NULL},
         {"--bogus", "-u", "root", NULL},
     };
