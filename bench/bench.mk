@@ -42,7 +42,7 @@ bench-unit: $(BENCH_TEST_BIN)
 
 bench-integration: $(BENCH_LOAD)
 	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
-	    timeout 150 python3 tests/bench/test_integration.py
+	    timeout 900 python3 tests/bench/test_integration.py
 
 # Unit tests first; both parts must pass.
 test-bench: bench-unit bench-integration

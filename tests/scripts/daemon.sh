@@ -20,7 +20,7 @@ fi
 [ ! -f "$tmp/pid2" ] || { echo "daemon: no pidfile for a daemon that failed"; exit 1; }
 
 kill -TERM "$pid"
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$pid" 2>/dev/null || { echo "daemon: still running after SIGTERM"; exit 1; }
 [ ! -f "$tmp/pid" ] || { echo "daemon: pidfile left behind"; exit 1; }
 echo "daemon: ok"
