@@ -29,10 +29,10 @@ endif
 bench-load: $(BENCH_LOAD)
 
 $(BENCH_LOAD): $(BENCH_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(BENCH_LIBS) $(LDLIBS)
 
 $(BENCH_TEST_BIN): $(BENCH_TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_CORE_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(BENCH_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(BENCH_LIBS) $(LDLIBS)
 
 bench: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	LARDER_BIN=$(BENCH_LARDER) python3 bench/compare.py --load $(BENCH_LOAD) $(BENCH_ARGS)

@@ -52,7 +52,7 @@ install: $(BUILD)/larder
 # libmemcached's ketama over several servers, for the scale-out checks.
 $(ECO_KETAMA): tests/ecosystem/ketama.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lmemcached
+	$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< -lmemcached
 
 test-ecosystem: $(BUILD)/larder $(ECO_KETAMA)
 	LARDER_BIN=$(CURDIR)/$(BUILD)/larder KETAMA_BIN=$(CURDIR)/$(ECO_KETAMA) MAKE="$(MAKE)" \
