@@ -156,7 +156,7 @@ test-scripts: $(BUILD)/larder
 # Every suite runs even when an earlier one fails, so one CI run shows all
 # failures; the closing line counts suites.
 TEST_SUITES := unit integration test-scripts test-asan test-tsan test-meta-differential \
-               test-hostile test-ecosystem test-bench test-wordpress
+               test-hostile test-ecosystem test-bench test-wordpress test-deb
 test: $(DEPS_STAMP)
 	$(MAKE) all
 	@passed=0; failed=0; failures=""; \
