@@ -3,10 +3,16 @@
 
 CC       ?= cc
 PKGS     := libevent libevent_pthreads jemalloc
+TEST_PKGS := criterion libmemcached
 WARN     := -Wall -Wextra
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -pthread -I. -MMD -MP
+
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's (`make CFLAGS="-O0 -g"`): they
+# come after the project's own flags, which they never replace (as Redis's
+# FINAL_CFLAGS).  Sanitizer builds default to -O1.
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(BASE_CFLAGS)
+PROJECT_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -pthread -I. -MMD -MP
+SAN_CFLAGS  :=
+SAN_LDFLAGS :=
 LDLIBS   += -pthread -lm
 
 BUILD    ?= build
@@ -19,19 +25,34 @@ CORE_SRC := $(STORAGE) $(PROTO)
 # own allocator; TSan does not know jemalloc's internal locks).
 ifeq ($(SAN),address)
   BUILD  := build/asan
-  CFLAGS := -O1 -g $(BASE_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-  LDFLAGS += -fsanitize=address,undefined
+  SAN_CFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  SAN_LDFLAGS := -fsanitize=address,undefined
   PKGS   := libevent libevent_pthreads
 else ifeq ($(SAN),thread)
   BUILD  := build/tsan
-  CFLAGS := -O1 -g $(BASE_CFLAGS) -fsanitize=thread
-  LDFLAGS += -fsanitize=thread
+  SAN_CFLAGS  := -fsanitize=thread
+  SAN_LDFLAGS := -fsanitize=thread
   PKGS   := libevent libevent_pthreads
+endif
+ifneq ($(SAN),)
+  ifeq ($(origin CFLAGS),file)
+    CFLAGS := -O1 -g
+  endif
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS     += $(PKG_CFLAGS)
+FINAL_CFLAGS  = $(PROJECT_CFLAGS) $(SAN_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+FINAL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
+
+# Quiet by default; `make V=1` shows every command.
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-6s %s\n'
+endif
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER:%.c=$(BUILD)/%.o)
@@ -40,29 +61,52 @@ UNIT_BIN   := $(BUILD)/tests/unit/unit
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(BUILD)/tests/integration/integ
 
-.PHONY: all run test deps unit integration asan tsan test-asan test-tsan test-scripts clean
+.PHONY: all run test check deps unit integration asan tsan test-asan test-tsan test-scripts \
+        clean pkg-check test-pkg-check
 
 all: $(BUILD)/larder
 
-$(BUILD)/%.o: %.c
+# Every missing pkg-config package named at once, before any compiler error
+# it would cause (a missing jemalloc once showed as "undefined reference to
+# event_add").
+define pkg_check
+	@missing=""; for p in $(1); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "error: pkg-config cannot find:$$missing" >&2; \
+	    echo "  install the -dev packages (Debian: make deps), or set PKG_CONFIG_PATH" >&2; \
+	    exit 1; \
+	fi
+endef
+pkg-check:
+	$(call pkg_check,$(PKGS))
+test-pkg-check:
+	$(call pkg_check,$(TEST_PKGS))
+
+$(BUILD)/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(say) CC $@
+	$(Q)$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 # The store and the parser, without networking: what unit tests link.
 $(BUILD)/libcore.a: $(CORE_OBJ)
-	$(AR) rcs $@ $^
+	$(say) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/libserver.a: $(SERVER_OBJ)
-	$(AR) rcs $@ $^
+	$(say) AR $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/larder: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcore.a | test-pkg-check
+	$(say) LINK $@
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-$(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion -lmemcached $(LDLIBS)
+$(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o) | test-pkg-check
+	$(say) LINK $@
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion -lmemcached $(LDLIBS)
 
 # As root, like memcached, the server must be told whom to run as: make run
 # drops to nobody then.
@@ -70,15 +114,25 @@ RUN_AS := $(if $(filter 0,$(shell id -u)),-u nobody,)
 run: $(BUILD)/larder
 	./$(BUILD)/larder $(RUN_AS) $(ARGS)
 
+# The installer runs when its package list changed (or was never run);
+# `make deps` runs it anyway.  It installs only what is missing.
+DEPS_STAMP := build/.deps-installed
 deps:
 	@bash tests/install-deps.sh
+	@mkdir -p build && touch $(DEPS_STAMP)
+$(DEPS_STAMP): tests/install-deps.sh
+	@bash tests/install-deps.sh
+	@mkdir -p build && touch $@
 
 unit: $(UNIT_BIN)
 	./$(UNIT_BIN) $(CRITERION_ARGS)
 
-# Integration tests start the server binary built in the same folder.
+# Integration tests start the server binary built in the same folder.  The
+# hostile suite is test-hostile's (it needs LARDER_HOSTILE): left out here
+# rather than skipped.
+INTEG_FILTER ?= --filter '!(hostile/*)'
 integration: $(INTEG_BIN) $(BUILD)/larder
-	LARDER_BIN=$(CURDIR)/$(BUILD)/larder ./$(INTEG_BIN) $(CRITERION_ARGS)
+	LARDER_BIN=$(CURDIR)/$(BUILD)/larder ./$(INTEG_BIN) $(INTEG_FILTER) $(CRITERION_ARGS)
 
 asan:
 	$(MAKE) SAN=address all
@@ -96,7 +150,7 @@ test-tsan:
 	$(MAKE) SAN=thread all
 	$(MAKE) $(INTEG_BIN)
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" LARDER_BIN=$(CURDIR)/build/tsan/larder \
-		./$(INTEG_BIN) --filter '!(server/memory_limit*|pipeline/huge_multiget*)'
+		./$(INTEG_BIN) --filter '!(server/memory_limit*|pipeline/huge_multiget*|hostile/*)'
 
 # Shell-level checks (daemon mode, memccapable, differential runs).
 test-scripts: $(BUILD)/larder
@@ -105,8 +159,8 @@ test-scripts: $(BUILD)/larder
 # Every suite runs even when an earlier one fails, so one CI run shows all
 # failures; the closing line counts suites.
 TEST_SUITES := unit integration test-scripts test-asan test-tsan test-meta-differential \
-               test-hostile test-ecosystem test-bench test-wordpress
-test: deps
+               test-hostile test-ecosystem test-bench test-wordpress test-deb
+test: $(DEPS_STAMP)
 	$(MAKE) all
 	@passed=0; failed=0; failures=""; \
 	for suite in $(TEST_SUITES); do \
@@ -115,6 +169,18 @@ test: deps
 	done; \
 	[ -z "$$failures" ] || echo "failed suites:$$failures"; \
 	echo "suites: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+# The edit-compile-test loop: no package installer, no MariaDB, no
+# sanitizer builds; a few minutes.
+check: all
+	@passed=0; failed=0; failures=""; \
+	for suite in unit integration test-scripts; do \
+		if $(MAKE) --no-print-directory $$suite; then passed=$$((passed + 1)); \
+		else failed=$$((failed + 1)); failures="$$failures $$suite"; fi; \
+	done; \
+	[ -z "$$failures" ] || echo "failed suites:$$failures"; \
+	echo "check: $$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
 clean:
@@ -130,4 +196,8 @@ include tests/fuzz/fuzz.mk
 include packaging/packaging.mk
 include tests/meta/meta.mk
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Header dependencies of every object this build knows of.
+ALL_OBJ := $(CORE_OBJ) $(SERVER_OBJ) $(BUILD)/server/main.o $(UNIT_SRC:%.c=$(BUILD)/%.o) \
+           $(INTEG_SRC:%.c=$(BUILD)/%.o) $(BENCH_OBJ) $(BENCH_TEST_SRC:%.c=$(BUILD)/%.o) \
+           $(FUZZ_CORE) $(FUZZ_SRV) $(FUZZ_MAIN)
+-include $(ALL_OBJ:.o=.d)

@@ -29,10 +29,10 @@ endif
 bench-load: $(BENCH_LOAD)
 
 $(BENCH_LOAD): $(BENCH_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(BENCH_LIBS) $(LDLIBS)
 
 $(BENCH_TEST_BIN): $(BENCH_TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_CORE_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(BENCH_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(BENCH_LIBS) $(LDLIBS)
 
 bench: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	LARDER_BIN=$(BENCH_LARDER) python3 bench/compare.py --load $(BENCH_LOAD) $(BENCH_ARGS)
@@ -42,9 +42,9 @@ bench-unit: $(BENCH_TEST_BIN)
 
 bench-integration: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
-	    timeout 150 python3 tests/bench/test_integration.py
+	    timeout 900 python3 tests/bench/test_integration.py
 	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
-	    timeout 600 python3 tests/bench/test_tools.py
+	    timeout 900 python3 tests/bench/test_tools.py
 
 # Unit tests first; both parts must pass.
 test-bench: bench-unit bench-integration

@@ -4,12 +4,16 @@
  *
  * With -d the parent waits until the child has bound its sockets and says
  * so through a pipe, so `larder -d` exits non-zero when the server could not
- * start, and a pidfile names a process that is really serving.
+ * start, and a pidfile names a process that is really serving.  The pidfile
+ * is opened by the parent before the fork, before -u drops privileges, so
+ * that `-d -P /run/larder.pid -u larder` can create it in a directory only
+ * root may write; the parent, still root, removes it if the start fails.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +37,12 @@ static int main_fail(const char *msg) {
     return EXIT_FAILURE;
 }
 
-/* memcached refuses to run as root without -u; so does Larder. */
-static bool main_drop_privileges(const struct settings *st) {
+/* memcached refuses to run as root without -u; so does Larder.  Looks the
+ * user up (before any fork, so that the error reaches the terminal): *uid
+ * and *gid are the identity to switch to, *uid 0 when there is none. */
+static bool main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
+    *uid = 0;
+    *gid = 0;
     if (getuid() != 0 && geteuid() != 0)
         return true;
     if (st->user == NULL) {
@@ -46,9 +54,15 @@ static bool main_drop_privileges(const struct settings *st) {
         fprintf(stderr, "larder: can't find the user %s to switch to\n", st->user);
         return false;
     }
-    if (pw->pw_uid == 0)
-        return true; /* -u root: asked for explicitly */
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    *uid = pw->pw_uid; /* 0 for -u root: asked for explicitly */
+    *gid = pw->pw_gid;
+    return true;
+}
+
+static bool main_drop_privileges(const struct settings *st, uid_t uid, gid_t gid) {
+    if (uid == 0)
+        return true;
+    if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
         fprintf(stderr, "larder: failed to assume identity of user %s: %s\n", st->user,
                 strerror(errno));
         return false;
@@ -78,9 +92,22 @@ static void main_oom_score(const struct settings *st) {
         fprintf(stderr, "larder: warning: cannot set oom_score_adj to %d\n", st->oom_score_adj);
 }
 
-/* Forks; the parent exits with the child's start-up status.  Returns the
- * pipe the child reports on, or -1 when not daemonizing or on error. */
-static int main_daemonize(const struct settings *st) {
+/* Opens -P's file without truncating it (it may name a daemon that runs):
+ * *created says whether this start made it.  -1 on error. */
+static int main_open_pidfile(const char *path, bool *created) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    *created = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fprintf(stderr, "larder: cannot open pidfile %s: %s\n", path, strerror(errno));
+    return fd;
+}
+
+/* Forks; the parent exits with the child's start-up status (removing a
+ * pidfile it created if the start failed).  Returns the pipe the child
+ * reports on, or -1 on error. */
+static int main_daemonize(const struct settings *st, bool pid_created) {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
@@ -91,7 +118,11 @@ static int main_daemonize(const struct settings *st) {
         char ok = 0;
         close(fds[1]);
         ssize_t n = read(fds[0], &ok, 1);
-        _exit(n == 1 && ok == 'k' ? EXIT_SUCCESS : EXIT_FAILURE);
+        if (n == 1 && ok == 'k')
+            _exit(EXIT_SUCCESS);
+        if (pid_created)
+            unlink(st->pidfile);
+        _exit(EXIT_FAILURE);
     }
     close(fds[0]);
     setsid();
@@ -107,12 +138,18 @@ static int main_daemonize(const struct settings *st) {
     return fds[1];
 }
 
-static bool main_write_pidfile(const char *path) {
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return false;
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0;
+static bool main_write_pidfile(int fd) {
+    char line[32];
+    int len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    return ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)len, 0) == len;
+}
+
+/* At exit: remove the pidfile; when its directory is not ours to write
+ * (-P /run/larder.pid -u larder), empty it, so that it names no process. */
+static void main_remove_pidfile(const char *path, int fd) {
+    if (unlink(path) != 0 && ftruncate(fd, 0) != 0)
+        fprintf(stderr, "larder: cannot remove pidfile %s: %s\n", path, strerror(errno));
+    close(fd);
 }
 
 static struct store *main_store(const struct settings *st) {
@@ -140,11 +177,20 @@ int main(int argc, char **argv) {
     }
     main_raise_nofile(&st);
     main_oom_score(&st);
-    if (!main_drop_privileges(&st))
+    uid_t uid;
+    gid_t gid;
+    if (!main_find_user(&st, &uid, &gid))
         return EXIT_FAILURE;
-    int report = st.daemonize ? main_daemonize(&st) : -1;
+    int pidfd = -1;
+    bool pid_created = false;
+    if (st.pidfile != NULL && st.daemonize &&
+        (pidfd = main_open_pidfile(st.pidfile, &pid_created)) < 0)
+        return EXIT_FAILURE;
+    int report = st.daemonize ? main_daemonize(&st, pid_created) : -1;
     if (st.daemonize && report < 0)
         return main_fail("failed to daemonize");
+    if (!main_drop_privileges(&st, uid, gid))
+        return EXIT_FAILURE;
 
     struct store *store = main_store(&st);
     if (store == NULL)
@@ -152,7 +198,7 @@ int main(int argc, char **argv) {
     struct server srv;
     if (!server_init(&srv, &st, store))
         return EXIT_FAILURE;
-    if (st.pidfile != NULL && st.daemonize && !main_write_pidfile(st.pidfile))
+    if (pidfd >= 0 && !main_write_pidfile(pidfd))
         fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
     if (report >= 0) {
         char ok = 'k';
@@ -167,8 +213,8 @@ int main(int argc, char **argv) {
     server_run(&srv);
     server_free(&srv);
     store_destroy(store);
-    if (st.pidfile != NULL && st.daemonize)
-        unlink(st.pidfile);
+    if (pidfd >= 0)
+        main_remove_pidfile(st.pidfile, pidfd);
     settings_free(&st);
     return EXIT_SUCCESS;
 }

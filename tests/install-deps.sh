@@ -21,11 +21,21 @@ pkgs=(
     php-cli php-memcached php-mysql phpunit mariadb-server wordpress curl
     # the page cache: nginx serving from Larder, and HTTP load generators
     nginx apache2-utils wrk
+    # the Debian package (make deb, make test-deb)
+    dpkg-dev debhelper fakeroot
+    # CPU load beside the tests, to check that they hold on a busy machine
+    stress-ng
 )
 
+# One dpkg-query for the whole list: a package it does not know, or one
+# not fully installed, is missing.
+declare -A installed=()
+while read -r name status; do
+    [ "$status" = installed ] && installed[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${pkgs[@]}" 2>/dev/null)
 missing=()
 for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [ -n "${installed[$p]:-}" ] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

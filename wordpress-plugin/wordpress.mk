@@ -21,13 +21,13 @@ test-wordpress: test-wordpress-unit test-wordpress-e2e
 
 test-wordpress-unit: $(BUILD)/larder
 	@echo "== drop-in API tests against Larder ($(WP_LARDER_BIN))"
-	cd wordpress-plugin && SERVER_BIN=$(WP_LARDER_BIN) timeout -k 5 120 phpunit --colors=never
+	cd wordpress-plugin && SERVER_BIN=$(WP_LARDER_BIN) timeout -k 5 900 phpunit --colors=never
 	@echo "== drop-in API tests against memcached ($(WP_MEMCACHED))"
-	cd wordpress-plugin && SERVER_BIN=$(WP_MEMCACHED) timeout -k 5 120 phpunit --colors=never
+	cd wordpress-plugin && SERVER_BIN=$(WP_MEMCACHED) timeout -k 5 900 phpunit --colors=never
 
 test-wordpress-e2e: $(BUILD)/larder
 	@echo "== WordPress + MariaDB + nginx end-to-end test against Larder"
-	LARDER_BIN=$(WP_LARDER_BIN) timeout -k 10 300 bash tests/e2e/wordpress.sh
+	LARDER_BIN=$(WP_LARDER_BIN) timeout -k 10 900 bash tests/e2e/wordpress.sh
 
 WP_BENCH_SECONDS ?= 10
 WP_BENCH_CONCURRENCY ?= 4

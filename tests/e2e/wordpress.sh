@@ -57,8 +57,8 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${PIDS[@]}"; do
-        # Bounded wait: a process that ignores TERM gets KILL after 5 s.
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        # Bounded wait: a process that ignores TERM gets KILL after 60 s.
+        for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -111,7 +111,7 @@ mariadbd --no-defaults --datadir="$WORK/db" --socket="$WORK/mysql.sock" --skip-n
     --pid-file="$WORK/mariadb.pid" --log-error="$WORK/mariadb.log" --innodb-buffer-pool-size=32M \
     --skip-log-bin >/dev/null 2>&1 &
 PIDS+=($!)
-wait_for 30 mariadb-admin --no-defaults --socket="$WORK/mysql.sock" -uroot ping || fail "MariaDB did not start"
+wait_for 120 mariadb-admin --no-defaults --socket="$WORK/mysql.sock" -uroot ping || fail "MariaDB did not start"
 mariadb --no-defaults --socket="$WORK/mysql.sock" -uroot -e 'CREATE DATABASE wordpress' || fail "create database"
 
 # ---- The cache server ----------------------------------------------------
@@ -121,7 +121,7 @@ user_flag=()
 [ "$(id -u)" -eq 0 ] && user_flag=(-u root)
 "$SERVER_BIN" -p "$CACHE_PORT" -U 0 -l 127.0.0.1 -m 64 -t 2 -c 1024 "${user_flag[@]}" >"$WORK/cache-server.log" 2>&1 &
 PIDS+=($!)
-wait_for 10 server_stat pid || fail "cache server did not start"
+wait_for 60 server_stat pid || fail "cache server did not start"
 
 # ---- WordPress, copied ---------------------------------------------------
 say "copying WordPress from $WP_SRC"
@@ -186,7 +186,7 @@ start_php() {
     php ${PHP_ARGS:-} -S "127.0.0.1:$WP_PORT" -t "$WP" >>"$WORK/php-server.log" 2>&1 &
     PHP_PID=$!
     PIDS+=($PHP_PID)
-    wait_for 10 curl -s -o /dev/null --noproxy '*' --max-time 2 "$URL/wp-login.php" || fail "php -S did not start"
+    wait_for 60 curl -s -o /dev/null --noproxy '*' --max-time 2 "$URL/wp-login.php" || fail "php -S did not start"
 }
 stop_php() {
     kill "$PHP_PID"
@@ -469,7 +469,7 @@ say "starting nginx on $NGINX_URL (memcached_pass to 127.0.0.1:$CACHE_PORT)"
 nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log" &
 PIDS+=($!)
 NGINX_PID=$!
-wait_for 10 curl -s -o /dev/null --noproxy '*' --max-time 2 "$NGINX_URL/wp-login.php" || fail "nginx did not start"
+wait_for 60 curl -s -o /dev/null --noproxy '*' --max-time 2 "$NGINX_URL/wp-login.php" || fail "nginx did not start"
 
 page ng-hit "$NGINX_URL/?p=$POST" -H "$SITE_HOST"
 expect_page ng-hit 200 HIT "Larder feature v4<"

@@ -37,7 +37,7 @@ check() {
 tally() {
     local name=$1 out rc line nok=0
     shift
-    out=$(timeout 60 "$@" 2>&1)
+    out=$(timeout 300 "$@" 2>&1)
     rc=$?
     while IFS= read -r line; do
         case $line in
@@ -56,10 +56,11 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT [PID]: up to 5 s for PORT to accept, giving up early when
-# PID (the process that should listen) has died.
+# wait_port PORT [PID]: until PORT accepts (up to 60 s, which only a hang
+# reaches), giving up early when PID (the process that should listen) has
+# died.
 wait_port() {
-    for _ in $(seq 50); do
+    for _ in $(seq 600); do
         nc -z 127.0.0.1 "$1" 2>/dev/null && return 0
         [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && return 1
         sleep 0.1
@@ -89,10 +90,10 @@ larder_start() {
     return 1
 }
 
-# stop_pid PID: SIGTERM, then wait up to 5 s, then SIGKILL.
+# stop_pid PID: SIGTERM, then wait up to 60 s (only a hang), then SIGKILL.
 stop_pid() {
     kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 50); do
+    for _ in $(seq 600); do
         kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
         sleep 0.1
     done

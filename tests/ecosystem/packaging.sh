@@ -11,10 +11,14 @@ pk_expected_tree() {
     cat <<'TREE'
 755 etc/larder.conf 644
 755 usr/local/bin/larder 755
+755 usr/local/bin/larder-start 755
+755 usr/local/bin/larder-stat 755
 755 usr/local/lib/systemd/system/larder.service 644
 755 usr/local/lib/systemd/system/larder@.service 644
-755 usr/local/libexec/larder/larder-start 755
+755 usr/local/share/doc/larder/LICENSE 644
 755 usr/local/share/doc/larder/examples/larder.conf 644
+755 usr/local/share/larder/wordpress/README.md 644
+755 usr/local/share/larder/wordpress/object-cache.php 644
 755 usr/local/share/man/man1/larder.1 644
 TREE
 }
@@ -36,11 +40,24 @@ pk_install_prefix() {
     local d=$work/destdir-usr
     $MAKE --no-print-directory -C "$root" install DESTDIR="$d" PREFIX=/usr >/dev/null 2>&1 || return 1
     [ -x "$d/usr/bin/larder" ] && [ -f "$d/usr/share/man/man1/larder.1" ] &&
-        grep -qx 'ExecStart=/usr/libexec/larder/larder-start /etc/larder.conf $OPTIONS' \
+        grep -qx 'ExecStart=/usr/bin/larder-start /etc/larder.conf $OPTIONS' \
             "$d/usr/lib/systemd/system/larder.service" &&
-        grep -q 'LARDER_BIN:-/usr/bin/larder}' "$d/usr/libexec/larder/larder-start" &&
+        grep -q 'LARDER_BIN:-/usr/bin/larder}' "$d/usr/bin/larder-start" &&
         ! grep -rl /usr/local "$d" || { grep -r /usr/local "$d"; return 1; }
 }
+
+# The README's install table names every file make install writes, and no
+# other ($PREFIX for /usr/local).
+pk_readme_table() {
+    local listed installed
+    listed=$(sed -n 's/^| `\([^`]*\)` *|.*/\1/p' "$root/README.md" | grep -E '^(\$PREFIX|/etc)/' |
+        sed 's|^\$PREFIX|usr/local|; s|^/||' | sort)
+    installed=$(cd "$pk_root" && find . -type f -printf '%P\n' | sort)
+    [ "$listed" = "$installed" ] || { diff <(echo "$listed") <(echo "$installed"); return 1; }
+}
+
+# larder-stat runs from where it is installed.
+pk_larder_stat() { matches 'usage: larder-stat' "$pk_root/usr/local/bin/larder-stat" --help; }
 
 pk_install_keeps_conf() {
     echo '-m 1' >"$pk_root/etc/larder.conf"
@@ -55,7 +72,7 @@ pk_verify_units() {
     local d=$work/units out
     mkdir -p "$d"
     for u in larder.service larder@.service; do
-        sed "s|/usr/local/libexec|$pk_root/usr/local/libexec|" \
+        sed "s|/usr/local/bin|$pk_root/usr/local/bin|" \
             "$pk_root/usr/local/lib/systemd/system/$u" >"$d/$u"
     done
     ln -sf larder@.service "$d/larder@cache2.service"
@@ -65,7 +82,7 @@ pk_verify_units() {
     [ -z "$out" ] || { echo "$out"; return 1; }
 }
 
-pk_start() { LARDER_BIN=$pk_root/usr/local/bin/larder "$pk_root/usr/local/libexec/larder/larder-start" "$@"; }
+pk_start() { LARDER_BIN=$pk_root/usr/local/bin/larder "$pk_root/usr/local/bin/larder-start" "$@"; }
 
 pk_shipped_args() {
     local got want
@@ -79,7 +96,7 @@ pk_shipped_args() {
 pk_run() {
     local var=$1 port=$2 pid
     shift 2
-    LARDER_BIN=$pk_root/usr/local/bin/larder "$pk_root/usr/local/libexec/larder/larder-start" "$@" \
+    LARDER_BIN=$pk_root/usr/local/bin/larder "$pk_root/usr/local/bin/larder-start" "$@" \
         >>"$work/larder-$var.log" 2>&1 &
     pid=$!
     track "$pid"
@@ -169,6 +186,8 @@ pk_man_all_flags() {
 check "make install DESTDIR=... installs the expected tree" pk_install
 check "make install PREFIX=/usr rewrites the paths" pk_install_prefix
 check "make install keeps an existing /etc/larder.conf" pk_install_keeps_conf
+check "README's install table lists every installed file" pk_readme_table
+check "the installed larder-stat runs" pk_larder_stat
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify larder.service larder@.service" pk_verify_units
 else

@@ -86,7 +86,7 @@ test-hostile-fuzz: $(FUZZ_BINS)
 
 $(SOAK_BIN): tests/fuzz/soak.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(LDLIBS)
 
 soak: $(BUILD)/larder $(SOAK_BIN)
 	./$(SOAK_BIN) $(CURDIR)/$(BUILD)/larder $(SOAK_SECONDS)

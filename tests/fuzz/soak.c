@@ -124,7 +124,8 @@ static int connect_port(int port) {
             close(fd);
         return -1;
     }
-    struct timeval tv = {10, 0};
+    /* only a hang waits this long, however slow the build or the machine */
+    struct timeval tv = {60, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     int one = 1;
@@ -163,7 +164,7 @@ static bool start_server(const char *bin) {
             execv(bin, (char *const *)argv);
             _exit(127);
         }
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0; i < 1200; i++) { /* up to 60 s: only a hang */
             int fd = connect_port(server_port);
             if (fd >= 0) {
                 close(fd);
@@ -510,7 +511,7 @@ static bool run_clients(struct client *cl, int nthreads, double until, bool warm
 static int stop_server(void) {
     int status = 0;
     kill(server_pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 1200; i++) { /* up to 60 s: only a hang */
         if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
             server_pid = -1;
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -540,7 +541,9 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_alarm);
     signal(SIGTERM, on_alarm);
     signal(SIGPIPE, SIG_IGN);
-    alarm((unsigned)seconds + 120);
+    /* The warm-up comes on top of `seconds` and takes what the build needs;
+     * the alarm stops only a hang. */
+    alarm((unsigned)seconds * 2 + 600);
     if (!start_server(bin)) {
         fprintf(stderr, "soak: cannot start %s\n", bin);
         return 1;
@@ -564,10 +567,12 @@ int main(int argc, char **argv) {
     double t0 = now_sec();
     double warm = seconds >= 60 ? 10 : seconds / 5.0;
     run_clients(cl, nthreads, t0 + seconds, true);
-    run_clients(cl, nthreads, t0 + warm, false);
+    /* The traffic phases are timed from the end of the warm-up, so a slow
+     * (sanitized, loaded) build still measures over seconds - warm. */
+    run_clients(cl, nthreads, now_sec() + warm, false);
     struct sample start = sample_server();
     double t1 = now_sec();
-    run_clients(cl, nthreads, t0 + seconds, false);
+    run_clients(cl, nthreads, t1 + (seconds - warm), false);
     struct sample end = sample_server();
     double t2 = now_sec();
 

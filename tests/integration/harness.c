@@ -19,6 +19,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Every wait in the suites is for a condition (a reply, a process exit, a
+ * closed socket); these caps only stop a hang, so they are far above what
+ * a slow, loaded or sanitized build needs.  LARDER_TEST_WAIT (seconds)
+ * overrides the default. */
+int harness_wait_s(void) {
+    const char *env = getenv("LARDER_TEST_WAIT");
+    int s = env != NULL ? atoi(env) : 0;
+    return s > 0 ? s : HARNESS_WAIT_DEFAULT_S;
+}
+
+double harness_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -73,7 +89,8 @@ void srv_start(struct srv *s, const char *const *args) {
             execv(bin, (char *const *)argv);
             _exit(127);
         }
-        for (int i = 0; i < 200; i++) { /* up to 10 s, generous for sanitizers */
+        double deadline = harness_now() + harness_wait_s();
+        while (harness_now() < deadline) {
             int fd = try_connect(s->port);
             if (fd >= 0) {
                 close(fd);
@@ -97,10 +114,11 @@ bool srv_alive(const struct srv *s) {
 int srv_stop(struct srv *s) {
     int status = 0;
     kill(s->pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
+    double deadline = harness_now() + harness_wait_s();
+    while (harness_now() < deadline) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(50000);
+        usleep(20000);
     }
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &status, 0);
@@ -110,7 +128,7 @@ int srv_stop(struct srv *s) {
 int cli_connect(const struct srv *s) {
     int fd = try_connect(s->port);
     cr_assert(fd >= 0, "connect: %s", strerror(errno));
-    struct timeval tv = {5, 0};
+    struct timeval tv = {harness_wait_s(), 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -10,6 +10,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The cap on any one wait (seconds): only a hang reaches it.  The default
+ * can be changed with LARDER_TEST_WAIT. */
+#define HARNESS_WAIT_DEFAULT_S 60
+int harness_wait_s(void);
+/* Monotonic seconds, for deadlines. */
+double harness_now(void);
+
 struct srv {
     pid_t pid;
     int port;
@@ -23,11 +30,13 @@ int srv_stop(struct srv *s);
 /* True while the process runs. */
 bool srv_alive(const struct srv *s);
 
-/* A new blocking TCP connection to the server, 5 s receive timeout. */
+/* A new blocking TCP connection to the server; a receive waits up to
+ * harness_wait_s(). */
 int cli_connect(const struct srv *s);
 void cli_send(int fd, const char *data, size_t len);
 void cli_sends(int fd, const char *str);
-/* Reads until the buffer ends with `until` (e.g. "END\r\n"), or times out.
+/* Reads until the buffer ends with `until` (e.g. "END\r\n"), or EOF, or the
+ * wait cap.
  * Returns a malloc'd NUL-terminated string (caller frees). */
 char *cli_read_until(int fd, const char *until);
 /* Reads exactly n bytes (or less at timeout/EOF); returns malloc'd string. */

@@ -2,6 +2,7 @@
  * Every classic command through a raw socket, with memcached 1.6's replies.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static void down(void) {
     cr_assert_eq(srv_stop(&S), 0, "server must exit 0 on SIGTERM");
 }
 
-TestSuite(classic, .init = up, .fini = down, .timeout = 30);
+/* The timeout only stops a hang; the waits inside poll for conditions. */
+TestSuite(classic, .init = up, .fini = down, .timeout = 300);
 
 Test(classic, set_get_roundtrip) {
     cli_expect(fd, "set k 5 0 3\r\nabc\r\n", "STORED\r\n");
@@ -149,7 +151,7 @@ Test(classic, delete_forms) {
 
 Test(classic, touch_and_gat) {
     cli_expect(fd, "touch k 10\r\n", "NOT_FOUND\r\n");
-    cli_expect(fd, "set k 0 1 1\r\nx\r\n", "STORED\r\n");
+    cli_expect(fd, "set k 0 100 1\r\nx\r\n", "STORED\r\n");
     cli_expect(fd, "touch k 0\r\n", "TOUCHED\r\n");
     cli_expect(fd, "gat 100 k\r\n", "VALUE k 0 1\r\nx\r\nEND\r\n");
     cli_sends(fd, "gats 100 k\r\n");
@@ -164,21 +166,69 @@ Test(classic, touch_and_gat) {
     cr_assert_eq(srv_stat(&S, "get_hits"), 0, "gat counts as touch, not get");
 }
 
+/* Expiry tests wait for the clock instead of sleeping a fixed time: an item
+ * that must still be there is checked only while its life certainly lasts
+ * (a check that came too late, on a stalled machine, is done again with a
+ * longer life), and one that must be gone is polled for until it is. */
+
+/* Polls `get key` until the item is gone; fails only at the hang cap. */
+static void wait_gone(const char *key) {
+    char req[64];
+    snprintf(req, sizeof(req), "get %s\r\n", key);
+    double deadline = harness_now() + harness_wait_s();
+    for (;;) {
+        cli_sends(fd, req);
+        char *r = cli_read_until(fd, "END\r\n");
+        bool gone = strcmp(r, "END\r\n") == 0;
+        free(r);
+        if (gone)
+            return;
+        cr_assert(harness_now() < deadline, "%s did not expire", key);
+        usleep(100000);
+    }
+}
+
+/* Sleeps until `secs` seconds have passed since t0. */
+static void sleep_until(double t0, double secs) {
+    double left;
+    while ((left = t0 + secs - harness_now()) > 0)
+        usleep((useconds_t)(left * 1e6) + 1000);
+}
+
 Test(classic, expiry_relative_absolute_negative) {
     cli_expect(fd, "set a 0 1 1\r\nx\r\n", "STORED\r\n");
     cli_expect(fd, "set past 0 1000000000 1\r\nx\r\n", "STORED\r\n"); /* 2001: past */
     cli_expect(fd, "set neg 0 -1 1\r\nx\r\n", "STORED\r\n");
     cli_expect(fd, "set keep 0 0 1\r\nx\r\n", "STORED\r\n");
     cli_expect(fd, "get past neg\r\n", "END\r\n");
-    sleep(3);
+    wait_gone("a");
     cli_expect(fd, "get a keep\r\n", "VALUE keep 0 1\r\nx\r\nEND\r\n");
     cr_assert_geq(srv_stat(&S, "get_expired"), 1);
 }
 
 Test(classic, touch_extends_life) {
-    cli_expect(fd, "set a 0 1 1\r\nx\r\n", "STORED\r\n");
-    cli_expect(fd, "touch a 100\r\n", "TOUCHED\r\n");
-    sleep(3);
+    /* The touch must reach the item while it lives: ttl - 1 s of margin
+     * for the server's one-second clock. */
+    double stored_at = 0;
+    int ttl;
+    for (ttl = 2;; ttl *= 2) {
+        char req[64];
+        cr_assert_leq(ttl, 64, "no set + touch within %d s: the machine stalls", ttl);
+        double t0 = harness_now();
+        snprintf(req, sizeof(req), "set a 0 %d 1\r\nx\r\n", ttl);
+        cli_expect(fd, req, "STORED\r\n");
+        stored_at = harness_now();
+        cli_sends(fd, "touch a 100\r\n");
+        char *r = cli_read_until(fd, "\r\n");
+        bool in_time = harness_now() - t0 < ttl - 1;
+        if (in_time)
+            cr_assert_str_eq(r, "TOUCHED\r\n");
+        free(r);
+        if (in_time)
+            break;
+    }
+    /* past the first life (and the clock's rounding): still there */
+    sleep_until(stored_at, ttl + 1.5);
     cli_expect(fd, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n");
 }
 
@@ -186,13 +236,29 @@ Test(classic, flush_all_now_and_delayed) {
     cli_expect(fd, "set a 0 0 1\r\nx\r\n", "STORED\r\n");
     cli_expect(fd, "flush_all\r\n", "OK\r\n");
     cli_expect(fd, "get a\r\n", "END\r\n");
-    cli_expect(fd, "set a 0 0 1\r\nx\r\n", "STORED\r\n");
-    cli_expect(fd, "flush_all 2\r\n", "OK\r\n");
-    cli_expect(fd, "get a\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n");
-    sleep(4);
-    cli_expect(fd, "get a\r\n", "END\r\n");
+    /* a delayed flush leaves items alone until its time: checked while the
+     * delay certainly lasts, else again with a longer one */
+    int flushes = 1;
+    for (int delay = 2;; delay *= 2) {
+        char req[64];
+        cr_assert_leq(delay, 64, "no flush_all + get within %d s: the machine stalls", delay);
+        cli_expect(fd, "set a 0 0 1\r\nx\r\n", "STORED\r\n");
+        double t0 = harness_now();
+        snprintf(req, sizeof(req), "flush_all %d\r\n", delay);
+        cli_expect(fd, req, "OK\r\n");
+        flushes++;
+        cli_sends(fd, "get a\r\n");
+        char *r = cli_read_until(fd, "END\r\n");
+        bool in_time = harness_now() - t0 < delay - 1;
+        if (in_time)
+            cr_assert_str_eq(r, "VALUE a 0 1\r\nx\r\nEND\r\n");
+        free(r);
+        if (in_time)
+            break;
+    }
+    wait_gone("a");
     cli_expect(fd, "flush_all noreply\r\nversion\r\n", "VERSION ");
-    cr_assert_eq(srv_stat(&S, "cmd_flush"), 3);
+    cr_assert_eq(srv_stat(&S, "cmd_flush"), (uint64_t)flushes + 1);
 }
 
 Test(classic, version_verbosity_quit) {

@@ -52,7 +52,7 @@ def run(binary, data):
         return normalise(diff.exchange(port, data))
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
+        proc.wait(timeout=diff.WAIT_S)
 
 
 def main():

@@ -6,8 +6,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$bin" -p "$port" -U 0 -l 127.0.0.1 -u root &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
-out=$(timeout 300 memccapable -h 127.0.0.1 -p "$port" 2>&1) || { echo "$out"; exit 1; }
+for _ in $(seq 600); do nc -z 127.0.0.1 "$port" && break; sleep 0.1; done
+out=$(timeout 600 memccapable -h 127.0.0.1 -p "$port" 2>&1) || { echo "$out"; exit 1; }
 echo "$out" | grep -q "All tests passed" || { echo "$out"; exit 1; }
 # every binary check must have run and passed, not only the ascii ones
 nbin=$(echo "$out" | grep -c '^binary .*\[pass\]')

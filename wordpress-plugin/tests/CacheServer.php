@@ -60,7 +60,7 @@ class CacheServer {
 			$cmd[] = 'root';
 		}
 		$this->proc = proc_open( $cmd, array( 0 => array( 'file', '/dev/null', 'r' ), 1 => array( 'file', $this->log, 'a' ), 2 => array( 'file', $this->log, 'a' ) ), $pipes );
-		$deadline   = microtime( true ) + 5;
+		$deadline   = microtime( true ) + 60; // only a hang takes this long
 		while ( microtime( true ) < $deadline ) {
 			$status = proc_get_status( $this->proc );
 			if ( ! $status['running'] ) {
@@ -99,7 +99,7 @@ class CacheServer {
 			return;
 		}
 		proc_terminate( $this->proc, 15 );
-		$deadline = microtime( true ) + 3;
+		$deadline = microtime( true ) + 60;
 		while ( proc_get_status( $this->proc )['running'] && microtime( true ) < $deadline ) {
 			usleep( 10000 );
 		}
@@ -117,14 +117,14 @@ class CacheServer {
 
 	/**
 	 * Sends raw protocol text and reads until one of the terminators ends
-	 * the reply ("END\r\n", "STORED\r\n", ...), or one second passes.
+	 * the reply ("END\r\n", "STORED\r\n", ...), or 10 s pass (a hang).
 	 */
 	public function raw( $command, $until = "/(END|STORED|NOT_STORED|DELETED|NOT_FOUND|OK|ERROR[^\r]*)\r\n$/" ) {
 		$s = stream_socket_client( 'tcp://' . $this->address(), $errno, $errstr, 1 );
 		if ( ! $s ) {
 			throw new RuntimeException( "connect: $errstr" );
 		}
-		stream_set_timeout( $s, 1 );
+		stream_set_timeout( $s, 10 ); // a terminator ends the read; this only a hang
 		fwrite( $s, $command );
 		$reply = '';
 		while ( ! feof( $s ) ) {

@@ -106,12 +106,14 @@ class ServersTest extends CacheTestCase {
 		$victim = ( $holders[0] + 1 ) % 3;
 		$this->extra[ $victim ]->stop();
 		$this->new_request();
-		$start = microtime( true );
-		$hits  = 0;
+		$hits = 0;
 		for ( $i = 0; $i < 300; $i++ ) {
 			$hits += false !== wp_cache_get( "key$i", 'g' ) ? 1 : 0;
 		}
-		$this->assertLessThan( 1.0, microtime( true ) - $start );
+		// Quickly: the dead server is given up after a few connection
+		// errors, not tried (and waited for) once per key.  Counted, not
+		// timed, so that a loaded machine does not fail it.
+		$this->assertLessThanOrEqual( 4, $this->connection_failures(), 'the dead server was tried again and again' );
 		$this->assertGreaterThanOrEqual( 300 - $counts[ $victim ], $hits );
 		$this->assertTrue( wp_cache_set( 'after', 'death', 'g' ) );
 		$this->assertSame( 'death', wp_cache_get( 'after', 'g', true ) );
@@ -137,10 +139,9 @@ class ServersTest extends CacheTestCase {
 
 	public function test_dead_server_costs_little_and_logs_once() {
 		$GLOBALS['memcached_servers'] = array( '127.0.0.1:' . CacheServer::free_port() );
-		$start                        = microtime( true );
 		$this->new_request();
 		$this->assert_works_without_server();
-		$this->assertLessThan( 0.5, microtime( true ) - $start );
+		$this->assertLessThanOrEqual( 2, $this->connection_failures(), 'each call tried the dead server' );
 		$this->assertTrue( $this->cache->is_offline() );
 		$log = $this->logged();
 		$this->assertCount( 1, $log, implode( "\n", $log ) );
@@ -152,11 +153,10 @@ class ServersTest extends CacheTestCase {
 		$socket          = stream_socket_server( 'tcp://127.0.0.1:0' );
 		$this->sockets[] = $socket;
 		$GLOBALS['memcached_servers'] = array( stream_socket_get_name( $socket, false ) );
-		$start                        = microtime( true );
 		$this->new_request();
 		$this->assert_works_without_server();
-		$elapsed = microtime( true ) - $start;
-		$this->assertLessThan( 1.5, $elapsed, 'the timeouts bound the wait' );
+		// Each connection error costs one timeout: two of them bound the wait.
+		$this->assertLessThanOrEqual( 2, $this->connection_failures(), 'each call waited for the silent server' );
 		$this->assertTrue( $this->cache->is_offline() );
 		$this->assertCount( 1, $this->logged(), implode( "\n", $this->logged() ) );
 	}
@@ -186,6 +186,13 @@ class ServersTest extends CacheTestCase {
 	}
 
 	/** The whole API on a cache that has lost its server: runtime semantics, nothing fatal. */
+	/** Connection errors the drop-in has met in this request (all servers). */
+	private function connection_failures() {
+		$p = new ReflectionProperty( $this->cache, 'failures' );
+		$p->setAccessible( true );
+		return array_sum( $p->getValue( $this->cache ) );
+	}
+
 	private function assert_works_without_server() {
 		for ( $round = 0; $round < 20; $round++ ) {
 			$this->assertTrue( wp_cache_set( 'k', 'v', 'g' ) );
