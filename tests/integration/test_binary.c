@@ -29,7 +29,7 @@ static void down(void) {
     cr_assert_eq(srv_stop(&S), 0);
 }
 
-TestSuite(binary, .init = up, .fini = down, .timeout = 60);
+TestSuite(binary, .init = up, .fini = down, .timeout = 600);
 
 static char *get(const char *key, size_t *len, uint32_t *flags, memcached_return_t *rc) {
     return memcached_get(mc, key, strlen(key), len, flags, rc);
@@ -396,7 +396,7 @@ Test(binary, stats_groups_and_reset) {
 
 /* --- -B ----------------------------------------------------------------------- */
 
-Test(binary_flag, binary_only_hangs_up_on_text, .timeout = 30) {
+Test(binary_flag, binary_only_hangs_up_on_text, .timeout = 600) {
     struct srv s;
     const char *args[] = {"-B", "binary", NULL};
     srv_start(&s, args);
@@ -407,7 +407,7 @@ Test(binary_flag, binary_only_hangs_up_on_text, .timeout = 30) {
     cr_assert_eq(srv_stop(&s), 0);
 }
 
-Test(binary_flag, ascii_only_reads_binary_bytes_as_text, .timeout = 30) {
+Test(binary_flag, ascii_only_reads_binary_bytes_as_text, .timeout = 600) {
     struct srv s;
     const char *args[] = {"-B", "ascii", NULL};
     srv_start(&s, args);

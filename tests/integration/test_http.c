@@ -14,7 +14,7 @@
 static struct srv S;
 static void up(void) { srv_start(&S, NULL); }
 static void down(void) { cr_assert_eq(srv_stop(&S), 0); }
-TestSuite(http, .init = up, .fini = down, .timeout = 30);
+TestSuite(http, .init = up, .fini = down, .timeout = 600);
 
 static void expect_silent_hangup(const char *request) {
     int fd = cli_connect(&S);
