@@ -135,6 +135,13 @@ static bool settings_add_listen(struct settings *s, const char *arg) {
     return ok;
 }
 
+/* -o options whose absence would make the server less safe (ssl_*) or
+ * lose data (ext_* for extstore, memory_file for warm restarts). */
+static bool settings_extended_unsafe(const char *name) {
+    return strncmp(name, "ssl_", 4) == 0 || strncmp(name, "ext_", 4) == 0 ||
+           strcmp(name, "memory_file") == 0;
+}
+
 static bool settings_extended(struct settings *s, const char *arg) {
     char *copy = strdup(arg);
     char *save = NULL;
@@ -162,6 +169,11 @@ static bool settings_extended(struct settings *s, const char *arg) {
         } else if (strcmp(t, "idle_timeout") == 0 || strcmp(t, "oom_score_adj") == 0 ||
                    strcmp(t, "hashpower") == 0) {
             fprintf(stderr, "larder: bad value for -o %s\n", t);
+            ok = false;
+        } else if (settings_extended_unsafe(t)) {
+            /* never silently weaker: TLS settings that were meant to
+             * encrypt, or an extstore or memory file meant to keep data */
+            fprintf(stderr, "larder: -o %s is not supported yet; refusing to start without it\n", t);
             ok = false;
         } else {
             fprintf(stderr, "larder: warning: ignoring -o %s%s%s\n", t, val ? "=" : "", val ? val : "");

@@ -273,6 +273,12 @@ static void stats_conn_one(void *arg, const struct conn *o, const struct conn_vi
     stats_u64(x->c, key, o == x->c ? 0 : x->now - v->last_cmd);
 }
 
+/* memcached's item-size histogram is off unless enabled; Larder has none. */
+static void stats_sizes(struct conn *c) {
+    stats_line(c, "sizes_status", "disabled");
+    stats_end(c);
+}
+
 static void stats_conns(struct conn *c) {
     struct server *srv = conn_worker(c)->srv;
     rel_time_t now = clock_now();
@@ -541,10 +547,9 @@ void stats_command(struct conn *c, const struct proto_request *req) {
         stats_items(c);
     else if (proto_tok_is(sub, "slabs"))
         stats_slabs(c);
-    else if (proto_tok_is(sub, "sizes")) {
-        stats_line(c, "sizes_status", "disabled");
-        stats_end(c);
-    } else if (proto_tok_is(sub, "conns"))
+    else if (proto_tok_is(sub, "sizes"))
+        stats_sizes(c);
+    else if (proto_tok_is(sub, "conns"))
         stats_conns(c);
     else if (proto_tok_is(sub, "reset"))
         stats_reset(c);
@@ -586,8 +591,7 @@ bool stats_binary(struct conn *c, const char *key, size_t nkey) {
     } else if (stats_key_is(key, nkey, "slabs")) {
         stats_slabs(c);
     } else if (stats_key_is(key, nkey, "sizes")) {
-        stats_line(c, "sizes_status", "disabled");
-        stats_end(c);
+        stats_sizes(c);
     } else {
         return false;
     }

@@ -270,6 +270,8 @@ Test(server, command_line_checks) {
         /* never silently weaker: no login, no warm restart -> no start */
         {"-S", "-u", "root", NULL},             {"-Y", "/etc/passwd", "-u", "root", NULL},
         {"-e", "/dev/shm/larder-memfile", "-u", "root", NULL},
+        {"-o", "ssl_chain_cert=/etc/ssl/c.pem", "-u", "root", NULL},
+        {"-o", "ext_path=/var/tmp/extstore:1G", "-u", "root", NULL},
         {"-t", "0", "-u", "root", NULL},        {"-f", "0.5", "-u", "root", NULL},
         {"--bogus", "-u", "root", NULL},
     };
