@@ -12,21 +12,34 @@
 static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
 static struct timespec mono_start;
 static time_t wall_start;
+static long wall_start_ns; /* the fraction of a second the wall clock was at */
 static uint32_t test_advance;   /* written by tests only, read relaxed */
 static int64_t test_wall_step;
 
 static void clock_init(void) {
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
     clock_gettime(CLOCK_MONOTONIC_COARSE, &mono_start);
     /* Two seconds of slack keep relative times 0 and 1 free for "never"
      * and "already expired". */
-    wall_start = time(NULL) - 2;
+    wall_start = wall.tv_sec - 2;
+    /* The coarse clock may read up to one tick late at the start and on
+     * time later on: count from one tick behind, so the error is never
+     * ahead of the wall clock. */
+    struct timespec res = {0, 0};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    wall_start_ns = wall.tv_nsec - res.tv_nsec - (long)res.tv_sec * 1000000000;
 }
 
 rel_time_t clock_now(void) {
     struct timespec ts;
     pthread_once(&clock_once, clock_init);
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    uint64_t secs = (uint64_t)(ts.tv_sec - mono_start.tv_sec);
+    /* Seconds tick when the wall clock's do, not a fraction early: an
+     * absolute expiry or flush_all time must not fire before its second. */
+    int64_t ns = (int64_t)(ts.tv_sec - mono_start.tv_sec) * 1000000000 +
+                 (ts.tv_nsec - mono_start.tv_nsec) + wall_start_ns;
+    uint64_t secs = ns > 0 ? (uint64_t)(ns / 1000000000) : 0;
     return (rel_time_t)(secs + 2 + __atomic_load_n(&test_advance, __ATOMIC_RELAXED));
 }
 

@@ -4,6 +4,7 @@
  * test runs in its own process, so clock_test_advance() does not leak.
  */
 #include <criterion/criterion.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "helpers.h"
@@ -86,4 +87,24 @@ Test(clock, wall_step_moves_unix_time_only) {
     clock_test_wall_step(-2 * 86400);
     cr_assert_eq(clock_unix_now(), unix_before - 86400);
     cr_assert_eq(clock_now(), now);
+}
+
+/* The wall time the clock reports is never ahead of the wall clock: its
+ * seconds tick with the wall clock's, so an absolute expiry or flush_all
+ * time does not fire a fraction of a second early (memcached's flush-all.t
+ * caught that).  Sampled over a second and a half, across two ticks. */
+Test(clock, unix_now_is_never_ahead_of_the_wall_clock) {
+    struct timespec start, real;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned samples = 0;
+    do {
+        time_t ours = clock_unix_now();
+        clock_gettime(CLOCK_REALTIME, &real);
+        cr_assert_leq(ours, real.tv_sec, "clock_unix_now %ld ahead of %ld.%09ld", (long)ours,
+                      (long)real.tv_sec, real.tv_nsec);
+        samples++;
+        usleep(1000);
+        clock_gettime(CLOCK_MONOTONIC, &real);
+    } while (real.tv_sec - start.tv_sec < 2);
+    cr_assert_gt(samples, 10);
 }
