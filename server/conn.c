@@ -3,17 +3,16 @@
  */
 #include "server/conn.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "proto/proto.h"
 #include "proto/udp.h"
 #include "server/server.h"
+#include "server/transport.h"
 #include "server/worker.h"
 
 enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
@@ -23,6 +22,9 @@ enum conn_transport { CONN_TCP, CONN_UNIX, CONN_UDP };
 struct conn {
     struct engine_client cl; /* first: conn_each hands it out as the conn */
     int fd;
+    const struct transport_ops *tp; /* how bytes move (not for UDP) */
+    void *tp_ctx;
+    bool read_wants_write; /* the transport's last read waits for writability */
     struct event *ev;
     short ev_flags;
     enum conn_state state;
@@ -48,6 +50,23 @@ struct conn {
 };
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+
+/* The transport's operations, called directly for plain sockets. */
+static inline ssize_t conn_tp_read(struct conn *c, void *buf, size_t n) {
+    if (c->tp == &transport_plain)
+        return transport_plain_read(c->fd, buf, n);
+    return c->tp->read(c->tp_ctx, c->fd, buf, n);
+}
+
+static inline ssize_t conn_tp_write(struct conn *c, const void *buf, size_t n) {
+    if (c->tp == &transport_plain)
+        return transport_plain_write(c->fd, buf, n);
+    return c->tp->write(c->tp_ctx, c->fd, buf, n);
+}
+
+static inline bool conn_tp_pending(struct conn *c) {
+    return c->tp != &transport_plain && c->tp->pending(c->tp_ctx);
+}
 
 struct conn_udp {
     struct sockaddr_storage peer;
@@ -111,6 +130,7 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     if (c == NULL)
         return NULL;
     c->fd = fd;
+    c->tp = &transport_plain;
     enum engine_proto proto;
     switch (w->srv->settings->protocol) {
     case SETTINGS_PROTO_ASCII: proto = ENGINE_PROTO_TEXT; break;
@@ -165,7 +185,7 @@ void conn_close(struct conn *c) {
     event_free(c->ev);
     /* a UDP socket is shared by the workers; the server closes it */
     if (c->transport != CONN_UDP) {
-        close(c->fd);
+        c->tp->close(c->tp_ctx, c->fd);
         __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     }
     free(c->udp);
@@ -175,6 +195,11 @@ void conn_close(struct conn *c) {
     engine_client_free(&c->cl);
     free(c);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+}
+
+void conn_set_transport(struct conn *c, const struct transport_ops *tp, void *ctx) {
+    c->tp = tp;
+    c->tp_ctx = ctx;
 }
 
 /* The state as `stats conns` shows it, published once per event so that
@@ -236,15 +261,14 @@ void conn_trim_idle(struct worker *w, rel_time_t now) {
 /* Writes what it can.  Returns false when the socket is dead. */
 static bool conn_flush(struct conn *c) {
     while (c->cl.out.end > c->cl.out.start) {
-        ssize_t n = send(c->fd, c->cl.out.buf + c->cl.out.start, c->cl.out.end - c->cl.out.start, MSG_NOSIGNAL);
+        ssize_t n = conn_tp_write(c, c->cl.out.buf + c->cl.out.start,
+                                  c->cl.out.end - c->cl.out.start);
         if (n > 0) {
             c->cl.out.start += (size_t)n;
             STAT_ADD(c->cl.w, bytes_written, (uint64_t)n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        return n == TRANSPORT_AGAIN || n == TRANSPORT_AGAIN_WRITE;
     }
     c->cl.out.start = c->cl.out.end = 0;
     /* Give back memory a big response took, once the connection goes idle
@@ -294,18 +318,15 @@ static bool conn_rbuf_room(struct conn *c) {
 
 /* Bytes read (> 0), 0 at end of stream, -1 when nothing is ready, -2 on error. */
 static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
-    for (;;) {
-        ssize_t r = read(c->fd, dst, n);
-        if (r > 0) {
-            STAT_ADD(c->cl.w, bytes_read, (uint64_t)r);
-            return r;
-        }
-        if (r == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    ssize_t r = conn_tp_read(c, dst, n);
+    c->read_wants_write = r == TRANSPORT_AGAIN_WRITE;
+    if (r > 0) {
+        STAT_ADD(c->cl.w, bytes_read, (uint64_t)r);
+        return r;
     }
+    if (r == TRANSPORT_EOF)
+        return 0;
+    return r == TRANSPORT_ERROR ? -2 : -1;
 }
 
 /* Reads more input: into the item when a data block is pending and nothing
@@ -328,7 +349,7 @@ static ssize_t conn_fill(struct conn *c, bool *drained) {
     ssize_t r = conn_read_into(c, dst, want);
     if (r <= 0)
         return r;
-    *drained = (size_t)r < want;
+    *drained = (size_t)r < want && !conn_tp_pending(c);
     if (dst == c->rbuf + c->rend)
         c->rend += (size_t)r;
     else
@@ -471,7 +492,7 @@ static void conn_drive(struct conn *c) {
         return;
     }
     conn_publish(c);
-    conn_set_events(c, pending ? EV_WRITE : EV_READ);
+    conn_set_events(c, pending || c->read_wants_write ? EV_WRITE : EV_READ);
     if (yield && !pending) {
         STAT_INCR(w, conn_yields);
         event_active(c->ev, EV_READ, 0);

@@ -21,6 +21,7 @@
 
 #include "storage/clock.h"
 #include "server/engine.h"
+#include "server/transport.h"
 
 struct worker;
 
@@ -34,6 +35,9 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
  * request batch, and its reply is framed into datagrams (see udp.h). */
 struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name);
 void conn_close(struct conn *c);
+/* Moves the connection's bytes through tp (TLS) instead of the plain
+ * socket; ctx is the transport's own, freed by tp->close. */
+void conn_set_transport(struct conn *c, const struct transport_ops *tp, void *ctx);
 
 /* --- other workers' view --------------------------------------------------- */
 struct conn_view {
