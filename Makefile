@@ -42,6 +42,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+EVENT_LIBS := $(shell pkg-config --libs libevent libevent_pthreads 2>/dev/null)
 FINAL_CFLAGS  = $(PROJECT_CFLAGS) $(SAN_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 FINAL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 
@@ -100,9 +101,11 @@ $(BUILD)/larder: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(say) LINK $@
 	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcore.a | test-pkg-check
+# The unit tests link the server's library too: the engine runs there with
+# clients that have no connection (tests/unit/test_engine.c).
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libserver.a $(BUILD)/libcore.a | test-pkg-check
 	$(say) LINK $@
-	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(EVENT_LIBS) $(LDLIBS)
 
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o) | test-pkg-check
 	$(say) LINK $@
