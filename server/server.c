@@ -330,6 +330,8 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
     srv->store = store;
     srv->verbose = settings->verbose;
     srv->shutdown_rd = srv->shutdown_wr = -1;
+    budget_init(&srv->conn_mem, settings_conn_mem_limit(settings));
+    budget_init(&srv->uploads, settings_upload_limit(settings));
     srv->base = event_base_new();
     if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv))
         return false;

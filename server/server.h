@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "server/budget.h"
 #include "server/settings.h"
 #include "server/worker.h"
 #include "storage/store.h"
@@ -47,6 +48,10 @@ struct server {
     uint64_t total_conns, rejected_conns;
     uint32_t conn_structures;
     bool detail_enabled;
+    /* memory that is not items (budget.h): connection buffers, and values
+     * still arriving */
+    struct budget conn_mem;
+    struct budget uploads;
 };
 
 /* Binds the listeners and starts the workers; false (with a message on

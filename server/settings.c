@@ -110,7 +110,10 @@ static void settings_usage(void) {
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
            "-o, --extended            comma separated list of extended options:\n"
-           "   - idle_timeout=<secs>: close connections idle this long (default: 0, never)\n"
+           "   - idle_timeout=<secs>: close connections idle this long (default: 0, never);\n"
+           "                          a value that trickles in counts as idle\n"
+           "   - conn_mem_limit=<mb>: memory for connection buffers, unfinished lines and\n"
+           "                          queued replies (default: -m / 4, at least 32)\n"
            "   - oom_score_adj=<n>:   write n to /proc/self/oom_score_adj at start\n"
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
@@ -153,6 +156,8 @@ static bool settings_extended(struct settings *s, const char *arg) {
         long v;
         if (strcmp(t, "idle_timeout") == 0 && val && settings_int(val, 0, INT_MAX, &v)) {
             s->idle_timeout = (unsigned)v;
+        } else if (strcmp(t, "conn_mem_limit") == 0 && val && settings_int(val, 1, 1 << 20, &v)) {
+            s->conn_mem_limit = (size_t)v << 20;
         } else if (strcmp(t, "oom_score_adj") == 0 && val && settings_int(val, -1000, 1000, &v)) {
             s->oom_score_adj = (int)v;
             s->oom_score_set = true;
@@ -167,6 +172,7 @@ static bool settings_extended(struct settings *s, const char *arg) {
         } else if (strcmp(t, "lru_crawler") == 0) {
             s->lru_crawler = true;
         } else if (strcmp(t, "idle_timeout") == 0 || strcmp(t, "oom_score_adj") == 0 ||
+                   strcmp(t, "conn_mem_limit") == 0 ||
                    strcmp(t, "hashpower") == 0) {
             fprintf(stderr, "larder: bad value for -o %s\n", t);
             ok = false;
@@ -339,4 +345,20 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
     if (s->nlisten == 0 && s->socket_path == NULL)
         settings_add_listen(s, "127.0.0.1");
     return SETTINGS_OK;
+}
+
+size_t settings_conn_mem_limit(const struct settings *s) {
+    if (s->conn_mem_limit != 0)
+        return s->conn_mem_limit;
+    size_t v = s->maxbytes / 4;
+    if (v < (size_t)32 << 20)
+        v = (size_t)32 << 20;
+    if (v < 2 * s->item_size_max)
+        v = 2 * s->item_size_max;
+    return v;
+}
+
+size_t settings_upload_limit(const struct settings *s) {
+    size_t v = s->maxbytes / 8;
+    return v < s->item_size_max ? s->item_size_max : v;
 }

@@ -42,6 +42,7 @@ struct settings {
     bool flush_enabled;       /* !-F */
     bool dump_enabled;        /* !-X */
     unsigned idle_timeout;    /* -o idle_timeout=N */
+    size_t conn_mem_limit;    /* -o conn_mem_limit=MB; 0 until resolved (see below) */
     int oom_score_adj;        /* -o oom_score_adj=N */
     bool oom_score_set;
     unsigned hashpower;       /* -o hashpower=N */
@@ -53,6 +54,14 @@ struct settings {
 enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR };
 
 void settings_defaults(struct settings *s);
+
+/* The memory budget for everything that is not items (server/budget.h):
+ * -o conn_mem_limit, or by default a quarter of -m, at least 32 MB and at
+ * least two of the largest items. */
+size_t settings_conn_mem_limit(const struct settings *s);
+/* The share of -m that values still arriving may hold: an eighth, at least
+ * the largest item. */
+size_t settings_upload_limit(const struct settings *s);
 
 /* Parses argv into s.  Prints help or version (SETTINGS_EXIT_OK) or an error
  * on stderr (SETTINGS_ERROR). */

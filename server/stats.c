@@ -146,6 +146,13 @@ static void stats_general(struct engine_client *c) {
     stats_u64(c, "accepting_conns", 1);
     stats_u64(c, "threads", (uint64_t)srv->nworkers);
     stats_u64(c, "conn_yields", ws.conn_yields);
+    /* Larder's own: the memory budget for what is not items (budget.h) */
+    stats_u64(c, "conn_mem_bytes", budget_used(&srv->conn_mem));
+    stats_u64(c, "conn_mem_limit", srv->conn_mem.limit);
+    stats_u64(c, "conn_mem_refusals", budget_refusals(&srv->conn_mem));
+    stats_u64(c, "upload_mem_bytes", budget_used(&srv->uploads));
+    stats_u64(c, "upload_mem_limit", srv->uploads.limit);
+    stats_u64(c, "upload_mem_waits", budget_refusals(&srv->uploads));
     stats_u64(c, "hash_power_level", ss.hash_power_level);
     stats_u64(c, "hash_bytes", ss.hash_bytes);
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
@@ -199,6 +206,7 @@ static void stats_settings(struct engine_client *c) {
     stats_u64(c, "slab_automove", st->slab_automove);
     stats_line(c, "worker_yield", "%s", st->worker_yield ? "yes" : "no");
     stats_u64(c, "idle_timeout", st->idle_timeout);
+    stats_u64(c, "conn_mem_limit", engine_worker(c)->srv->conn_mem.limit >> 20);
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
     stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
     stats_end(c);
@@ -524,7 +532,7 @@ void stats_metadump(struct engine_client *c, const struct proto_token *which) {
         store_walk_part(engine_worker(c)->srv->store, part, stats_dump_one, &d);
         if (engine_is_closing(c))
             return;
-        if (engine_out_len(c) > ENGINE_OUT_HIGH && part + 1 < parts) {
+        if (engine_should_pause(c) && part + 1 < parts) {
             ss->resume = part + 1;
             engine_pause(c);
             return;
