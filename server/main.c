@@ -8,6 +8,11 @@
  * is opened by the parent before the fork, before -u drops privileges, so
  * that `-d -P /run/larder.pid -u larder` can create it in a directory only
  * root may write; the parent, still root, removes it if the start fails.
+ *
+ * Exit codes are memcached's: 1 for a bad option value, EX_USAGE (64) for
+ * settings that contradict each other or ask for what Larder lacks,
+ * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when identity,
+ * sockets or threads cannot be had.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,24 +44,25 @@ static int main_fail(const char *msg) {
 
 /* memcached refuses to run as root without -u; so does Larder.  Looks the
  * user up (before any fork, so that the error reaches the terminal): *uid
- * and *gid are the identity to switch to, *uid 0 when there is none. */
-static bool main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
+ * and *gid are the identity to switch to, *uid 0 when there is none.
+ * Returns 0, or the exit code to fail with. */
+static int main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
     *uid = 0;
     *gid = 0;
     if (getuid() != 0 && geteuid() != 0)
-        return true;
+        return 0;
     if (st->user == NULL) {
         fprintf(stderr, "larder: can't run as root without the -u switch\n");
-        return false;
+        return SETTINGS_EX_USAGE;
     }
     struct passwd *pw = getpwnam(st->user);
     if (pw == NULL) {
         fprintf(stderr, "larder: can't find the user %s to switch to\n", st->user);
-        return false;
+        return SETTINGS_EX_NOUSER;
     }
     *uid = pw->pw_uid; /* 0 for -u root: asked for explicitly */
     *gid = pw->pw_gid;
-    return true;
+    return 0;
 }
 
 static bool main_drop_privileges(const struct settings *st, uid_t uid, gid_t gid) {
@@ -163,7 +169,7 @@ static struct store *main_store(const struct settings *st) {
     cfg.evict = st->evict;
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
-    cfg.balance = st->slab_automove;
+    cfg.balance = st->slab_automove != 0;
     return store_create(&cfg);
 }
 
@@ -173,14 +179,16 @@ int main(int argc, char **argv) {
     switch (settings_parse(&st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
     case SETTINGS_ERROR: return EXIT_FAILURE;
+    case SETTINGS_USAGE: return SETTINGS_EX_USAGE;
     case SETTINGS_OK: break;
     }
     main_raise_nofile(&st);
     main_oom_score(&st);
     uid_t uid;
     gid_t gid;
-    if (!main_find_user(&st, &uid, &gid))
-        return EXIT_FAILURE;
+    int user_rc = main_find_user(&st, &uid, &gid);
+    if (user_rc != 0)
+        return user_rc;
     int pidfd = -1;
     bool pid_created = false;
     if (st.pidfile != NULL && st.daemonize &&
@@ -190,14 +198,14 @@ int main(int argc, char **argv) {
     if (st.daemonize && report < 0)
         return main_fail("failed to daemonize");
     if (!main_drop_privileges(&st, uid, gid))
-        return EXIT_FAILURE;
+        return SETTINGS_EX_OSERR;
 
     struct store *store = main_store(&st);
     if (store == NULL)
         return main_fail("cannot create the store (check -m, -I, -f, -n)");
     struct server srv;
     if (!server_init(&srv, &st, store))
-        return EXIT_FAILURE;
+        return SETTINGS_EX_OSERR;
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
         fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
     if (report >= 0) {
