@@ -195,8 +195,8 @@ bool cli_closed(int fd) {
     return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
-/* NULL when `name` is not in the answer to "stats GROUP". */
-static char *srv_stat_text(const struct srv *s, const char *group, const char *name, uint64_t *v) {
+/* False when `name` is not in the answer to "stats GROUP". */
+static bool srv_stat_text(const struct srv *s, const char *group, const char *name, uint64_t *v) {
     int fd = cli_connect(s);
     char req[96];
     snprintf(req, sizeof(req), "stats%s%s\r\n", *group ? " " : "", group);
@@ -209,18 +209,18 @@ static char *srv_stat_text(const struct srv *s, const char *group, const char *n
     if (p != NULL)
         *v = strtoull(p + strlen(pat), NULL, 10);
     free(out);
-    return p;
+    return p != NULL;
 }
 
 uint64_t srv_stat_in(const struct srv *s, const char *group, const char *name) {
     uint64_t v = 0;
-    cr_assert(srv_stat_text(s, group, name, &v) != NULL, "stat %s %s missing", group, name);
+    cr_assert(srv_stat_text(s, group, name, &v), "stat %s %s missing", group, name);
     return v;
 }
 
 uint64_t srv_stat(const struct srv *s, const char *name) {
     uint64_t v = 0;
-    if (srv_stat_text(s, "", name, &v) != NULL)
+    if (srv_stat_text(s, "", name, &v))
         return v;
     return srv_stat_in(s, "larder", name); /* Larder's own figures */
 }
