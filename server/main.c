@@ -173,56 +173,64 @@ static struct store *main_store(const struct settings *st) {
     return store_create(&cfg);
 }
 
-int main(int argc, char **argv) {
-    struct settings st;
-    settings_defaults(&st);
-    switch (settings_parse(&st, argc, argv)) {
+/* Everything main does; returns the exit code. */
+static int main_run(struct settings *st, int argc, char **argv) {
+    switch (settings_parse(st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
     case SETTINGS_ERROR: return EXIT_FAILURE;
     case SETTINGS_USAGE: return SETTINGS_EX_USAGE;
     case SETTINGS_OK: break;
     }
-    main_raise_nofile(&st);
-    main_oom_score(&st);
+    main_raise_nofile(st);
+    main_oom_score(st);
     uid_t uid;
     gid_t gid;
-    int user_rc = main_find_user(&st, &uid, &gid);
+    int user_rc = main_find_user(st, &uid, &gid);
     if (user_rc != 0)
         return user_rc;
     int pidfd = -1;
     bool pid_created = false;
-    if (st.pidfile != NULL && st.daemonize &&
-        (pidfd = main_open_pidfile(st.pidfile, &pid_created)) < 0)
+    if (st->pidfile != NULL && st->daemonize &&
+        (pidfd = main_open_pidfile(st->pidfile, &pid_created)) < 0)
         return EXIT_FAILURE;
-    int report = st.daemonize ? main_daemonize(&st, pid_created) : -1;
-    if (st.daemonize && report < 0)
+    int report = st->daemonize ? main_daemonize(st, pid_created) : -1;
+    if (st->daemonize && report < 0)
         return main_fail("failed to daemonize");
-    if (!main_drop_privileges(&st, uid, gid))
+    if (!main_drop_privileges(st, uid, gid))
         return SETTINGS_EX_OSERR;
 
-    struct store *store = main_store(&st);
+    struct store *store = main_store(st);
     if (store == NULL)
         return main_fail("cannot create the store (check -m, -I, -f, -n)");
     struct server srv;
-    if (!server_init(&srv, &st, store))
+    if (!server_init(&srv, st, store)) {
+        store_destroy(store);
         return SETTINGS_EX_OSERR;
+    }
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
-        fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
+        fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
     if (report >= 0) {
         char ok = 'k';
         if (write(report, &ok, 1) != 1)
             return EXIT_FAILURE;
         close(report);
     }
-    if (st.verbose > 0)
+    if (st->verbose > 0)
         fprintf(stderr, "larder %s: serving with %d threads, %zu MB\n", LARDER_VERSION,
-                st.threads, st.maxbytes >> 20);
+                st->threads, st->maxbytes >> 20);
 
     server_run(&srv);
     server_free(&srv);
     store_destroy(store);
     if (pidfd >= 0)
-        main_remove_pidfile(st.pidfile, pidfd);
-    settings_free(&st);
+        main_remove_pidfile(st->pidfile, pidfd);
     return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+    struct settings st;
+    settings_defaults(&st);
+    int rc = main_run(&st, argc, argv);
+    settings_free(&st);
+    return rc;
 }

@@ -424,8 +424,10 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
     srv->shutdown_rd = srv->shutdown_wr = -1;
     srv->accepting = true;
     srv->base = event_base_new();
-    if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv))
+    if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv)) {
+        server_free(srv); /* no worker yet: the sockets and events go */
         return false;
+    }
     srv->nworkers = settings->threads;
     srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
     if (srv->workers == NULL)
