@@ -111,8 +111,9 @@ static int main_open_pidfile(const char *path, bool *created) {
 }
 
 /* Forks; the parent exits with the child's start-up status (removing a
- * pidfile it created if the start failed).  Returns the pipe the child
- * reports on, or -1 on error. */
+ * pidfile it created if the start failed): 'k' when serving, else the exit
+ * code the child failed with (1 if it said nothing).  Returns the pipe the
+ * child reports on, or -1 on error. */
 static int main_daemonize(const struct settings *st, bool pid_created) {
     int fds[2];
     if (pipe(fds) != 0)
@@ -128,7 +129,7 @@ static int main_daemonize(const struct settings *st, bool pid_created) {
             _exit(EXIT_SUCCESS);
         if (pid_created)
             unlink(st->pidfile);
-        _exit(EXIT_FAILURE);
+        _exit(n == 1 && ok != 0 ? (unsigned char)ok : EXIT_FAILURE);
     }
     close(fds[0]);
     setsid();
@@ -173,8 +174,9 @@ static struct store *main_store(const struct settings *st) {
     return store_create(&cfg);
 }
 
-/* Everything main does; returns the exit code. */
-static int main_run(struct settings *st, int argc, char **argv) {
+/* Everything main does; returns the exit code.  *report is the pipe to a
+ * waiting -d parent while the start is not yet reported, else -1. */
+static int main_run(struct settings *st, int argc, char **argv, int *report_fd) {
     switch (settings_parse(st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
     case SETTINGS_ERROR: return EXIT_FAILURE;
@@ -194,6 +196,7 @@ static int main_run(struct settings *st, int argc, char **argv) {
         (pidfd = main_open_pidfile(st->pidfile, &pid_created)) < 0)
         return EXIT_FAILURE;
     int report = st->daemonize ? main_daemonize(st, pid_created) : -1;
+    *report_fd = report;
     if (st->daemonize && report < 0)
         return main_fail("failed to daemonize");
     if (!main_drop_privileges(st, uid, gid))
@@ -211,6 +214,7 @@ static int main_run(struct settings *st, int argc, char **argv) {
         fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
     if (report >= 0) {
         char ok = 'k';
+        *report_fd = -1;
         if (write(report, &ok, 1) != 1)
             return EXIT_FAILURE;
         close(report);
@@ -230,7 +234,15 @@ static int main_run(struct settings *st, int argc, char **argv) {
 int main(int argc, char **argv) {
     struct settings st;
     settings_defaults(&st);
-    int rc = main_run(&st, argc, argv);
+    int report = -1;
+    int rc = main_run(&st, argc, argv, &report);
+    if (report >= 0) {
+        /* a daemon that failed to start: its parent exits with our code */
+        char code = (char)(rc != 0 ? rc : EXIT_FAILURE);
+        ssize_t n = write(report, &code, 1);
+        (void)n;
+        close(report);
+    }
     settings_free(&st);
     return rc;
 }

@@ -499,6 +499,16 @@ Test(stats, memcached_exit_codes) {
         cr_assert_eq(exit_code(argv), cases[i].code, "%s %s: exit code", cases[i].args[0],
                      cases[i].args[1] ? cases[i].args[1] : "");
     }
+    /* a port in use: 71 in the foreground, and from a -d parent too */
+    struct srv taken;
+    srv_start(&taken, NULL);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", taken.port);
+    const char *fg[] = {"-p", port, "-l", "127.0.0.1", root ? "-u" : NULL, "root", NULL};
+    cr_assert_eq(exit_code(fg), 71);
+    const char *bg[] = {"-d", "-p", port, "-l", "127.0.0.1", root ? "-u" : NULL, "root", NULL};
+    cr_assert_eq(exit_code(bg), 71);
+    cr_assert_eq(srv_stop(&taken), 0);
     if (root) {
         const char *nouser[] = {"-u", "no-such-user-larder", "-p", "0", NULL};
         cr_assert_eq(exit_code(nouser), 67, "unknown -u user: EX_NOUSER");
