@@ -8,6 +8,11 @@
  * is opened by the parent before the fork, before -u drops privileges, so
  * that `-d -P /run/larder.pid -u larder` can create it in a directory only
  * root may write; the parent, still root, removes it if the start fails.
+ *
+ * Exit codes are memcached's: 1 for a bad option value, EX_USAGE (64) for
+ * settings that contradict each other or ask for what Larder lacks,
+ * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when identity,
+ * sockets or threads cannot be had.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,24 +44,25 @@ static int main_fail(const char *msg) {
 
 /* memcached refuses to run as root without -u; so does Larder.  Looks the
  * user up (before any fork, so that the error reaches the terminal): *uid
- * and *gid are the identity to switch to, *uid 0 when there is none. */
-static bool main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
+ * and *gid are the identity to switch to, *uid 0 when there is none.
+ * Returns 0, or the exit code to fail with. */
+static int main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
     *uid = 0;
     *gid = 0;
     if (getuid() != 0 && geteuid() != 0)
-        return true;
+        return 0;
     if (st->user == NULL) {
         fprintf(stderr, "larder: can't run as root without the -u switch\n");
-        return false;
+        return SETTINGS_EX_USAGE;
     }
     struct passwd *pw = getpwnam(st->user);
     if (pw == NULL) {
         fprintf(stderr, "larder: can't find the user %s to switch to\n", st->user);
-        return false;
+        return SETTINGS_EX_NOUSER;
     }
     *uid = pw->pw_uid; /* 0 for -u root: asked for explicitly */
     *gid = pw->pw_gid;
-    return true;
+    return 0;
 }
 
 static bool main_drop_privileges(const struct settings *st, uid_t uid, gid_t gid) {
@@ -105,8 +111,9 @@ static int main_open_pidfile(const char *path, bool *created) {
 }
 
 /* Forks; the parent exits with the child's start-up status (removing a
- * pidfile it created if the start failed).  Returns the pipe the child
- * reports on, or -1 on error. */
+ * pidfile it created if the start failed): 'k' when serving, else the exit
+ * code the child failed with (1 if it said nothing).  Returns the pipe the
+ * child reports on, or -1 on error. */
 static int main_daemonize(const struct settings *st, bool pid_created) {
     int fds[2];
     if (pipe(fds) != 0)
@@ -122,7 +129,7 @@ static int main_daemonize(const struct settings *st, bool pid_created) {
             _exit(EXIT_SUCCESS);
         if (pid_created)
             unlink(st->pidfile);
-        _exit(EXIT_FAILURE);
+        _exit(n == 1 && ok != 0 ? (unsigned char)ok : EXIT_FAILURE);
     }
     close(fds[0]);
     setsid();
@@ -163,58 +170,79 @@ static struct store *main_store(const struct settings *st) {
     cfg.evict = st->evict;
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
-    cfg.balance = st->slab_automove;
+    cfg.balance = st->slab_automove != 0;
     return store_create(&cfg);
 }
 
-int main(int argc, char **argv) {
-    struct settings st;
-    settings_defaults(&st);
-    switch (settings_parse(&st, argc, argv)) {
+/* Everything main does; returns the exit code.  *report is the pipe to a
+ * waiting -d parent while the start is not yet reported, else -1. */
+static int main_run(struct settings *st, int argc, char **argv, int *report_fd) {
+    switch (settings_parse(st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
     case SETTINGS_ERROR: return EXIT_FAILURE;
+    case SETTINGS_USAGE: return SETTINGS_EX_USAGE;
     case SETTINGS_OK: break;
     }
-    main_raise_nofile(&st);
-    main_oom_score(&st);
+    main_raise_nofile(st);
+    main_oom_score(st);
     uid_t uid;
     gid_t gid;
-    if (!main_find_user(&st, &uid, &gid))
-        return EXIT_FAILURE;
+    int user_rc = main_find_user(st, &uid, &gid);
+    if (user_rc != 0)
+        return user_rc;
     int pidfd = -1;
     bool pid_created = false;
-    if (st.pidfile != NULL && st.daemonize &&
-        (pidfd = main_open_pidfile(st.pidfile, &pid_created)) < 0)
+    if (st->pidfile != NULL && st->daemonize &&
+        (pidfd = main_open_pidfile(st->pidfile, &pid_created)) < 0)
         return EXIT_FAILURE;
-    int report = st.daemonize ? main_daemonize(&st, pid_created) : -1;
-    if (st.daemonize && report < 0)
+    int report = st->daemonize ? main_daemonize(st, pid_created) : -1;
+    *report_fd = report;
+    if (st->daemonize && report < 0)
         return main_fail("failed to daemonize");
-    if (!main_drop_privileges(&st, uid, gid))
-        return EXIT_FAILURE;
+    if (!main_drop_privileges(st, uid, gid))
+        return SETTINGS_EX_OSERR;
 
-    struct store *store = main_store(&st);
+    struct store *store = main_store(st);
     if (store == NULL)
         return main_fail("cannot create the store (check -m, -I, -f, -n)");
     struct server srv;
-    if (!server_init(&srv, &st, store))
-        return EXIT_FAILURE;
+    if (!server_init(&srv, st, store)) {
+        store_destroy(store);
+        return SETTINGS_EX_OSERR;
+    }
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
-        fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
+        fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
     if (report >= 0) {
         char ok = 'k';
+        *report_fd = -1;
         if (write(report, &ok, 1) != 1)
             return EXIT_FAILURE;
         close(report);
     }
-    if (st.verbose > 0)
+    if (st->verbose > 0)
         fprintf(stderr, "larder %s: serving with %d threads, %zu MB\n", LARDER_VERSION,
-                st.threads, st.maxbytes >> 20);
+                st->threads, st->maxbytes >> 20);
 
     server_run(&srv);
     server_free(&srv);
     store_destroy(store);
     if (pidfd >= 0)
-        main_remove_pidfile(st.pidfile, pidfd);
-    settings_free(&st);
+        main_remove_pidfile(st->pidfile, pidfd);
     return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+    struct settings st;
+    settings_defaults(&st);
+    int report = -1;
+    int rc = main_run(&st, argc, argv, &report);
+    if (report >= 0) {
+        /* a daemon that failed to start: its parent exits with our code */
+        char code = (char)(rc != 0 ? rc : EXIT_FAILURE);
+        ssize_t n = write(report, &code, 1);
+        (void)n;
+        close(report);
+    }
+    settings_free(&st);
+    return rc;
 }
