@@ -184,8 +184,9 @@ void store_set_limit(struct store *s, size_t mem_limit);
 /* Visits live items (under their shard lock), at most `limit` (0: all). */
 void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx);
 
-/* The same walk in store_walk_parts() pieces (one shard lock each), so a
- * long dump can stop between them and go on later.  Not a snapshot: items
+/* The same walk in store_walk_parts() pieces (a slice of one shard's
+ * buckets each, under its lock), so a long dump can stop between them and
+ * go on later, however many items one shard holds.  Not a snapshot: items
  * stored or moved by a rehash between parts may be missed or seen twice. */
 unsigned store_walk_parts(void);
 void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx);

@@ -1261,3 +1261,43 @@ Test(store, delete_counts_a_cas_mismatch_as_meta_or_classic) {
     cr_assert_eq(t_stats(s).delete_misses, 2);
     store_destroy(s);
 }
+
+struct t_part_count {
+    unsigned in_part;
+    unsigned total;
+    unsigned char *seen;
+};
+
+static void t_count_part(void *ctx, const struct item *it) {
+    struct t_part_count *p = ctx;
+    unsigned i = (unsigned)strtoul(item_ckey(it) + 1, NULL, 10);
+    cr_assert_lt(i, 50000);
+    cr_assert_eq(p->seen[i], 0, "key %u walked twice", i);
+    p->seen[i] = 1;
+    p->in_part++;
+    p->total++;
+}
+
+/* A dump pauses between parts: a part must be a small slice of a shard,
+ * so that no shard, however full, makes one part's output huge. */
+Test(store, walk_parts_are_slices_of_shards) {
+    struct store *s = t_store();
+    char key[16];
+    for (unsigned i = 0; i < 50000; i++) {
+        snprintf(key, sizeof(key), "k%u", i);
+        cr_assert_eq(t_set(s, key, "v"), STORE_OK);
+    }
+    struct t_part_count p = {.seen = calloc(50000, 1)};
+    unsigned biggest = 0;
+    for (unsigned part = 0; part < store_walk_parts(); part++) {
+        p.in_part = 0;
+        store_walk_part(s, part, t_count_part, &p);
+        if (p.in_part > biggest)
+            biggest = p.in_part;
+    }
+    cr_assert_eq(p.total, 50000, "walked %u of 50000", p.total);
+    /* 256 shards hold about 195 keys each; a part is a sixty-fourth of one */
+    cr_assert_lt(biggest, 50, "a part of %u items", biggest);
+    free(p.seen);
+    store_destroy(s);
+}
