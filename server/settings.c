@@ -46,8 +46,9 @@ void settings_free(struct settings *s) {
     free(s->socket_path);
     free(s->pidfile);
     free(s->user);
+    free(s->memory_file);
     s->nlisten = 0;
-    s->socket_path = s->pidfile = s->user = NULL;
+    s->socket_path = s->pidfile = s->user = s->memory_file = NULL;
 }
 
 static bool settings_int(const char *arg, long min, long max, long *out) {
@@ -107,6 +108,9 @@ static void settings_usage(void) {
            "-B, --protocol=<name>     protocol: auto, ascii or binary (default: auto,\n"
            "                          binary when a request starts with byte 0x80)\n"
            "-I, --max-item-size=<num> max item size, k/m suffixes (default: 1m, min: 1k, max: 1024m)\n"
+           "-e, --memory-file=<file>  keep item memory in a mapped <file> (put it on tmpfs):\n"
+           "                          items survive a restart with the same -m, -I, -f, -n\n"
+           "                          (stop with SIGUSR1 or shutdown graceful), and a crash\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
            "-o, --extended            comma separated list of extended options:\n"
@@ -116,6 +120,7 @@ static void settings_usage(void) {
            "   - no_lru_crawler:      disable the background expiry crawler\n"
            "   - slab_automove=<0|1>: move memory pages between size classes (default: 1)\n"
            "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
+           "   - memory_file=<file>:  as -e\n"
            "   other memcached options are accepted and ignored with a warning\n",
            LARDER_VERSION);
 }
@@ -136,10 +141,19 @@ static bool settings_add_listen(struct settings *s, const char *arg) {
 }
 
 /* -o options whose absence would make the server less safe (ssl_*) or
- * lose data (ext_* for extstore, memory_file for warm restarts). */
+ * lose data (ext_* for extstore). */
 static bool settings_extended_unsafe(const char *name) {
-    return strncmp(name, "ssl_", 4) == 0 || strncmp(name, "ext_", 4) == 0 ||
-           strcmp(name, "memory_file") == 0;
+    return strncmp(name, "ssl_", 4) == 0 || strncmp(name, "ext_", 4) == 0;
+}
+
+static bool settings_memory_file(struct settings *s, const char *path) {
+    if (path == NULL || *path == '\0') {
+        fprintf(stderr, "larder: -e and -o memory_file need a file name\n");
+        return false;
+    }
+    free(s->memory_file);
+    s->memory_file = strdup(path);
+    return s->memory_file != NULL;
 }
 
 static bool settings_extended(struct settings *s, const char *arg) {
@@ -162,6 +176,8 @@ static bool settings_extended(struct settings *s, const char *arg) {
             s->slab_automove = v != 0;
         } else if (strcmp(t, "worker_yield") == 0 && val && settings_int(val, 0, 1, &v)) {
             s->worker_yield = v != 0;
+        } else if (strcmp(t, "memory_file") == 0) {
+            ok = settings_memory_file(s, val);
         } else if (strcmp(t, "no_lru_crawler") == 0) {
             s->lru_crawler = false;
         } else if (strcmp(t, "lru_crawler") == 0) {
@@ -281,8 +297,7 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
         return settings_fail("authentication files (-Y) are not supported yet; refusing to "
                              "start without authentication", arg);
     case 'e':
-        return settings_fail("memory files for warm restarts (-e) are not supported yet; "
-                             "refusing to start with an empty cache", arg);
+        return settings_memory_file(s, arg);
     default:
         return false;
     }
@@ -307,7 +322,8 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
         {"protocol", required_argument, 0, 'B'},      {"max-item-size", required_argument, 0, 'I'},
         {"enable-sasl", no_argument, 0, 'S'},         {"disable-flush-all", no_argument, 0, 'F'},
         {"disable-dumping", no_argument, 0, 'X'},     {"disable-watch", no_argument, 0, 'W'},
-        {"extended", required_argument, 0, 'o'},      {0, 0, 0, 0},
+        {"extended", required_argument, 0, 'o'},      {"memory-file", required_argument, 0, 'e'},
+        {0, 0, 0, 0},
     };
     int c;
     optind = 1;

@@ -48,6 +48,7 @@ struct settings {
     bool lru_crawler;         /* -o no_lru_crawler turns it off */
     bool slab_automove;       /* -o slab_automove=0 turns page moves off */
     bool worker_yield;        /* -o worker_yield=0: no sched_yield between batches */
+    char *memory_file;        /* -e FILE, -o memory_file=FILE: items kept across restarts */
 };
 
 enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR };

@@ -92,6 +92,19 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
     }
 }
 
+/* With -e: how the cache came back at start (see store_restart). */
+static void stats_restart(struct conn *c) {
+    const struct store_restart *r = store_restart_info(conn_worker(c)->srv->store);
+    static const char *const modes[] = {"off", "cold", "warm", "recovered"};
+    if (r->mode == STORE_RESTART_OFF)
+        return;
+    stats_line(c, "restart_mode", "%s", modes[r->mode]);
+    stats_u64(c, "restart_items_restored", r->restored);
+    stats_u64(c, "restart_items_dropped", r->dropped);
+    stats_u64(c, "restart_items_expired", r->expired);
+    stats_line(c, "restart_scan_seconds", "%.6f", r->seconds);
+}
+
 static void stats_general(struct conn *c) {
     struct server *srv = conn_worker(c)->srv;
     struct worker_stats ws;
@@ -163,6 +176,7 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "crawler_reclaimed", ss.crawler_reclaimed);
     stats_u64(c, "crawler_items_checked", ss.crawler_items_checked);
     stats_u64(c, "slabs_moved", ss.slabs_moved);
+    stats_restart(c);
     stats_end(c);
 }
 
@@ -198,6 +212,7 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "slab_automove", st->slab_automove);
     stats_line(c, "worker_yield", "%s", st->worker_yield ? "yes" : "no");
     stats_u64(c, "idle_timeout", st->idle_timeout);
+    stats_line(c, "memory_file", "%s", st->memory_file ? st->memory_file : "(null)");
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
     stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
     stats_end(c);

@@ -15,6 +15,7 @@ static time_t wall_start;
 static long wall_start_ns; /* the fraction of a second the wall clock was at */
 static uint32_t test_advance;   /* written by tests only, read relaxed */
 static int64_t test_wall_step;
+static rel_time_t shift; /* clock_shift(): set once at start */
 
 static void clock_init(void) {
     struct timespec wall;
@@ -40,12 +41,17 @@ rel_time_t clock_now(void) {
     int64_t ns = (int64_t)(ts.tv_sec - mono_start.tv_sec) * 1000000000 +
                  (ts.tv_nsec - mono_start.tv_nsec) + wall_start_ns;
     uint64_t secs = ns > 0 ? (uint64_t)(ns / 1000000000) : 0;
-    return (rel_time_t)(secs + 2 + __atomic_load_n(&test_advance, __ATOMIC_RELAXED));
+    return (rel_time_t)(secs + 2 + shift + __atomic_load_n(&test_advance, __ATOMIC_RELAXED));
 }
 
 time_t clock_started(void) {
     pthread_once(&clock_once, clock_init);
-    return wall_start;
+    return wall_start - (time_t)shift;
+}
+
+void clock_shift(rel_time_t seconds) {
+    pthread_once(&clock_once, clock_init);
+    shift += seconds;
 }
 
 time_t clock_unix_now(void) {
