@@ -417,6 +417,24 @@ static bool slab_adopt_page(void *arg, void *page, unsigned cls, size_t bytes) {
     return true;
 }
 
+static bool slab_count_page(void *arg, void *page, unsigned cls, size_t bytes) {
+    struct slab_adopt_ctx *a = arg;
+    if (cls < 1 || cls > a->sl->nclasses || bytes != a->sl->cls[cls].page_cost)
+        return true; /* slab_adopt refuses it */
+    const struct slab_class *c = &a->sl->cls[cls];
+    for (uint32_t i = 0; i < c->per_page; i++)
+        a->out->kept += slab_chunk_linked(c, (const struct item *)((char *)page + (size_t)i * c->size));
+    return true;
+}
+
+uint64_t slab_adopt_estimate(struct slabs *sl) {
+    struct slab_adopt_counts n = {0};
+    struct slab_adopt_ctx a = {sl, NULL, NULL, &n};
+    if (sl->mf != NULL)
+        mfile_pages(sl->mf, slab_count_page, &a);
+    return n.kept;
+}
+
 void slab_adopt(struct slabs *sl, slab_adopt_fn fn, void *ctx, struct slab_adopt_counts *out) {
     struct slab_adopt_ctx a = {sl, fn, ctx, out};
     memset(out, 0, sizeof(*out));

@@ -98,6 +98,8 @@ struct slab_adopt_counts {
  * chunk a writer held when the process died counts as bad.  Holds no lock
  * while fn runs, so fn may free items. */
 void slab_adopt(struct slabs *sl, slab_adopt_fn fn, void *ctx, struct slab_adopt_counts *out);
+/* How many chunks slab_adopt would offer fn, at most: to size a hash table. */
+uint64_t slab_adopt_estimate(struct slabs *sl);
 
 /* Class id for an item of `total` bytes, or 0 if it exceeds the largest class. */
 unsigned slab_class_for(const struct slabs *sl, size_t total);

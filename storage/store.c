@@ -65,6 +65,8 @@ struct store {
     rel_time_t oldest_live;
     struct mfile *mf; /* -e */
     struct store_restart restart;
+    rel_time_t adopt_now;   /* while adopting: the clock, read once */
+    uint64_t adopt_cas_max; /* while adopting: the largest cas seen */
     pthread_t crawler;
     bool crawler_started;
     bool crawler_stop;
@@ -258,7 +260,8 @@ static void store_mfile_params(const struct store_config *cfg, struct mfile_para
  * while the server was down.  Runs before any other thread. */
 static enum slab_adopt store_adopt(void *ctx, struct item *it) {
     struct store *s = ctx;
-    rel_time_t now = clock_now();
+    uint64_t *cas_max = &s->adopt_cas_max;
+    rel_time_t now = s->adopt_now;
     if (item_life(s, it, now) != ITEM_LIVE)
         return SLAB_ADOPT_DEAD;
     uint64_t h = hash_key(&s->seed, item_ckey(it), it->nkey);
@@ -277,10 +280,8 @@ static enum slab_adopt store_adopt(void *ctx, struct item *it) {
     it->hnext = NULL;
     shard_insert(sh, h, it);
     sh->c.total_items++; /* memcached counts restored items there too */
-    uint64_t seq = it->cas / STORE_SHARDS + 1;
-    for (unsigned i = 0; i < STORE_SHARDS; i++) /* cas stays unique across shards */
-        if (s->shards[i].cas_seq < seq)
-            s->shards[i].cas_seq = seq;
+    if (it->cas > *cas_max)
+        *cas_max = it->cas;
     return SLAB_ADOPT_KEEP;
 }
 
@@ -339,7 +340,25 @@ static void store_adopt_all(struct store *s) {
     struct timespec t0, t1;
     struct slab_adopt_counts n;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Tables sized for what comes back: no rehash while a million items
+     * are linked (after a crash no hash power was recorded). */
+    uint64_t per_shard = slab_adopt_estimate(s->slabs) / STORE_SHARDS;
+    uint64_t nb = s->shards[0].t[0].mask + 1;
+    while (nb + nb / 2 <= per_shard)
+        nb *= 2;
+    for (unsigned i = 0; i < STORE_SHARDS && nb > s->shards[i].t[0].mask + 1; i++) {
+        struct table t;
+        if (table_init(&t, nb)) {
+            free(s->shards[i].t[0].b);
+            s->shards[i].t[0] = t;
+        }
+    }
+    s->adopt_now = clock_now();
     slab_adopt(s->slabs, store_adopt, s, &n);
+    /* New cas values stay above every restored one, whichever shard an
+     * item lands in under the new hash seed. */
+    for (unsigned i = 0; i < STORE_SHARDS; i++)
+        s->shards[i].cas_seq = s->adopt_cas_max / STORE_SHARDS + 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     s->restart.restored = n.kept;
     s->restart.expired = n.dead;
