@@ -288,8 +288,11 @@ static uint64_t mfile_frame_of(const struct mfile *mf, const void *page) {
 }
 
 void mfile_page_commit(struct mfile *mf, void *page, unsigned cls) {
-    /* Release: the chunk headers the slab just wrote come before. */
+    /* Release: the chunk headers the slab just wrote come before.  The lock
+     * only orders it with page searches reading the table. */
+    pthread_mutex_lock(&mf->lock);
     __atomic_store_n(&mf->table[mfile_frame_of(mf, page)], (uint8_t)cls, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&mf->lock);
 }
 
 void mfile_page_put(struct mfile *mf, void *page) {
