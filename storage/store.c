@@ -273,6 +273,7 @@ static enum slab_adopt store_adopt(void *ctx, struct item *it) {
         if ((*pp)->cas >= it->cas)
             return SLAB_ADOPT_BAD;
         s->restart.dropped++;
+        s->restart.restored--; /* slab_adopt counted it as kept */
         shard_drop(s, sh, pp);
     }
     if (item_atime(it) > now)
@@ -360,7 +361,7 @@ static void store_adopt_all(struct store *s) {
     for (unsigned i = 0; i < STORE_SHARDS; i++)
         s->shards[i].cas_seq = s->adopt_cas_max / STORE_SHARDS + 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    s->restart.restored = n.kept;
+    s->restart.restored += n.kept;
     s->restart.expired = n.dead;
     s->restart.dropped += n.bad;
     s->restart.seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
