@@ -60,6 +60,7 @@ struct settings {
     unsigned long lru_crawler_tocrawl;
     unsigned watcher_logbuf_size; /* bytes (given in KB) */
     unsigned worker_logbuf_size;  /* bytes (given in KB) */
+    char *memory_file;        /* -e FILE, -o memory_file=FILE: items kept across restarts */
 };
 
 /* What the command line asks: SETTINGS_ERROR and SETTINGS_USAGE fail with
