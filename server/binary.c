@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -147,7 +148,7 @@ void bin_complete_nread(struct conn *c) {
     enum store_mode mode = (enum store_mode)ss->cmd;
     uint64_t cas = 0;
     STAT_INCR(conn_worker(c), cmd_set);
-    switch (store_link(bin_store(c), it, mode, ss->cas_in, &cas)) {
+    switch (logger_store_link(c, bin_store(c), it, mode, ss->cas_in, &cas)) {
     case STORE_OK: bin_ok(c, cas); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
     case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/logger.h"
 #include "server/meta.h"
+#include "server/ops.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -29,12 +31,14 @@ static struct store *cmd_store(struct conn *c) { return conn_worker(c)->srv->sto
 struct cmd_get_ctx {
     struct conn *c;
     bool with_cas;
+    uint32_t nbytes; /* of the value found, for the log */
 };
 
 /* store_emit_fn: VALUE line, data and terminator, copied under the shard lock. */
 static void cmd_emit_value(void *arg, const struct item *it) {
     struct cmd_get_ctx *g = arg;
     struct conn *c = g->c;
+    g->nbytes = it->nbytes;
     char *p = conn_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
     if (p == NULL)
         return;
@@ -62,7 +66,7 @@ static bool cmd_keys_ok(const char *p, const char *end) {
 static void cmd_get(struct conn *c, const struct proto_request *req, bool with_cas, bool touch) {
     struct worker *w = conn_worker(c);
     struct conn_session *ss = conn_session(c);
-    struct cmd_get_ctx g = {c, with_cas};
+    struct cmd_get_ctx g = {c, with_cas, 0};
     struct store_fetch_opts opts = {.touch = touch};
     size_t mark = conn_out_len(c);
     const char *p = req->keys + ss->resume, *end = req->keys + req->keys_len;
@@ -83,6 +87,7 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
         else
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
+        logger_fetch(c, key.s, key.len, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND, g.nbytes);
         if (conn_out_len(c) > CONN_WBUF_HIGH && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached
@@ -98,6 +103,7 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
         }
     }
     conn_out(c, "END\r\n", 5);
+    logger_reply(c, "END", false);
 }
 
 /* --- storage ----------------------------------------------------------------- */
@@ -152,7 +158,8 @@ void cmd_complete_nread(struct conn *c) {
         return;
     }
     stats_detail_set(conn_worker(c)->srv, item_ckey(it), it->nkey);
-    enum store_status st = store_link(cmd_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, NULL);
+    enum store_status st =
+        logger_store_link(c, cmd_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, NULL);
     switch (st) {
     case STORE_OK: conn_reply(c, "STORED"); break;
     case STORE_EXISTS: conn_reply(c, "EXISTS"); break;
@@ -210,7 +217,7 @@ static void cmd_flush_all(struct conn *c, const struct proto_request *req) {
 
 static void cmd_verbosity(struct conn *c, const struct proto_request *req) {
     int level = req->delta > 2 ? 2 : (int)req->delta;
-    __atomic_store_n(&conn_worker(c)->srv->verbose, level, __ATOMIC_RELAXED);
+    logger_set_verbose(level);
     conn_reply(c, "OK");
 }
 
@@ -240,34 +247,6 @@ static void cmd_memlimit(struct conn *c, const struct proto_request *req) {
          * settings stay as parsed, read-only while workers run */
         store_set_limit(cmd_store(c), (size_t)mb << 20);
         conn_reply(c, "OK");
-    }
-}
-
-static void cmd_lru_crawler(struct conn *c, const struct proto_request *req) {
-    const struct settings *st = conn_worker(c)->srv->settings;
-    if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
-        if (!st->lru_crawler) {
-            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
-            return;
-        }
-        store_crawl(cmd_store(c));
-        conn_reply(c, "OK");
-    } else if (req->ntok == 3 && proto_tok_is(&req->tok[1], "metadump")) {
-        if (!st->lru_crawler)
-            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
-        else if (!st->dump_enabled)
-            conn_reply(c, "ERROR metadump not allowed");
-        else
-            stats_metadump(c, &req->tok[2]);
-    } else if (req->ntok == 3 && (proto_tok_is(&req->tok[1], "tocrawl") ||
-                                  proto_tok_is(&req->tok[1], "sleep"))) {
-        uint64_t v;
-        conn_reply(c, proto_parse_u64(&req->tok[2], &v) ? "OK" : "CLIENT_ERROR bad command line format");
-    } else if (req->ntok == 2 && (proto_tok_is(&req->tok[1], "enable") ||
-                                  proto_tok_is(&req->tok[1], "disable"))) {
-        conn_reply(c, "OK");
-    } else {
-        conn_reply(c, "ERROR");
     }
 }
 
@@ -301,8 +280,10 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
         break;
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
-    case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
+    case PROTO_CMD_LRU_CRAWLER: ops_lru_crawler_command(c, req); break;
     case PROTO_CMD_META: meta_execute(c, req); break;
+    case PROTO_CMD_WATCH: logger_watch_command(c, req); break;
+    case PROTO_CMD_SLABS: ops_slabs_command(c, req); break;
     case PROTO_CMD_HANGUP:
         /* nothing more from this connection runs, and nothing is sent */
         conn_hang_up(c, false);

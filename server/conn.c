@@ -16,6 +16,7 @@
 #include "proto/udp.h"
 #include "server/binary.h"
 #include "server/cmd.h"
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
 
@@ -161,8 +162,9 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     return c;
 }
 
-void conn_close(struct conn *c) {
+static void conn_close_for(struct conn *c, enum logger_close_reason why) {
     struct worker *w = c->head.w;
+    logger_conn_close(c, why);
     pthread_mutex_lock(&w->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -184,6 +186,15 @@ void conn_close(struct conn *c) {
     conn_buf_give(w, c->wbuf, c->wsize);
     free(c);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+}
+
+void conn_close(struct conn *c) {
+    enum logger_close_reason why = LOGGER_CLOSE_ERROR;
+    if (c->head.w->stopping)
+        why = LOGGER_CLOSE_SHUTDOWN;
+    else if (c->eof || c->close_after_write)
+        why = LOGGER_CLOSE_NORMAL; /* the client hung up, or said quit */
+    conn_close_for(c, why);
 }
 
 /* The state as `stats conns` shows it, published once per event so that
@@ -227,7 +238,7 @@ unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
         struct conn *next = c->next;
         if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->wend == c->wstart &&
             now - c->last_cmd > timeout) {
-            conn_close(c);
+            conn_close_for(c, LOGGER_CLOSE_IDLE);
             kicked++;
         }
         c = next;
@@ -329,6 +340,7 @@ void conn_out(struct conn *c, const char *s, size_t n) {
 }
 
 void conn_reply(struct conn *c, const char *s) {
+    logger_reply(c, s, c->head.s.noreply);
     if (c->head.s.noreply)
         return;
     size_t n = strlen(s);
@@ -443,10 +455,6 @@ static ssize_t conn_fill(struct conn *c, bool *drained) {
     return r;
 }
 
-static void conn_log_line(const struct conn *c, const char *line, size_t len) {
-    fprintf(stderr, "<%d %.*s\n", c->fd, (int)(len > 1024 ? 1024 : len), line);
-}
-
 /* Parses and runs one binary request once its header, extras and key are
  * buffered; the value, if any, is read by CONN_NREAD or CONN_SWALLOW.  A
  * request memcached would hang up on is answered from its header alone. */
@@ -503,8 +511,7 @@ static bool conn_parse_text(struct conn *c) {
     if (len > 0 && start[len - 1] == '\r')
         len--;
     __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-    if (__atomic_load_n(&c->head.w->srv->verbose, __ATOMIC_RELAXED) > 1)
-        conn_log_line(c, start, len);
+    logger_command(c, start, len);
     struct proto_request req;
     proto_parse(start, len, &req);
     cmd_execute(c, &req);

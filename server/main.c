@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "storage/store.h"
@@ -163,7 +164,7 @@ static struct store *main_store(const struct settings *st) {
     cfg.evict = st->evict;
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
-    cfg.balance = st->slab_automove;
+    cfg.balance = st->slab_automove > 0;
     return store_create(&cfg);
 }
 
@@ -196,6 +197,8 @@ int main(int argc, char **argv) {
     if (store == NULL)
         return main_fail("cannot create the store (check -m, -I, -f, -n)");
     struct server srv;
+    if (!logger_setup(&st, store, &srv))
+        return main_fail("cannot start the logger thread");
     if (!server_init(&srv, &st, store))
         return EXIT_FAILURE;
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
@@ -212,6 +215,7 @@ int main(int argc, char **argv) {
 
     server_run(&srv);
     server_free(&srv);
+    logger_teardown();
     store_destroy(store);
     if (pidfd >= 0)
         main_remove_pidfile(st.pidfile, pidfd);

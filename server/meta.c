@@ -19,6 +19,7 @@
 
 #include "proto/meta.h"
 #include "server/cmd.h"
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -282,7 +283,8 @@ void meta_complete_nread(struct conn *c) {
     size_t nkey = it->nkey;
     memcpy(key, item_ckey(it), nkey); /* store_link consumes the item */
     uint64_t cas = 0;
-    enum store_status st = store_link(meta_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, &cas);
+    enum store_status st =
+        logger_store_link(c, meta_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, &cas);
 
     char line[META_LINE_MAX];
     char *p = line;

@@ -35,7 +35,9 @@ void settings_defaults(struct settings *s) {
         .dump_enabled = true,
         .hashpower = 16,
         .lru_crawler = true,
-        .slab_automove = true,
+        .slab_automove = 1,
+        .slab_reassign = true,
+        .watch_enabled = true,
         .worker_yield = true,
     };
 }
@@ -109,12 +111,14 @@ static void settings_usage(void) {
            "-I, --max-item-size=<num> max item size, k/m suffixes (default: 1m, min: 1k, max: 1024m)\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
+           "-W, --disable-watch       disable watch commands (live logging)\n"
            "-o, --extended            comma separated list of extended options:\n"
            "   - idle_timeout=<secs>: close connections idle this long (default: 0, never)\n"
            "   - oom_score_adj=<n>:   write n to /proc/self/oom_score_adj at start\n"
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
-           "   - slab_automove=<0|1>: move memory pages between size classes (default: 1)\n"
+           "   - slab_reassign:       allow \"slabs reassign\" (default: on)\n"
+           "   - slab_automove=<0|1|2>: move memory pages between size classes (default: 1)\n"
            "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
            "   other memcached options are accepted and ignored with a warning\n",
            LARDER_VERSION);
@@ -159,9 +163,18 @@ static bool settings_extended(struct settings *s, const char *arg) {
         } else if (strcmp(t, "hashpower") == 0 && val && settings_int(val, 12, 32, &v)) {
             s->hashpower = (unsigned)v;
         } else if (strcmp(t, "slab_automove") == 0 && val && settings_int(val, 0, 2, &v)) {
-            s->slab_automove = v != 0;
+            s->slab_automove = (unsigned)v;
+        } else if (strcmp(t, "slab_automove") == 0 && val == NULL) {
+            s->slab_automove = 1;
+        } else if (strcmp(t, "slab_reassign") == 0 && val == NULL) {
+            s->slab_reassign = true;
         } else if (strcmp(t, "worker_yield") == 0 && val && settings_int(val, 0, 1, &v)) {
             s->worker_yield = v != 0;
+        } else if (strcmp(t, "no_modern") == 0) {
+            /* memcached's pre-1.5 defaults: no crawler, no page moves */
+            s->lru_crawler = false;
+            s->slab_reassign = false;
+            s->slab_automove = 0;
         } else if (strcmp(t, "no_lru_crawler") == 0) {
             s->lru_crawler = false;
         } else if (strcmp(t, "lru_crawler") == 0) {
@@ -265,7 +278,8 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
     case 'o':
         if (!settings_extended(s, arg)) return false;
         break;
-    case 'k': case 'L': case 'r': case 'W':
+    case 'W': s->watch_enabled = false; break;
+    case 'k': case 'L': case 'r':
         fprintf(stderr, "larder: warning: ignoring -%c\n", c);
         break;
     case 'D':

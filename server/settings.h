@@ -46,7 +46,9 @@ struct settings {
     bool oom_score_set;
     unsigned hashpower;       /* -o hashpower=N */
     bool lru_crawler;         /* -o no_lru_crawler turns it off */
-    bool slab_automove;       /* -o slab_automove=0 turns page moves off */
+    unsigned slab_automove;   /* -o slab_automove=N: 0 turns page moves off */
+    bool slab_reassign;       /* -o slab_reassign (on by default, as in memcached 1.6) */
+    bool watch_enabled;       /* -W turns `watch` off */
     bool worker_yield;        /* -o worker_yield=0: no sched_yield between batches */
 };
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/binary.h"
+#include "server/logger.h"
 #include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
@@ -148,6 +149,21 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "hash_power_level", ss.hash_power_level);
     stats_u64(c, "hash_bytes", ss.hash_bytes);
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
+    /* ops (slabs reassign, crawler): memcached's names, in its order.  A
+     * reassign moves the page before it answers and rescues no items, so
+     * the rescue and busy counters stay 0 and running is never seen set. */
+    if (srv->settings->slab_reassign) {
+        stats_u64(c, "slab_reassign_rescues", 0);
+        stats_u64(c, "slab_reassign_chunk_rescues", 0);
+        stats_u64(c, "slab_reassign_evictions_nomem", ss.slab_reassign_evictions_nomem);
+        stats_u64(c, "slab_reassign_inline_reclaim", 0);
+        stats_u64(c, "slab_reassign_busy_items", 0);
+        stats_u64(c, "slab_reassign_busy_deletes", 0);
+        stats_u64(c, "slab_reassign_running", 0);
+        stats_u64(c, "slabs_moved", ss.slabs_moved);
+    }
+    stats_u64(c, "lru_crawler_running", ss.lru_crawler_running);
+    stats_u64(c, "lru_crawler_starts", ss.lru_crawler_starts);
     stats_u64(c, "idle_kicks", ws.idle_kicks);
     stats_u64(c, "udp_datagrams_received", ws.udp_received);
     stats_u64(c, "udp_datagrams_sent", ws.udp_sent);
@@ -162,7 +178,15 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "reclaimed", ss.reclaimed);
     stats_u64(c, "crawler_reclaimed", ss.crawler_reclaimed);
     stats_u64(c, "crawler_items_checked", ss.crawler_items_checked);
-    stats_u64(c, "slabs_moved", ss.slabs_moved);
+    if (!srv->settings->slab_reassign)
+        stats_u64(c, "slabs_moved", ss.slabs_moved);
+    struct logger_stats ls;
+    logger_stats(&ls);
+    stats_u64(c, "log_worker_dropped", ls.worker_dropped);
+    stats_u64(c, "log_worker_written", ls.worker_written);
+    stats_u64(c, "log_watcher_skipped", ls.watcher_skipped);
+    stats_u64(c, "log_watcher_sent", ls.watcher_sent);
+    stats_u64(c, "log_watchers", ls.watchers);
     stats_end(c);
 }
 
@@ -194,8 +218,11 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "item_size_max", st->item_size_max);
     stats_line(c, "maxconns_fast", "yes");
     stats_u64(c, "hashpower_init", st->hashpower);
-    stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
-    stats_u64(c, "slab_automove", st->slab_automove);
+    stats_line(c, "slab_reassign", "%s", st->slab_reassign ? "yes" : "no");
+    stats_u64(c, "slab_automove", store_automove(conn_worker(c)->srv->store));
+    stats_line(c, "lru_crawler", "%s",
+               store_crawler_enabled(conn_worker(c)->srv->store) ? "yes" : "no");
+    stats_u64(c, "watcher_logbuf_size", LOGGER_WATCHER_BUF);
     stats_line(c, "worker_yield", "%s", st->worker_yield ? "yes" : "no");
     stats_u64(c, "idle_timeout", st->idle_timeout);
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
@@ -228,6 +255,7 @@ static void stats_items(struct conn *c) {
         stats_class_line(c, "items:", i, "outofmemory", cs.outofmemory);
         stats_class_line(c, "items:", i, "reclaimed", cs.reclaimed);
         stats_class_line(c, "items:", i, "expired_unfetched", cs.expired_unfetched);
+        stats_class_line(c, "items:", i, "crawler_reclaimed", cs.crawler_reclaimed);
     }
     stats_end(c);
 }

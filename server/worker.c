@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/conn.h"
+#include "server/logger.h"
 #include "server/server.h"
 
 struct pending_conn {
@@ -33,9 +34,12 @@ static void worker_take_queue(struct worker *w) {
     pthread_mutex_unlock(&w->lock);
     while (p != NULL) {
         struct pending_conn *next = p->next;
-        if (w->stopping || conn_new(w, p->fd, p->listen_name, p->is_unix) == NULL) {
+        struct conn *c = w->stopping ? NULL : conn_new(w, p->fd, p->listen_name, p->is_unix);
+        if (c == NULL) {
             close(p->fd);
             __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
+        } else {
+            logger_conn_new(c);
         }
         free(p);
         p = next;

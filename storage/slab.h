@@ -66,6 +66,8 @@ struct slab_class_stats {
     uint64_t expired_unfetched;
     uint64_t outofmemory;
     uint64_t evicted_time; /* seconds since last access of the latest victim */
+    uint64_t crawler_reclaimed; /* dead items the crawler freed (also in reclaimed) */
+    uint64_t crawler_checked;
 };
 
 struct slabs;
@@ -94,6 +96,38 @@ size_t slab_limit(const struct slabs *sl);
 size_t slab_total_malloced(const struct slabs *sl);
 /* Pages moved from one class to another so far (memcached's slabs_moved). */
 uint64_t slab_pages_moved(const struct slabs *sl);
+
+/* Called after a page moved from class src to class dst; 0 stands for the
+ * system (a page given back, or taken new).  Set once, before allocations;
+ * it may run under a class lock and must not call back into the slabs. */
+typedef void (*slab_move_fn)(void *ctx, unsigned src, unsigned dst);
+void slab_set_move_hook(struct slabs *sl, slab_move_fn fn, void *ctx);
+
+/* memcached's "slabs reassign": one page of class src (-1: the class with
+ * the most memory) emptied, its live items evicted, and given to class dst
+ * (0: back to the system, memcached's global page pool).  Runs at once,
+ * under the source's lock: a page is at most 64 KB of chunks or one large
+ * item.  *evicted is increased by the live items that had to go. */
+enum slab_reassign_result {
+    SLAB_REASSIGN_OK,
+    SLAB_REASSIGN_SAME,     /* src == dst */
+    SLAB_REASSIGN_BADCLASS, /* no such class */
+    SLAB_REASSIGN_NOSPARE,  /* src has fewer than two pages */
+    SLAB_REASSIGN_BUSY,     /* every page of src is pinned by a writer */
+};
+enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab_reclaim_fn reclaim,
+                                        void *ctx, uint64_t *evicted);
+
+/* The expiry crawler: looks at up to max_chunks chunks of class cls from
+ * where it last stopped, offering each linked one to `dead`, which unlinks
+ * it (returning SLAB_RECLAIM_EXPIRED) only if it is expired or flushed.
+ * `wrapped` says the walk reached the end of the class. */
+struct slab_crawl_result {
+    uint64_t checked, reclaimed;
+    bool wrapped;
+};
+void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclaim_fn dead,
+                void *ctx, struct slab_crawl_result *out);
 
 /* Moves pages toward classes under pressure and gives back pages above the
  * limit; returns how many pages moved.  Cheap when there is nothing to do. */
