@@ -102,19 +102,6 @@ static bool ops_crawl_classes(const struct proto_token *t, unsigned nclasses, ui
     return true;
 }
 
-static bool ops_has_items(struct store *s, uint64_t mask) {
-    struct slabs *sl = store_slabs(s);
-    for (unsigned i = 1; i <= slab_class_count(sl); i++) {
-        struct slab_class_stats cs;
-        if (!(mask & ((uint64_t)1 << i)))
-            continue;
-        slab_class_stats(sl, i, &cs);
-        if (cs.used_chunks > 0)
-            return true;
-    }
-    return false;
-}
-
 static void ops_crawl(struct conn *c, const struct proto_token *which) {
     struct store *s = ops_store(c);
     uint64_t mask;
@@ -122,8 +109,6 @@ static void ops_crawl(struct conn *c, const struct proto_token *which) {
         conn_reply(c, "CLIENT_ERROR lru crawler disabled");
     } else if (!ops_crawl_classes(which, slab_class_count(store_slabs(s)), &mask)) {
         conn_reply(c, "BADCLASS invalid class id");
-    } else if (!ops_has_items(s, mask)) {
-        conn_reply(c, "NOTSTARTED no items to crawl");
     } else if (store_crawl_request(s, mask) == STORE_CRAWL_RUNNING) {
         conn_reply(c, "BUSY currently processing crawler request");
     } else {
@@ -155,6 +140,9 @@ void ops_lru_crawler_command(struct conn *c, const struct proto_request *req) {
             conn_reply(c, "ERROR metadump not allowed");
         else if (conn_out_len(c) > 0 && conn_session(c)->resume == 0)
             conn_reply(c, "ERROR cannot pipeline other commands before metadump");
+        else if (proto_tok_is(&req->tok[2], "hash"))
+            /* memcached walks its hash table for "hash": the same items */
+            stats_metadump(c, &(struct proto_token){"all", 3});
         else
             stats_metadump(c, &req->tok[2]);
     } else if (req->ntok == 3 && proto_tok_is(verb, "tocrawl")) {
