@@ -67,7 +67,6 @@ struct logger_watcher {
 
 static struct {
     struct server *srv;
-    struct store *store;
     struct logger_ring *rings;
     int nrings; /* one per worker, then the shared one */
     pthread_t tid;
@@ -558,7 +557,6 @@ void logger_watch_command(struct conn *c, const struct proto_request *req) {
 
 bool logger_setup(const struct settings *st, struct store *store, struct server *srv) {
     lg.srv = srv;
-    lg.store = store;
     lg.nrings = st->threads + 1;
     lg.rings = calloc((size_t)lg.nrings, sizeof(*lg.rings));
     if (lg.rings == NULL)
@@ -584,8 +582,6 @@ bool logger_setup(const struct settings *st, struct store *store, struct server 
 }
 
 void logger_teardown(void) {
-    if (lg.store != NULL)
-        store_set_event_hook(lg.store, NULL, NULL);
     if (lg.started) {
         pthread_mutex_lock(&lg.lock);
         lg.stop = true;

@@ -69,8 +69,8 @@ static inline int logger_verbose(void) {
 
 /* Starts the logger thread and hooks the store's events, before the server
  * starts its workers (srv is kept for `verbosity`); false on failure.
- * logger_teardown, once the workers are gone, stops it and closes the
- * watchers. */
+ * logger_teardown, once the workers and the store are gone (nothing logs
+ * any more), stops it and closes the watchers. */
 struct settings;
 bool logger_setup(const struct settings *st, struct store *store, struct server *srv);
 void logger_teardown(void);

@@ -215,8 +215,8 @@ int main(int argc, char **argv) {
 
     server_run(&srv);
     server_free(&srv);
+    store_destroy(store); /* joins the store's thread: no more events */
     logger_teardown();
-    store_destroy(store);
     if (pidfd >= 0)
         main_remove_pidfile(st.pidfile, pidfd);
     settings_free(&st);
