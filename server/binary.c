@@ -70,11 +70,13 @@ static void bin_swallow(struct conn *c, uint32_t n) { conn_swallow(c, n); }
 struct bin_get_ctx {
     struct conn *c;
     bool with_key, with_value;
+    uint32_t nbytes; /* of the item found, for the log */
 };
 
 /* store_emit_fn: flags as extras, the key for getk/gatk, the value unless touch. */
 static void bin_emit_value(void *arg, const struct item *it) {
     struct bin_get_ctx *g = arg;
+    g->nbytes = it->nbytes;
     char flags[4];
     bin_store32(flags, it->flags);
     bin_respond(g->c, BIN_OK, store_item_cas(bin_store(g->c), it), flags, 4,
@@ -84,7 +86,7 @@ static void bin_emit_value(void *arg, const struct item *it) {
 
 static void bin_get(struct conn *c, const struct bin_request *r) {
     bool touch = r->op == BIN_TOUCH || r->op == BIN_GAT || r->op == BIN_GATK;
-    struct bin_get_ctx g = {c, r->op == BIN_GETK || r->op == BIN_GATK, r->op != BIN_TOUCH};
+    struct bin_get_ctx g = {c, r->op == BIN_GETK || r->op == BIN_GATK, r->op != BIN_TOUCH, 0};
     struct store_fetch_opts opts = {.touch = touch};
     if (touch)
         opts.exptime = clock_exptime((int64_t)bin_load32(r->extras));
@@ -94,6 +96,7 @@ static void bin_get(struct conn *c, const struct bin_request *r) {
     else
         STAT_INCR(conn_worker(c), cmd_get);
     stats_detail_get(conn_worker(c)->srv, r->key, r->h.keylen, st == STORE_OK);
+    logger_fetch(c, r->key, r->h.keylen, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND, g.nbytes);
     if (st == STORE_OK || conn_session(c)->bin_quiet)
         return;
     if (g.with_key) /* a getk miss names the key instead of saying "Not found" */

@@ -88,6 +88,8 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
         logger_fetch(c, key.s, key.len, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND, g.nbytes);
+        if (st == STORE_OK)
+            logger_sending_key(c, key.s, key.len);
         if (conn_out_len(c) > CONN_WBUF_HIGH && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached

@@ -153,8 +153,6 @@ static unsigned logger_class_of(struct conn *c, size_t nkey, size_t nbytes) {
 
 void logger_fetch(struct conn *c, const char *key, size_t nkey, enum logger_found found,
                   size_t nbytes) {
-    if (found == LOGGER_FOUND && logger_verbose() > 1)
-        fprintf(stderr, ">%d sending key %.*s\n", conn_id(c), (int)nkey, key);
     if (!logger_wants(LOGGER_FETCHERS))
         return;
     static const char *const names[] = {"not_found", "found", "flushed", "expired"};
@@ -264,6 +262,11 @@ void logger_conn_close(struct conn *c, enum logger_close_reason why) {
     logger_emit(logger_ring_of(c), LOGGER_CONNEVENTS,
                 "type=conn_close rip=%s rport=%u transport=%s reason=%s cfd=%d", ip, port,
                 transport, reasons[why], conn_id(c));
+}
+
+void logger_sending_key(struct conn *c, const char *key, size_t nkey) {
+    if (logger_verbose() > 1)
+        fprintf(stderr, ">%d sending key %.*s\n", conn_id(c), (int)nkey, key);
 }
 
 void logger_command(struct conn *c, const char *line, size_t len) {

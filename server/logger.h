@@ -92,6 +92,8 @@ void logger_conn_close(struct conn *c, enum logger_close_reason why);
 /* -vv: a command line received, a reply line sent (">FD line"). */
 void logger_command(struct conn *c, const char *line, size_t len);
 void logger_reply(struct conn *c, const char *line, bool noreply);
+/* -vv: a classic get's hit (">FD sending key K"). */
+void logger_sending_key(struct conn *c, const char *key, size_t nkey);
 
 /* For `stats`. */
 struct logger_stats {

@@ -113,6 +113,7 @@ struct meta_get_ctx {
     const struct meta_request *m;
     const struct store_mget_opts *o;
     rel_time_t now;
+    uint32_t nbytes; /* of the item found, for the log */
 };
 
 /* The flags of a hit, left to right. */
@@ -152,6 +153,7 @@ static char *meta_get_flags(char *p, const struct meta_get_ctx *g, const struct 
 static void meta_emit_get(void *arg, const struct item *it, const struct store_mget_info *in) {
     struct meta_get_ctx *g = arg;
     struct conn *c = g->c;
+    g->nbytes = it->nbytes;
     if (g->m->opaque_too_long)
         return; /* the caller answers the error */
     char *line = conn_reserve(c, META_LINE_MAX + it->nbytes + 2);
@@ -186,8 +188,9 @@ static void meta_get(struct conn *c, const struct meta_request *m) {
         .recache_time = clock_exptime(m->recache_time),
         .recache_after_touch = meta_after(m, 'R', 'T'),
     };
-    struct meta_get_ctx g = {c, m, &o, clock_now()};
+    struct meta_get_ctx g = {c, m, &o, clock_now(), 0};
     enum store_status st = store_mget(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
+    logger_fetch(c, m->key, m->nkey, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND, g.nbytes);
     if (st == STORE_OK && o.touch)
         STAT_INCR(conn_worker(c), cmd_touch);
     else
