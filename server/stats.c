@@ -150,10 +150,11 @@ static void stats_general(struct conn *c) {
     stats_u64(c, "hash_bytes", ss.hash_bytes);
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
     /* ops (slabs reassign, crawler): memcached's names, in its order.  A
-     * reassign moves the page before it answers and rescues no items, so
-     * the rescue and busy counters stay 0 and running is never seen set. */
+     * reassign moves the page before it answers and items are one chunk,
+     * so chunk rescues, inline reclaims and busy counters stay 0 and
+     * running is never seen set. */
     if (srv->settings->slab_reassign) {
-        stats_u64(c, "slab_reassign_rescues", 0);
+        stats_u64(c, "slab_reassign_rescues", ss.slab_reassign_rescues);
         stats_u64(c, "slab_reassign_chunk_rescues", 0);
         stats_u64(c, "slab_reassign_evictions_nomem", ss.slab_reassign_evictions_nomem);
         stats_u64(c, "slab_reassign_inline_reclaim", 0);

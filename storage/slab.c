@@ -571,16 +571,57 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
 
 /* --- reassign and crawl --------------------------------------------------- */
 
+/* A free chunk of class c (locked) outside page p, off the free list. */
+static struct item *slab_pop_free_outside(struct slab_class *c, uint32_t p) {
+    char *page = c->pages[p];
+    for (struct item **pp = &c->free_list; *pp != NULL; pp = &(*pp)->hnext) {
+        char *at = (char *)*pp;
+        if (at < page || at >= page + c->page_bytes) {
+            struct item *it = *pp;
+            *pp = it->hnext;
+            __atomic_store_n(&c->nfree, c->nfree - 1, __ATOMIC_RELAXED);
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/* Moves the live items of page p into free chunks of the same class
+ * elsewhere, as far as they go (memcached's rescues); returns how many. */
+static uint64_t slab_rescue_page(struct slab_class *c, uint32_t p, slab_relocate_fn relocate,
+                                 void *ctx) {
+    uint64_t rescued = 0;
+    for (uint32_t i = 0; i < c->per_page && relocate != NULL; i++) {
+        struct item *it = slab_chunk(c, p, i);
+        if (item_state(it) != ITEM_LINKED)
+            continue;
+        struct item *to = slab_pop_free_outside(c, p);
+        if (to == NULL)
+            break;
+        if (relocate(ctx, it, to)) {
+            rescued++;
+            slab_push_free(c, it); /* on the page that goes */
+        } else {
+            slab_push_free(c, to);
+        }
+    }
+    return rescued;
+}
+
 /* Frees one page of class c (locked): an empty one if there is one, else one
- * from the CLOCK hand on; *evicted gets the live items that had to go. */
+ * from the CLOCK hand on, whose live items are first moved to free chunks
+ * of the class, and evicted when there are none; *evicted and *rescued
+ * count them. */
 static bool slab_take_page(struct slabs *sl, struct slab_class *c, slab_reclaim_fn reclaim,
-                           void *ctx, uint64_t *evicted) {
+                           slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                           uint64_t *rescued) {
     uint64_t before = c->evicted;
     for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page; p++)
         if (slab_page_is_free(c, p) && slab_release_page(sl, c, p, NULL, NULL))
             return true;
     for (uint32_t tries = 0; tries < c->npages; tries++) {
         uint32_t p = (c->hand_page + tries) % c->npages;
+        *rescued += slab_rescue_page(c, p, relocate, ctx);
         if (slab_release_page(sl, c, p, reclaim, ctx)) {
             *evicted += c->evicted - before;
             return true;
@@ -591,7 +632,8 @@ static bool slab_take_page(struct slabs *sl, struct slab_class *c, slab_reclaim_
 }
 
 enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab_reclaim_fn reclaim,
-                                        void *ctx, uint64_t *evicted) {
+                                        slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                                        uint64_t *rescued) {
     if (src == dst)
         return SLAB_REASSIGN_SAME;
     if (src == -1) {
@@ -605,7 +647,7 @@ enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab
     enum slab_reassign_result r = SLAB_REASSIGN_OK;
     if (from->npages < 2)
         r = SLAB_REASSIGN_NOSPARE;
-    else if (!slab_take_page(sl, from, reclaim, ctx, evicted))
+    else if (!slab_take_page(sl, from, reclaim, relocate, ctx, evicted, rescued))
         r = SLAB_REASSIGN_BUSY; /* every page pinned by a writer or a busy shard */
     pthread_mutex_unlock(&from->lock);
     if (r != SLAB_REASSIGN_OK)

@@ -103,11 +103,18 @@ uint64_t slab_pages_moved(const struct slabs *sl);
 typedef void (*slab_move_fn)(void *ctx, unsigned src, unsigned dst);
 void slab_set_move_hook(struct slabs *sl, slab_move_fn fn, void *ctx);
 
+/* Called under the class lock with a LINKED item and a free chunk of its
+ * class: to take it, the function copies the item into `to`, links `to` in
+ * its place and sets `from` to ITEM_ALLOCATED, and returns true; it must
+ * not block (a busy shard answers false). */
+typedef bool (*slab_relocate_fn)(void *ctx, struct item *from, struct item *to);
+
 /* memcached's "slabs reassign": one page of class src (-1: the class with
- * the most memory) emptied, its live items evicted, and given to class dst
- * (0: back to the system, memcached's global page pool).  Runs at once,
- * under the source's lock: a page is at most 64 KB of chunks or one large
- * item.  *evicted is increased by the live items that had to go. */
+ * the most memory) emptied and given to class dst (0: back to the system,
+ * memcached's global page pool).  Live items on it move to free chunks of
+ * their class elsewhere (*rescued) while there are some, and are evicted
+ * otherwise (*evicted).  Runs at once, under the source's lock: a page is
+ * at most 64 KB of chunks or one large item. */
 enum slab_reassign_result {
     SLAB_REASSIGN_OK,
     SLAB_REASSIGN_SAME,     /* src == dst */
@@ -116,7 +123,8 @@ enum slab_reassign_result {
     SLAB_REASSIGN_BUSY,     /* every page of src is pinned by a writer */
 };
 enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab_reclaim_fn reclaim,
-                                        void *ctx, uint64_t *evicted);
+                                        slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                                        uint64_t *rescued);
 
 /* The expiry crawler: looks at up to max_chunks chunks of class cls from
  * where it last stopped, offering each linked one to `dead`, which unlinks

@@ -73,7 +73,7 @@ struct store {
     bool crawl_running;
     uint64_t crawl_starts;
     unsigned crawl_cursor; /* class the background crawl goes on with */
-    uint64_t reassign_evictions;
+    uint64_t reassign_evictions, reassign_rescues;
     store_event_fn on_event;
     void *on_event_ctx;
     struct shard shards[STORE_SHARDS];
@@ -775,10 +775,30 @@ unsigned store_automove(const struct store *s) {
     return __atomic_load_n(&s->automove, __ATOMIC_RELAXED);
 }
 
+/* slab_relocate_fn: moves a live item to another chunk of its class. */
+static bool store_relocate(void *ctx, struct item *from, struct item *to) {
+    struct store *s = ctx;
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(from), from->nkey));
+    if (pthread_mutex_trylock(&sh->lock) != 0)
+        return false;
+    bool moved = false;
+    struct item **pp = item_state(from) == ITEM_LINKED ? shard_link_of(sh, from) : NULL;
+    if (pp != NULL) {
+        memcpy(to, from, item_total(from->nkey, from->nbytes));
+        *pp = to;
+        item_set_state(from, ITEM_ALLOCATED);
+        moved = true;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return moved;
+}
+
 enum slab_reassign_result store_reassign(struct store *s, int src, int dst) {
-    uint64_t evicted = 0;
-    enum slab_reassign_result r = slab_reassign(s->slabs, src, dst, store_reclaim, s, &evicted);
+    uint64_t evicted = 0, rescued = 0;
+    enum slab_reassign_result r =
+        slab_reassign(s->slabs, src, dst, store_reclaim, store_relocate, s, &evicted, &rescued);
     __atomic_add_fetch(&s->reassign_evictions, evicted, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->reassign_rescues, rescued, __ATOMIC_RELAXED);
     return r;
 }
 
@@ -904,6 +924,7 @@ void store_stats(struct store *s, struct store_stats *out) {
     out->lru_crawler_running = __atomic_load_n(&s->crawl_running, __ATOMIC_RELAXED);
     out->lru_crawler_starts = __atomic_load_n(&s->crawl_starts, __ATOMIC_RELAXED);
     out->slab_reassign_evictions_nomem = __atomic_load_n(&s->reassign_evictions, __ATOMIC_RELAXED);
+    out->slab_reassign_rescues = __atomic_load_n(&s->reassign_rescues, __ATOMIC_RELAXED);
     out->limit_maxbytes = slab_limit(s->slabs);
     out->total_malloced = slab_total_malloced(s->slabs);
     out->slabs_moved = slab_pages_moved(s->slabs);

@@ -68,7 +68,7 @@ struct store_stats {
     uint64_t limit_maxbytes, total_malloced, slabs_moved;
     bool lru_crawler_running;
     uint64_t lru_crawler_starts;
-    uint64_t slab_reassign_evictions_nomem;
+    uint64_t slab_reassign_evictions_nomem, slab_reassign_rescues;
 };
 
 /* Options for a fetch: gat's touch, meta's "do not bump". */
@@ -144,8 +144,9 @@ enum store_crawl_start store_crawl_request(struct store *s, uint64_t classes);
  * once a second; Larder has one balancing rule for both levels). */
 void store_set_automove(struct store *s, unsigned level);
 unsigned store_automove(const struct store *s);
-/* slabs reassign, see slab_reassign(); evictions it causes are counted in
- * slab_reassign_evictions_nomem. */
+/* slabs reassign, see slab_reassign(): live items move to free chunks of
+ * their class (slab_reassign_rescues) or are evicted when there are none
+ * (slab_reassign_evictions_nomem). */
 enum slab_reassign_result store_reassign(struct store *s, int src, int dst);
 
 /* Events for watchers and logs: an eviction (the victim, read under its

@@ -110,6 +110,8 @@ Test(ops, watch_fetchers_in_memcacheds_format) {
              "cfd=%d size=3\n",
              cfd, cfd, cfd);
     free(watch_until(w, pat));
+    cli_expect(c, "mg foo v\r\n", "VA 3\r\nbar\r\n");
+    free(watch_until(w, "type=item_get key=foo status=found clsid=[0-9]+ cfd=[0-9]+ size=3\n"));
     /* keys are URI-encoded, as memcached does */
     cli_expect(c, "get a#b\r\n", "END\r\n");
     free(watch_until(w, "type=item_get key=a%23b status=not_found"));
@@ -346,6 +348,41 @@ Test(ops, slabs_reassign_moves_a_page) {
     srv_start(&s, off);
     c = cli_connect(&s);
     cli_expect(c, "slabs reassign 1 2\r\n", "CLIENT_ERROR slab reassignment disabled\r\n");
+    cr_assert_eq(srv_stop(&s), 0);
+}
+
+/* With free chunks in the class, a reassign moves the page's live items
+ * instead of evicting them (memcached's rescues). */
+Test(ops, slabs_reassign_rescues_live_items) {
+    struct srv s;
+    const char *args[] = {"-o", "slab_automove=0", NULL};
+    srv_start(&s, args);
+    int c = cli_connect(&s);
+    char key[32], cmd[96];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "r%04d", i);
+        set_value(c, key, 100, 0);
+    }
+    for (int i = 0; i < 3000; i += 2) {
+        snprintf(cmd, sizeof(cmd), "delete r%04d\r\n", i);
+        cli_expect(c, cmd, "DELETED\r\n");
+    }
+    unsigned cls = class_of_key(c, "r0001");
+    unsigned pages = class_pages(c, cls);
+    cr_assert_geq(pages, 3);
+    snprintf(cmd, sizeof(cmd), "slabs reassign %u 0\r\n", cls);
+    cli_expect(c, cmd, "OK\r\n");
+    cr_assert_eq(class_pages(c, cls), pages - 1);
+    cr_assert_gt(srv_stat(&s, "slab_reassign_rescues"), 0);
+    cr_assert_eq(srv_stat(&s, "slab_reassign_evictions_nomem"), 0);
+    cr_assert_eq(srv_stat(&s, "curr_items"), 1500, "no live item was lost");
+    for (int i = 1; i < 3000; i += 2) {
+        snprintf(cmd, sizeof(cmd), "get r%04d\r\n", i);
+        cli_sends(c, cmd);
+        char *r = cli_read_until(c, "END\r\n");
+        cr_assert(strncmp(r, "VALUE r", 7) == 0 && strlen(r) == 19 + 100 + 2 + 5, "r%04d: %s", i, r);
+        free(r);
+    }
     cr_assert_eq(srv_stop(&s), 0);
 }
 

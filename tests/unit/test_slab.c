@@ -464,8 +464,8 @@ Test(slab, reassign_moves_one_page_evicting_what_is_on_it) {
     fill_class_linked(sl, a);
     uint64_t a_pages = class_stats(sl, a).pages;
     struct victims v = {.as = SLAB_RECLAIM_EVICTED};
-    uint64_t evicted = 0;
-    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, &v, &evicted), SLAB_REASSIGN_OK);
+    uint64_t evicted = 0, rescued = 0;
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_OK);
     cr_assert_eq(class_stats(sl, a).pages, a_pages - 1);
     cr_assert_eq(class_stats(sl, b).pages, 1);
     cr_assert_eq(evicted, class_stats(sl, a).per_page, "a full page was evicted");
@@ -477,7 +477,7 @@ Test(slab, reassign_moves_one_page_evicting_what_is_on_it) {
     cr_assert_leq(slab_total_malloced(sl), MB);
     /* to the system (0): the memory is given back */
     size_t before = slab_total_malloced(sl);
-    cr_assert_eq(slab_reassign(sl, -1, 0, take_victim, &v, &evicted), SLAB_REASSIGN_OK);
+    cr_assert_eq(slab_reassign(sl, -1, 0, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_OK);
     cr_assert_eq(slab_total_malloced(sl), before - class_stats(sl, a).page_bytes);
     cr_assert_eq(m.dst, 0);
     slab_destroy(sl);
@@ -487,14 +487,14 @@ Test(slab, reassign_refusals) {
     struct slabs *sl = new_slabs(1);
     unsigned a = slab_class_for(sl, 1000), b = slab_class_for(sl, 5000);
     struct victims v = {.as = SLAB_RECLAIM_EVICTED};
-    uint64_t evicted = 0;
-    cr_assert_eq(slab_reassign(sl, (int)a, (int)a, take_victim, &v, &evicted), SLAB_REASSIGN_SAME);
-    cr_assert_eq(slab_reassign(sl, 0, (int)a, take_victim, &v, &evicted), SLAB_REASSIGN_BADCLASS);
-    cr_assert_eq(slab_reassign(sl, (int)a, 99, take_victim, &v, &evicted), SLAB_REASSIGN_BADCLASS);
-    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, &v, &evicted), SLAB_REASSIGN_NOSPARE);
+    uint64_t evicted = 0, rescued = 0;
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)a, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_SAME);
+    cr_assert_eq(slab_reassign(sl, 0, (int)a, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BADCLASS);
+    cr_assert_eq(slab_reassign(sl, (int)a, 99, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BADCLASS);
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_NOSPARE);
     fill_class_linked(sl, a);
     v.refuse = true; /* every victim's shard is busy: nothing can go */
-    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, &v, &evicted), SLAB_REASSIGN_BUSY);
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BUSY);
     cr_assert_eq(evicted, 0);
     slab_destroy(sl);
 }
