@@ -283,23 +283,41 @@ static void stats_slabs(struct conn *c) {
     stats_end(c);
 }
 
+/* One connection of `stats conns`, copied out under its worker's lock. */
+struct stats_conn_row {
+    int fd;
+    bool listener, self;
+    char addr[96];
+    const char *listen_name, *state;
+    rel_time_t last_cmd;
+};
+
 struct stats_conns_ctx {
     struct conn *c; /* the one asking */
-    rel_time_t now;
+    struct stats_conn_row *rows;
+    size_t n, cap;
 };
 
 /* conn_each callback: one connection, as its worker last published it. */
 static void stats_conn_one(void *arg, const struct conn *o, const struct conn_view *v) {
     struct stats_conns_ctx *x = arg;
-    char key[48];
-    snprintf(key, sizeof(key), "%d:addr", v->fd);
-    stats_line(x->c, key, "%s", v->addr);
-    snprintf(key, sizeof(key), "%d:listen_addr", v->fd);
-    stats_line(x->c, key, "%s", v->listen_name);
-    snprintf(key, sizeof(key), "%d:state", v->fd);
-    stats_line(x->c, key, "%s", o == x->c ? "conn_parse_cmd" : v->state);
-    snprintf(key, sizeof(key), "%d:secs_since_last_cmd", v->fd);
-    stats_u64(x->c, key, o == x->c ? 0 : x->now - v->last_cmd);
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 64;
+        struct stats_conn_row *rows = realloc(x->rows, cap * sizeof(*rows));
+        if (rows == NULL)
+            return;
+        x->rows = rows;
+        x->cap = cap;
+    }
+    struct stats_conn_row *r = &x->rows[x->n++];
+    *r = (struct stats_conn_row){.fd = v->fd, .self = o == x->c, .listen_name = v->listen_name,
+                                 .state = v->state, .last_cmd = v->last_cmd};
+    snprintf(r->addr, sizeof(r->addr), "%s", v->addr);
+}
+
+static int stats_conn_cmp(const void *a, const void *b) {
+    const struct stats_conn_row *x = a, *y = b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
 /* memcached's item-size histogram is off unless enabled; Larder has none. */
@@ -308,19 +326,40 @@ static void stats_sizes(struct conn *c) {
     stats_end(c);
 }
 
+/* In descriptor order, as memcached lists them (tools take the last line
+ * as the newest connection). */
 static void stats_conns(struct conn *c) {
     struct server *srv = conn_worker(c)->srv;
     rel_time_t now = clock_now();
-    char key[48];
-    for (int i = 0; i < srv->nlisteners; i++) {
-        snprintf(key, sizeof(key), "%d:addr", srv->listeners[i].fd);
-        stats_line(c, key, "%s", srv->listeners[i].name);
-        snprintf(key, sizeof(key), "%d:state", srv->listeners[i].fd);
-        stats_line(c, key, "conn_listening");
-    }
-    struct stats_conns_ctx ctx = {c, now};
+    struct stats_conns_ctx x = {.c = c};
     for (int i = 0; i < srv->nworkers; i++)
-        conn_each(&srv->workers[i], stats_conn_one, &ctx);
+        conn_each(&srv->workers[i], stats_conn_one, &x);
+    for (int i = 0; i < srv->nlisteners; i++) {
+        struct conn_view v = {.fd = srv->listeners[i].fd, .addr = srv->listeners[i].name};
+        size_t before = x.n;
+        stats_conn_one(&x, NULL, &v);
+        if (x.n > before)
+            x.rows[before].listener = true;
+    }
+    qsort(x.rows, x.n, sizeof(*x.rows), stats_conn_cmp);
+    char key[48];
+    for (size_t i = 0; i < x.n; i++) {
+        const struct stats_conn_row *r = &x.rows[i];
+        snprintf(key, sizeof(key), "%d:addr", r->fd);
+        stats_line(c, key, "%s", r->addr);
+        if (r->listener) {
+            snprintf(key, sizeof(key), "%d:state", r->fd);
+            stats_line(c, key, "conn_listening");
+            continue;
+        }
+        snprintf(key, sizeof(key), "%d:listen_addr", r->fd);
+        stats_line(c, key, "%s", r->listen_name);
+        snprintf(key, sizeof(key), "%d:state", r->fd);
+        stats_line(c, key, "%s", r->self ? "conn_parse_cmd" : r->state);
+        snprintf(key, sizeof(key), "%d:secs_since_last_cmd", r->fd);
+        stats_u64(c, key, r->self ? 0 : now - r->last_cmd);
+    }
+    free(x.rows);
     stats_end(c);
 }
 
