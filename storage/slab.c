@@ -59,6 +59,7 @@ struct slab_class {
     /* the expiry crawler's place in the class, and what it found */
     uint32_t crawl_page, crawl_chunk;
     uint64_t crawler_reclaimed, crawler_checked;
+    rel_time_t empty_search; /* second of the last search for an empty page that failed */
 } __attribute__((aligned(64)));
 
 struct slabs {
@@ -436,14 +437,40 @@ static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
     return NULL;
 }
 
+/* Before class c (locked) evicts its own items: a whole empty page of
+ * another class, if there is one (after a flush_all or a mass expiry whole
+ * pages sit free in classes nobody writes to, and evicting live items next
+ * to them would be a loss).  A search reads every class's free count, so
+ * one that finds nothing is not repeated within the second. */
+static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c) {
+    rel_time_t now = clock_now();
+    if (c->empty_search == now)
+        return NULL;
+    pthread_mutex_unlock(&c->lock); /* never two class locks at once */
+    unsigned donor = 0;
+    bool freed = slab_free_a_page(sl, c, NULL, NULL, &donor) > 0;
+    if (freed)
+        slab_moved(sl, donor, c->id);
+    pthread_mutex_lock(&c->lock);
+    if (!freed)
+        c->empty_search = now;
+    struct item *it = slab_pop_free(c);
+    if (it == NULL && slab_grow(sl, c))
+        it = slab_pop_free(c);
+    return it;
+}
+
 struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx) {
     struct slab_class *c = &sl->cls[cls];
     pthread_mutex_lock(&c->lock);
     struct item *it = slab_pop_free(c);
     if (it == NULL && slab_grow(sl, c))
         it = slab_pop_free(c);
-    if (it == NULL && reclaim != NULL && c->npages > 0)
-        it = slab_sweep(c, reclaim, ctx);
+    if (it == NULL && reclaim != NULL && c->npages > 0) {
+        it = slab_alloc_empty_page(sl, c);
+        if (it == NULL && c->npages > 0) /* the lock was let go: pages may have left */
+            it = slab_sweep(c, reclaim, ctx);
+    }
     if (it != NULL) {
         slab_hand_out(c, it);
         pthread_mutex_unlock(&c->lock);

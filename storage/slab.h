@@ -13,6 +13,8 @@
  *
  * The limit (-m) counts page bytes and is never exceeded.  When a class has
  * no free chunk and no page can be had:
+ *   - a whole empty page of another class is taken first (after a
+ *     flush_all or a mass expiry), at no eviction;
  *   - a class that has pages runs its CLOCK hand: a linked item with the
  *     ACTIVE bit set is spared once (the bit is cleared), the first one
  *     without it is offered to the caller's reclaim function, which unlinks

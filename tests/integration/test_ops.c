@@ -492,3 +492,28 @@ Test(ops, lru_crawler_controls) {
     cli_expect(c, "lru_crawler metadump all\r\n", "CLIENT_ERROR lru crawler disabled\r\n");
     cr_assert_eq(srv_stop(&s), 0);
 }
+
+/* After flush_all every page is empty: a new value size must get them
+ * rather than evict its own few items (memcached's global page pool). */
+Test(ops, flushed_pages_go_to_a_new_size) {
+    struct srv s;
+    const char *args[] = {"-m", "16", "-o", "slab_automove=0", NULL};
+    srv_start(&s, args);
+    int c = cli_connect(&s);
+    char key[32];
+    for (int i = 0; i < 1400; i++) {
+        snprintf(key, sizeof(key), "big%d", i);
+        set_value(c, key, 11000, 0);
+    }
+    cli_expect(c, "flush_all\r\n", "OK\r\n");
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "small%d", i);
+        set_value(c, key, 4096, 0);
+    }
+    /* 3000 x 4 KB = 12.3 MB, in 16 MB of pages: the last page or so may
+     * not be had (rounding), the rest must (without the empty-page search
+     * fewer than 300 stayed) */
+    cr_assert_geq(srv_stat(&s, "curr_items"), 2900, "evicted %" PRIu64 " items",
+                  srv_stat(&s, "evictions"));
+    cr_assert_eq(srv_stop(&s), 0);
+}
