@@ -151,10 +151,8 @@ static unsigned logger_class_of(struct conn *c, size_t nkey, size_t nbytes) {
     return slab_class_for(store_slabs(conn_worker(c)->srv->store), item_total(nkey, nbytes));
 }
 
-void logger_fetch(struct conn *c, const char *key, size_t nkey, enum logger_found found,
-                  size_t nbytes) {
-    if (!logger_wants(LOGGER_FETCHERS))
-        return;
+void logger_log_fetch(struct conn *c, const char *key, size_t nkey, enum logger_found found,
+                      size_t nbytes) {
     static const char *const names[] = {"not_found", "found", "flushed", "expired"};
     char k[3 * ITEM_KEY_MAX + 1];
     logger_uri(k, key, nkey > ITEM_KEY_MAX ? ITEM_KEY_MAX : nkey);
@@ -166,10 +164,8 @@ void logger_fetch(struct conn *c, const char *key, size_t nkey, enum logger_foun
 
 static void logger_peek(void *arg, const struct item *it) { *(size_t *)arg = it->nbytes; }
 
-enum store_status logger_store_link(struct conn *c, struct store *s, struct item *it,
-                                    enum store_mode mode, uint64_t cas_in, uint64_t *cas_out) {
-    if (!logger_wants(LOGGER_FETCHERS | LOGGER_MUTATIONS))
-        return store_link(s, it, mode, cas_in, cas_out);
+enum store_status logger_log_store_link(struct conn *c, struct store *s, struct item *it,
+                                        enum store_mode mode, uint64_t cas_in, uint64_t *cas_out) {
     char k[3 * ITEM_KEY_MAX + 1];
     size_t nkey = it->nkey, nbytes = it->nbytes;
     rel_time_t exptime = it->exptime;
@@ -179,7 +175,7 @@ enum store_status logger_store_link(struct conn *c, struct store *s, struct item
         /* memcached looks the key up before it stores, and logs that */
         size_t old = 0;
         bool found = store_peek(s, item_ckey(it), nkey, logger_peek, &old) == STORE_OK;
-        logger_fetch(c, item_ckey(it), nkey, found ? LOGGER_FOUND : LOGGER_NOT_FOUND, old);
+        logger_log_fetch(c, item_ckey(it), nkey, found ? LOGGER_FOUND : LOGGER_NOT_FOUND, old);
     }
     enum store_status st = store_link(s, it, mode, cas_in, cas_out);
     if (!logger_wants(LOGGER_MUTATIONS))
@@ -264,19 +260,8 @@ void logger_conn_close(struct conn *c, enum logger_close_reason why) {
                 transport, reasons[why], conn_id(c));
 }
 
-void logger_sending_key(struct conn *c, const char *key, size_t nkey) {
-    if (logger_verbose() > 1)
-        fprintf(stderr, ">%d sending key %.*s\n", conn_id(c), (int)nkey, key);
-}
-
-void logger_command(struct conn *c, const char *line, size_t len) {
-    if (logger_verbose() > 1)
-        fprintf(stderr, "<%d %.*s\n", conn_id(c), (int)(len > 1024 ? 1024 : len), line);
-}
-
-void logger_reply(struct conn *c, const char *line, bool noreply) {
-    if (logger_verbose() > 1)
-        fprintf(stderr, noreply ? ">%d NOREPLY %s\n" : ">%d %s\n", conn_id(c), line);
+void logger_log_line(struct conn *c, char dir, const char *what, const char *line, size_t len) {
+    fprintf(stderr, "%c%d %s%.*s\n", dir, conn_id(c), what, (int)(len > 1024 ? 1024 : len), line);
 }
 
 /* store_event_fn: evictions and page moves, from whichever thread. */

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/proto.h"
 #include "server/conn.h"
@@ -80,20 +81,48 @@ void logger_set_verbose(int level);
 /* Runs "watch [streams...]" (the reply, or the hand-over of the socket). */
 void logger_watch_command(struct conn *c, const struct proto_request *req);
 
-/* Log points.  Each checks logger_wanted first, so callers need not. */
-void logger_fetch(struct conn *c, const char *key, size_t nkey, enum logger_found found,
-                  size_t nbytes);
+/* Log points.  The per-request ones are inline checks of logger_wanted in
+ * front of the logger_log_* functions that do the work, so that a server
+ * nobody watches pays a load and a branch, not a call. */
+void logger_log_fetch(struct conn *c, const char *key, size_t nkey, enum logger_found found,
+                      size_t nbytes);
+enum store_status logger_log_store_link(struct conn *c, struct store *s, struct item *it,
+                                        enum store_mode mode, uint64_t cas_in, uint64_t *cas_out);
+void logger_log_line(struct conn *c, char dir, const char *what, const char *line, size_t len);
+
+static inline void logger_fetch(struct conn *c, const char *key, size_t nkey,
+                                enum logger_found found, size_t nbytes) {
+    if (logger_wants(LOGGER_FETCHERS))
+        logger_log_fetch(c, key, nkey, found, nbytes);
+}
+
 /* A store: the item is read before store_link consumes it, the status after:
  * this wraps store_link (and logs the lookup memcached makes first). */
-enum store_status logger_store_link(struct conn *c, struct store *s, struct item *it,
-                                    enum store_mode mode, uint64_t cas_in, uint64_t *cas_out);
+static inline enum store_status logger_store_link(struct conn *c, struct store *s, struct item *it,
+                                                  enum store_mode mode, uint64_t cas_in,
+                                                  uint64_t *cas_out) {
+    if (logger_wants(LOGGER_FETCHERS | LOGGER_MUTATIONS))
+        return logger_log_store_link(c, s, it, mode, cas_in, cas_out);
+    return store_link(s, it, mode, cas_in, cas_out);
+}
+
+/* -vv: a command line received ("<FD line"), a reply line sent (">FD line",
+ * ">FD NOREPLY line"), a classic get's hit (">FD sending key K"). */
+static inline void logger_command(struct conn *c, const char *line, size_t len) {
+    if (logger_verbose() > 1)
+        logger_log_line(c, '<', "", line, len);
+}
+static inline void logger_reply(struct conn *c, const char *line, bool noreply) {
+    if (logger_verbose() > 1)
+        logger_log_line(c, '>', noreply ? "NOREPLY " : "", line, strlen(line));
+}
+static inline void logger_sending_key(struct conn *c, const char *key, size_t nkey) {
+    if (logger_verbose() > 1)
+        logger_log_line(c, '>', "sending key ", key, nkey);
+}
+
 void logger_conn_new(struct conn *c);
 void logger_conn_close(struct conn *c, enum logger_close_reason why);
-/* -vv: a command line received, a reply line sent (">FD line"). */
-void logger_command(struct conn *c, const char *line, size_t len);
-void logger_reply(struct conn *c, const char *line, bool noreply);
-/* -vv: a classic get's hit (">FD sending key K"). */
-void logger_sending_key(struct conn *c, const char *key, size_t nkey);
 
 /* For `stats`. */
 struct logger_stats {
