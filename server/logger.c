@@ -8,7 +8,8 @@
  * are formatted where they happen, not later, so that no item memory is
  * referenced after the log point returns.  Events the store raises from
  * other threads (page moves, evictions of the maintenance thread) go to
- * one extra shared ring.
+ * one extra shared ring.  The rings take their memory when the first
+ * watcher comes, so a server nobody watches holds none of it.
  *
  * A watcher's socket is a dup() of its connection's: the connection itself
  * is hung up at once (its worker forgets it), and the logger thread alone
@@ -91,7 +92,9 @@ static void logger_put(int ring, unsigned stream, uint64_t gid, const char *line
     struct logger_ring *r = &lg.rings[ring < 0 || ring >= lg.nrings ? lg.nrings - 1 : ring];
     struct logger_rec rec = {stream, (uint32_t)len, gid};
     pthread_mutex_lock(&r->lock);
-    if (r->used + sizeof(rec) + len > LOGGER_RING_SIZE) {
+    if (r->buf == NULL) {
+        /* no watcher was ever added: nothing to keep */
+    } else if (r->used + sizeof(rec) + len > LOGGER_RING_SIZE) {
         __atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
     } else {
         memcpy(r->buf + r->used, &rec, sizeof(rec));
@@ -384,7 +387,8 @@ static unsigned logger_drain(char *scratch) {
         struct logger_ring *r = &lg.rings[i];
         pthread_mutex_lock(&r->lock);
         size_t n = r->used;
-        memcpy(scratch, r->buf, n);
+        if (n > 0)
+            memcpy(scratch, r->buf, n);
         r->used = 0;
         pthread_mutex_unlock(&r->lock);
         pthread_mutex_lock(&lg.lock);
@@ -429,8 +433,12 @@ static void logger_report_evictions(time_t *last) {
         fprintf(stderr, "evicted %" PRIu64 " items in the last second\n", n);
 }
 
+/* The logger thread's copy of one ring. */
+static char logger_scratch[LOGGER_RING_SIZE];
+
 static void *logger_main(void *arg) {
-    char *scratch = arg;
+    char *scratch = logger_scratch;
+    (void)arg;
     unsigned sleep_us = LOGGER_SLEEP_MIN_US;
     time_t last = time(NULL);
     pthread_mutex_lock(&lg.lock);
@@ -458,8 +466,22 @@ static void *logger_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&lg.lock);
-    free(scratch);
     return NULL;
+}
+
+/* The rings take their memory when the first watcher comes (lg.lock held),
+ * so a server nobody watches holds none of it. */
+static bool logger_rings_ready(void) {
+    bool ok = true;
+    for (int i = 0; i < lg.nrings; i++) {
+        struct logger_ring *r = &lg.rings[i];
+        pthread_mutex_lock(&r->lock);
+        if (r->buf == NULL)
+            r->buf = malloc(LOGGER_RING_SIZE);
+        ok = ok && r->buf != NULL;
+        pthread_mutex_unlock(&r->lock);
+    }
+    return ok;
 }
 
 enum logger_add { LOGGER_ADD_OK, LOGGER_ADD_TOO_MANY, LOGGER_ADD_FAILED };
@@ -477,7 +499,7 @@ static enum logger_add logger_add_watcher(int fd, unsigned streams) {
     struct logger_watcher *w = calloc(1, sizeof(*w));
     char *buf = malloc(LOGGER_WATCHER_BUF);
     int copy = dup(fd);
-    if (w == NULL || buf == NULL || copy < 0) {
+    if (w == NULL || buf == NULL || copy < 0 || !logger_rings_ready()) {
         free(w);
         free(buf);
         if (copy >= 0)
@@ -549,21 +571,12 @@ bool logger_setup(const struct settings *st, struct store *store, struct server 
     lg.rings = calloc((size_t)lg.nrings, sizeof(*lg.rings));
     if (lg.rings == NULL)
         return false;
-    for (int i = 0; i < lg.nrings; i++) {
+    for (int i = 0; i < lg.nrings; i++)
         pthread_mutex_init(&lg.rings[i].lock, NULL);
-        lg.rings[i].buf = malloc(LOGGER_RING_SIZE);
-        if (lg.rings[i].buf == NULL)
-            return false;
-    }
-    char *scratch = malloc(LOGGER_RING_SIZE);
-    if (scratch == NULL)
-        return false;
     logger_set_verbose(st->verbose);
     lg.stop = false;
-    if (pthread_create(&lg.tid, NULL, logger_main, scratch) != 0) {
-        free(scratch);
+    if (pthread_create(&lg.tid, NULL, logger_main, NULL) != 0)
         return false;
-    }
     lg.started = true;
     store_set_event_hook(store, logger_store_event, NULL);
     return true;
