@@ -148,7 +148,7 @@ tsan:
 # there.
 test-asan:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(MAKE) SAN=address unit integration \
-	    INTEG_FILTER="--filter '!(hostile/*|server/memory_limit_idle*|budget/*_within_budget)'"
+	    INTEG_FILTER="--filter '!(hostile/*|server/memory_limit_idle*|budget/*_within_budget|ops/slow_watcher*)'"
 # TSan: the threaded unit tests, then the whole integration suite against
 # a TSan build of the server (a race makes it exit non-zero, which every
 # test's teardown checks).  The RSS bounds are left out: TSan's shadow
@@ -158,7 +158,7 @@ test-tsan:
 	$(MAKE) SAN=thread all
 	$(MAKE) $(INTEG_BIN)
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" LARDER_BIN=$(CURDIR)/build/tsan/larder \
-		./$(INTEG_BIN) --filter '!(server/memory_limit*|pipeline/huge_multiget*|hostile/*|budget/*_within_budget|budget/unfinished*)'
+		./$(INTEG_BIN) --filter '!(server/memory_limit*|pipeline/huge_multiget*|hostile/*|budget/*_within_budget|budget/unfinished*|ops/slow_watcher*)'
 
 # Shell-level checks (daemon mode, memccapable, differential runs).
 test-scripts: $(BUILD)/larder

@@ -292,6 +292,7 @@ static const struct proto_command proto_commands[] = {
     PROTO_CMD("cache_memlimit", PROTO_CMD_CACHE_MEMLIMIT),
     PROTO_CMD("lru_crawler", PROTO_CMD_LRU_CRAWLER),
     PROTO_CMD("misbehave", PROTO_CMD_MISBEHAVE),
+    PROTO_CMD("watch", PROTO_CMD_WATCH),     PROTO_CMD("slabs", PROTO_CMD_SLABS),
 };
 
 static enum proto_cmd proto_lookup(const struct proto_token *t) {

@@ -52,6 +52,8 @@ enum proto_cmd {
     PROTO_CMD_LRU_CRAWLER,
     PROTO_CMD_MISBEHAVE,
     PROTO_CMD_META, /* mg ms md ma mn me: see meta.h */
+    PROTO_CMD_WATCH, /* see server/logger.h */
+    PROTO_CMD_SLABS, /* slabs reassign / automove */
     /* an HTTP request line: what a web page makes a browser send to a cache
      * on localhost; hang up without a byte, as memcached does */
     PROTO_CMD_HANGUP,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/logger.h"
 #include "server/meta.h"
+#include "server/ops.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -114,6 +116,7 @@ static void cmd_get(struct engine_client *c, const struct proto_request *req, bo
         }
     }
     engine_out(c, "END\r\n", 5);
+    logger_reply(c, "END", false);
 }
 
 /* --- storage ----------------------------------------------------------------- */
@@ -256,7 +259,7 @@ static void cmd_flush_all(struct engine_client *c, const struct proto_request *r
 
 static void cmd_verbosity(struct engine_client *c, const struct proto_request *req) {
     int level = req->delta > 2 ? 2 : (int)req->delta;
-    __atomic_store_n(&engine_worker(c)->srv->verbose, level, __ATOMIC_RELAXED);
+    logger_set_verbose(level);
     engine_reply(c, "OK");
 }
 
@@ -286,34 +289,6 @@ static void cmd_memlimit(struct engine_client *c, const struct proto_request *re
          * settings stay as parsed, read-only while workers run */
         store_set_limit(cmd_store(c), (size_t)mb << 20);
         engine_reply(c, "OK");
-    }
-}
-
-static void cmd_lru_crawler(struct engine_client *c, const struct proto_request *req) {
-    const struct settings *st = engine_worker(c)->srv->settings;
-    if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
-        if (!st->lru_crawler) {
-            engine_reply(c, "CLIENT_ERROR lru crawler disabled");
-            return;
-        }
-        store_crawl(cmd_store(c));
-        engine_reply(c, "OK");
-    } else if (req->ntok == 3 && proto_tok_is(&req->tok[1], "metadump")) {
-        if (!st->lru_crawler)
-            engine_reply(c, "CLIENT_ERROR lru crawler disabled");
-        else if (!st->dump_enabled)
-            engine_reply(c, "ERROR metadump not allowed");
-        else
-            stats_metadump(c, &req->tok[2]);
-    } else if (req->ntok == 3 && (proto_tok_is(&req->tok[1], "tocrawl") ||
-                                  proto_tok_is(&req->tok[1], "sleep"))) {
-        uint64_t v;
-        engine_reply(c, proto_parse_u64(&req->tok[2], &v) ? "OK" : "CLIENT_ERROR bad command line format");
-    } else if (req->ntok == 2 && (proto_tok_is(&req->tok[1], "enable") ||
-                                  proto_tok_is(&req->tok[1], "disable"))) {
-        engine_reply(c, "OK");
-    } else {
-        engine_reply(c, "ERROR");
     }
 }
 
@@ -347,8 +322,10 @@ static void cmd_execute(struct engine_client *c, struct proto_request *req) {
         break;
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
-    case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
+    case PROTO_CMD_LRU_CRAWLER: ops_lru_crawler_command(c, req); break;
     case PROTO_CMD_META: meta_execute(c, req); break;
+    case PROTO_CMD_WATCH: logger_watch_command(c, req); break;
+    case PROTO_CMD_SLABS: ops_slabs_command(c, req); break;
     case PROTO_CMD_HANGUP:
         /* nothing more from this connection runs, and nothing is sent */
         engine_hang_up(c, false);
@@ -360,10 +337,6 @@ static void cmd_execute(struct engine_client *c, struct proto_request *req) {
         break;
     }
     engine_session(c)->noreply = false;
-}
-
-static void cmd_log_line(const struct engine_client *c, const char *line, size_t len) {
-    fprintf(stderr, "<%d %.*s\n", c->id, (int)(len > 1024 ? 1024 : len), line);
 }
 
 enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len, size_t *used) {
@@ -378,8 +351,7 @@ enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len,
     *used = n + 1;
     if (n > 0 && buf[n - 1] == '\r')
         n--;
-    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
-        cmd_log_line(c, buf, n);
+    logger_command(c, buf, n);
     struct proto_request req;
     proto_parse(buf, n, &req);
     c->buffered = len - *used;

@@ -11,6 +11,7 @@
 
 #include "proto/proto.h"
 #include "proto/udp.h"
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/transport.h"
 #include "server/worker.h"
@@ -126,7 +127,7 @@ static bool conn_buf_ensure(struct conn *c, char **buf, size_t *size) {
     return true;
 }
 
-struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix) {
+static struct conn *conn_make(struct worker *w, int fd, const char *listen_name, bool is_unix) {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
@@ -173,8 +174,10 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     return c;
 }
 
-void conn_close(struct conn *c) {
+static void conn_close_for(struct conn *c, enum logger_close_reason why) {
     struct worker *w = c->cl.w;
+    if (c->transport != CONN_UDP)
+        logger_conn_close(&c->cl, why);
     pthread_mutex_lock(&w->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -200,6 +203,15 @@ void conn_close(struct conn *c) {
     engine_client_free(&c->cl);
     free(c);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+}
+
+void conn_close(struct conn *c) {
+    enum logger_close_reason why = LOGGER_CLOSE_ERROR;
+    if (c->cl.w->stopping)
+        why = LOGGER_CLOSE_SHUTDOWN;
+    else if (c->eof || c->close_after_write)
+        why = LOGGER_CLOSE_NORMAL; /* the client hung up, or said quit */
+    conn_close_for(c, why);
 }
 
 void conn_set_transport(struct conn *c, const struct transport_ops *tp, void *ctx) {
@@ -251,7 +263,7 @@ unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
         struct conn *next = c->next;
         if (c->transport != CONN_UDP && c->state != CONN_CLOSING &&
             c->cl.out.end == c->cl.out.start && now - c->last_cmd > timeout) {
-            conn_close(c);
+            conn_close_for(c, LOGGER_CLOSE_IDLE);
             kicked++;
         }
         c = next;
@@ -539,8 +551,15 @@ static void conn_drive(struct conn *c) {
 
 /* --- UDP ------------------------------------------------------------------- */
 
+struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix) {
+    struct conn *c = conn_make(w, fd, listen_name, is_unix);
+    if (c != NULL)
+        logger_conn_new(&c->cl);
+    return c;
+}
+
 struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name) {
-    struct conn *c = conn_new(w, fd, listen_name, false);
+    struct conn *c = conn_make(w, fd, listen_name, false);
     if (c == NULL)
         return NULL;
     char *rbuf = realloc(c->rbuf, UDP_DATAGRAM_MAX);

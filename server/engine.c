@@ -138,9 +138,32 @@ void engine_hang_up(struct engine_client *c, bool send_pending) {
 
 /* --- keyed requests ---------------------------------------------------------- */
 
+/* A hit while someone watches fetches: the log wants the value's size. */
+struct engine_hit_logged {
+    struct engine_hit h; /* first: the formatter's ctx */
+    uint32_t nbytes;
+};
+
+static void engine_hit_logged(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    struct engine_hit_logged *l = ctx;
+    l->nbytes = it->nbytes;
+    l->h.r->fmt->hit(&l->h, it, in);
+}
+
 static void engine_fetch(struct engine_client *c, const struct engine_request *r) {
-    struct engine_hit h = {c, r};
-    enum store_status st = store_get(c->w->srv->store, r->key, r->nkey, &r->fetch, r->fmt->hit, &h);
+    struct store *s = c->w->srv->store;
+    enum store_status st;
+    if (__builtin_expect(logger_wants(LOGGER_FETCHERS), 0)) {
+        struct engine_hit_logged l = {{c, r}, 0};
+        st = store_get(s, r->key, r->nkey, &r->fetch, engine_hit_logged, &l);
+        logger_log_fetch(c, r->key, r->nkey, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND,
+                         l.nbytes);
+    } else {
+        struct engine_hit h = {c, r};
+        st = store_get(s, r->key, r->nkey, &r->fetch, r->fmt->hit, &h);
+    }
+    if (st == STORE_OK)
+        logger_sending_key(c, r->key, r->nkey);
     if (r->fetch.touch && (st == STORE_OK || !r->fetch.touch_miss_is_get_miss))
         STAT_INCR(c->w, cmd_touch);
     else
@@ -203,7 +226,7 @@ static void engine_store_done(struct engine_client *c) {
     }
     if (r.detail)
         stats_detail_set(c->w->srv, key, r.nkey);
-    o.st = store_link(s, it, r.store.mode, r.store.cas_in, &o.cas);
+    o.st = logger_store_link(c, s, it, r.store.mode, r.store.cas_in, &o.cas);
     r.fmt->done(c, &r, &o);
 }
 

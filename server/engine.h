@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/logger.h"
 #include "storage/item.h"
 #include "storage/store.h"
 
@@ -244,6 +245,7 @@ void engine_out(struct engine_client *c, const char *s, size_t n);
 /* Appends s and "\r\n" unless the session's command is noreply.  Inline,
  * so that the length of a literal reply is known at compile time. */
 static inline void engine_reply(struct engine_client *c, const char *s) {
+    logger_reply(c, s, c->s.noreply);
     if (c->s.noreply)
         return;
     size_t n = __builtin_strlen(s);

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/settings.h"
 #include "storage/store.h"
@@ -237,7 +238,12 @@ static int main_run(struct settings *st, int argc, char **argv, int *report_fd) 
     if (store == NULL)
         return EXIT_FAILURE;
     main_report_restart(st, store);
+    store_set_automove(store, st->slab_automove); /* 2 as well as 1 */
     struct server srv;
+    if (!logger_setup(st, store, &srv)) {
+        store_destroy(store);
+        return main_fail("cannot start the logger thread");
+    }
     if (!server_init(&srv, st, store)) {
         store_destroy(store);
         return SETTINGS_EX_OSERR;
@@ -263,7 +269,8 @@ static int main_run(struct settings *st, int argc, char **argv, int *report_fd) 
     if (st->memory_file != NULL && !store_save(store))
         fprintf(stderr, "larder: [restart] cannot write the clean-stop record for %s\n",
                 st->memory_file);
-    store_destroy(store);
+    store_destroy(store); /* joins the store's thread: no more events */
+    logger_teardown();
     if (pidfd >= 0)
         main_remove_pidfile(st->pidfile, pidfd);
     return EXIT_SUCCESS;

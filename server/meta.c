@@ -19,6 +19,7 @@
 
 #include "proto/meta.h"
 #include "server/cmd.h"
+#include "server/logger.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"

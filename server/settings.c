@@ -36,6 +36,7 @@ void settings_defaults(struct settings *s) {
         .hashpower = 16,
         .lru_crawler = true,
         .slab_automove = 1,
+        .watch_enabled = true,
         .worker_yield = true,
         .maxconns_fast = true,
         .lru_maintainer = true,
@@ -121,6 +122,7 @@ static void settings_usage(void) {
            "                          (stop with SIGUSR1 or shutdown graceful), and a crash\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
+           "-W, --disable-watch       disable watch commands (live logging)\n"
            "-o, --extended            comma separated list of extended options:\n"
            "   - idle_timeout=<secs>: close connections idle this long (default: 0, never);\n"
            "                          a value that trickles in counts as idle\n"
@@ -392,7 +394,10 @@ static enum settings_result settings_opt(struct settings *s, int c, const char *
     case 'X': s->dump_enabled = false; break;
     case 'o':
         return settings_extended(s, arg);
-    case 'k': case 'L': case 'r': case 'W':
+    case 'W':
+        s->watch_enabled = false;
+        break;
+    case 'k': case 'L': case 'r':
         fprintf(stderr, "larder: warning: ignoring -%c\n", c);
         break;
     case 'D':

@@ -48,6 +48,7 @@ struct settings {
     unsigned hashpower;       /* -o hashpower=N */
     bool lru_crawler;         /* -o no_lru_crawler turns it off */
     unsigned slab_automove;   /* -o slab_automove=0|1|2; 0 turns page moves off */
+    bool watch_enabled;       /* -W turns `watch` off */
     bool worker_yield;        /* -o worker_yield=0: no sched_yield between batches */
     /* memcached's -o knobs that Larder keeps and reports in `stats settings`
      * (docs/STATS.md says which of them change behaviour) */

@@ -24,6 +24,7 @@
 #include "server/binary.h"
 #include "server/conn.h"
 #include "server/engine.h"
+#include "server/logger.h"
 #include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
@@ -163,27 +164,31 @@ static void stats_general_cmds(struct engine_client *c, const struct worker_stat
 static void stats_general_threads(struct engine_client *c, struct server *srv, const struct store_stats *ss) {
     const struct settings *st = srv->settings;
     if (st->slab_reassign) {
-        stats_u64(c, "slab_reassign_rescues", 0);
+        /* a reassign moves the page before it answers and items are one
+         * chunk: chunk rescues, inline reclaims and busy counters stay 0 */
+        stats_u64(c, "slab_reassign_rescues", ss->slab_reassign_rescues);
         stats_u64(c, "slab_reassign_chunk_rescues", 0);
-        stats_u64(c, "slab_reassign_evictions_nomem", 0);
+        stats_u64(c, "slab_reassign_evictions_nomem", ss->slab_reassign_evictions_nomem);
         stats_u64(c, "slab_reassign_inline_reclaim", 0);
         stats_u64(c, "slab_reassign_busy_items", 0);
         stats_u64(c, "slab_reassign_busy_deletes", 0);
         stats_u64(c, "slab_reassign_running", 0);
         stats_u64(c, "slabs_moved", ss->slabs_moved);
     }
-    if (st->lru_crawler) {
-        stats_u64(c, "lru_crawler_running", 0);
-        stats_u64(c, "lru_crawler_starts", 0);
+    if (store_crawler_enabled(srv->store)) { /* lru_crawler enable|disable moves it */
+        stats_u64(c, "lru_crawler_running", ss->lru_crawler_running);
+        stats_u64(c, "lru_crawler_starts", ss->lru_crawler_starts);
     }
     if (st->lru_maintainer)
         stats_u64(c, "lru_maintainer_juggles", 0);
     stats_u64(c, "malloc_fails", stats_atomic(&srv->malloc_fails));
-    stats_u64(c, "log_worker_dropped", 0);
-    stats_u64(c, "log_worker_written", 0);
-    stats_u64(c, "log_watcher_skipped", 0);
-    stats_u64(c, "log_watcher_sent", 0);
-    stats_u64(c, "log_watchers", 0);
+    struct logger_stats ls;
+    logger_stats(&ls);
+    stats_u64(c, "log_worker_dropped", ls.worker_dropped);
+    stats_u64(c, "log_worker_written", ls.worker_written);
+    stats_u64(c, "log_watcher_skipped", ls.watcher_skipped);
+    stats_u64(c, "log_watcher_sent", ls.watcher_sent);
+    stats_u64(c, "log_watchers", ls.watchers);
     stats_u64(c, "unexpected_napi_ids", 0);
     stats_u64(c, "round_robin_fallback", 0);
 }
@@ -327,11 +332,11 @@ static void stats_settings_core(struct engine_client *c, struct server *srv) {
 static void stats_settings_lru(struct engine_client *c, struct server *srv) {
     const struct settings *st = srv->settings;
     stats_line(c, "slab_reassign", "%s", st->slab_reassign ? "yes" : "no");
-    stats_u64(c, "slab_automove", st->slab_automove);
+    stats_u64(c, "slab_automove", store_automove(srv->store)); /* as slabs automove set it */
     stats_line(c, "slab_automove_ratio", "%.2f", st->slab_automove_ratio);
     stats_u64(c, "slab_automove_window", st->slab_automove_window);
     stats_u64(c, "slab_chunk_max", stats_chunk_max(store_slabs(srv->store)));
-    stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
+    stats_line(c, "lru_crawler", "%s", store_crawler_enabled(srv->store) ? "yes" : "no");
     stats_u64(c, "lru_crawler_sleep", st->lru_crawler_sleep);
     stats_u64(c, "lru_crawler_tocrawl", st->lru_crawler_tocrawl);
     stats_u64(c, "tail_repair_time", 0);
@@ -439,8 +444,8 @@ static void stats_items_class(struct engine_client *c, unsigned i, const struct 
     stats_class_line(c, "items:", i, "evicted_unfetched", cs->evicted_unfetched);
     if (seg)
         stats_class_line(c, "items:", i, "evicted_active", cs->evicted_active);
-    stats_class_line(c, "items:", i, "crawler_reclaimed", k->crawler_reclaimed);
-    stats_class_line(c, "items:", i, "crawler_items_checked", k->crawler_items_checked);
+    stats_class_line(c, "items:", i, "crawler_reclaimed", cs->crawler_reclaimed);
+    stats_class_line(c, "items:", i, "crawler_items_checked", cs->crawler_checked);
     stats_class_line(c, "items:", i, "lrutail_reflocked", 0);
     if (seg) {
         stats_class_line(c, "items:", i, "moves_to_cold", 0);
@@ -506,31 +511,42 @@ static void stats_slabs(struct engine_client *c) {
     stats_end(c);
 }
 
+/* One connection of `stats conns`, copied out under its worker's lock. */
+struct stats_conn_row {
+    int fd;
+    bool listener, self;
+    char addr[96];
+    const char *listen_name, *state;
+    rel_time_t last_cmd;
+};
+
 struct stats_conns_ctx {
     struct engine_client *c; /* the one asking */
-    rel_time_t now;
+    struct stats_conn_row *rows;
+    size_t n, cap;
 };
 
 /* conn_each callback: one connection, as its worker last published it.  A
  * UDP socket's connection is named by its own address, as in memcached. */
 static void stats_conn_one(void *arg, const struct engine_client *o, const struct conn_view *v) {
     struct stats_conns_ctx *x = arg;
-    bool udp = strncmp(v->addr, "udp", 3) == 0;
-    char key[48];
-    if (udp) {
-        snprintf(key, sizeof(key), "%d:UDP", v->fd);
-        stats_line(x->c, key, "UDP");
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 64;
+        struct stats_conn_row *rows = realloc(x->rows, cap * sizeof(*rows));
+        if (rows == NULL)
+            return;
+        x->rows = rows;
+        x->cap = cap;
     }
-    snprintf(key, sizeof(key), "%d:addr", v->fd);
-    stats_line(x->c, key, "%s", v->addr);
-    if (!udp) {
-        snprintf(key, sizeof(key), "%d:listen_addr", v->fd);
-        stats_line(x->c, key, "%s", v->listen_name);
-    }
-    snprintf(key, sizeof(key), "%d:state", v->fd);
-    stats_line(x->c, key, "%s", o == x->c ? "conn_parse_cmd" : v->state);
-    snprintf(key, sizeof(key), "%d:secs_since_last_cmd", v->fd);
-    stats_u64(x->c, key, o == x->c ? 0 : x->now - v->last_cmd);
+    struct stats_conn_row *r = &x->rows[x->n++];
+    *r = (struct stats_conn_row){.fd = v->fd, .self = o == x->c, .listen_name = v->listen_name,
+                                 .state = v->state, .last_cmd = v->last_cmd};
+    snprintf(r->addr, sizeof(r->addr), "%s", v->addr);
+}
+
+static int stats_conn_cmp(const void *a, const void *b) {
+    const struct stats_conn_row *x = a, *y = b;
+    return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
 /* memcached's item-size histogram is off unless enabled; Larder has none. */
@@ -539,21 +555,49 @@ static void stats_sizes(struct engine_client *c) {
     stats_end(c);
 }
 
+/* In descriptor order, as memcached lists them (tools take the last line
+ * as the newest connection). */
 static void stats_conns(struct engine_client *c) {
     struct server *srv = engine_worker(c)->srv;
     rel_time_t now = clock_now();
-    char key[48];
-    for (int i = 0; i < srv->nlisteners; i++) {
-        snprintf(key, sizeof(key), "%d:addr", srv->listeners[i].fd);
-        stats_line(c, key, "%s", srv->listeners[i].name);
-        snprintf(key, sizeof(key), "%d:state", srv->listeners[i].fd);
-        stats_line(c, key, "conn_listening");
-        snprintf(key, sizeof(key), "%d:secs_since_last_cmd", srv->listeners[i].fd);
-        stats_u64(c, key, now); /* a listener's "last command" is its start */
-    }
-    struct stats_conns_ctx ctx = {c, now};
+    struct stats_conns_ctx x = {.c = c};
     for (int i = 0; i < srv->nworkers; i++)
-        conn_each(&srv->workers[i], stats_conn_one, &ctx);
+        conn_each(&srv->workers[i], stats_conn_one, &x);
+    for (int i = 0; i < srv->nlisteners; i++) {
+        struct conn_view v = {.fd = srv->listeners[i].fd, .addr = srv->listeners[i].name};
+        size_t before = x.n;
+        stats_conn_one(&x, NULL, &v);
+        if (x.n > before)
+            x.rows[before].listener = true;
+    }
+    qsort(x.rows, x.n, sizeof(*x.rows), stats_conn_cmp);
+    char key[48];
+    for (size_t i = 0; i < x.n; i++) {
+        const struct stats_conn_row *r = &x.rows[i];
+        bool udp = strncmp(r->addr, "udp", 3) == 0;
+        if (udp) {
+            snprintf(key, sizeof(key), "%d:UDP", r->fd);
+            stats_line(c, key, "UDP");
+        }
+        snprintf(key, sizeof(key), "%d:addr", r->fd);
+        stats_line(c, key, "%s", r->addr);
+        if (r->listener) {
+            snprintf(key, sizeof(key), "%d:state", r->fd);
+            stats_line(c, key, "conn_listening");
+            snprintf(key, sizeof(key), "%d:secs_since_last_cmd", r->fd);
+            stats_u64(c, key, now); /* a listener's "last command" is its start */
+            continue;
+        }
+        if (!udp) {
+            snprintf(key, sizeof(key), "%d:listen_addr", r->fd);
+            stats_line(c, key, "%s", r->listen_name);
+        }
+        snprintf(key, sizeof(key), "%d:state", r->fd);
+        stats_line(c, key, "%s", r->self ? "conn_parse_cmd" : r->state);
+        snprintf(key, sizeof(key), "%d:secs_since_last_cmd", r->fd);
+        stats_u64(c, key, r->self ? 0 : now - r->last_cmd);
+    }
+    free(x.rows);
     stats_end(c);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/conn.h"
+#include "server/logger.h"
 #include "server/server.h"
 
 struct pending_conn {
@@ -33,8 +34,8 @@ static void worker_take_queue(struct worker *w) {
     pthread_mutex_unlock(&w->lock);
     while (p != NULL) {
         struct pending_conn *next = p->next;
-        bool made = !w->stopping && conn_new(w, p->fd, p->listen_name, p->is_unix) != NULL;
-        if (!made) {
+        struct conn *c = w->stopping ? NULL : conn_new(w, p->fd, p->listen_name, p->is_unix);
+        if (c == NULL) {
             /* conn_new fails only when memory (or an event) cannot be had */
             if (!w->stopping)
                 __atomic_add_fetch(&w->srv->malloc_fails, 1, __ATOMIC_RELAXED);

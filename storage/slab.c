@@ -59,6 +59,10 @@ struct slab_class {
      * and allocations refused (under -M, the only sign of pressure) */
     uint64_t win_evicted, win_idle, win_oom;
     uint32_t sample_seed;
+    /* the expiry crawler's place in the class, and what it found */
+    uint32_t crawl_page, crawl_chunk;
+    uint64_t crawler_reclaimed, crawler_checked;
+    rel_time_t empty_search; /* second of the last search for an empty page that failed */
 } __attribute__((aligned(64)));
 
 struct slabs {
@@ -67,6 +71,8 @@ struct slabs {
     uint64_t total; /* atomic, bytes of pages taken */
     uint64_t moved; /* atomic */
     struct mfile *mf; /* -e: pages come from here */
+    slab_move_fn on_move; /* set before any thread allocates */
+    void *on_move_ctx;
     struct slab_class cls[SLAB_CLASS_MAX + 1];
 };
 
@@ -160,6 +166,18 @@ size_t slab_total_malloced(const struct slabs *sl) {
 
 uint64_t slab_pages_moved(const struct slabs *sl) {
     return __atomic_load_n(&sl->moved, __ATOMIC_RELAXED);
+}
+
+void slab_set_move_hook(struct slabs *sl, slab_move_fn fn, void *ctx) {
+    sl->on_move = fn;
+    sl->on_move_ctx = ctx;
+}
+
+/* One page went from class src to class dst (0: to or from the system). */
+static void slab_moved(struct slabs *sl, unsigned src, unsigned dst) {
+    __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
+    if (sl->on_move != NULL)
+        sl->on_move(sl->on_move_ctx, src, dst);
 }
 
 /* --- pages and free lists ------------------------------------------------- */
@@ -341,25 +359,30 @@ static struct slab_class *slab_biggest(struct slabs *sl, const struct slab_class
  * (evicting, when reclaim allows) one of the biggest class, then of any
  * other class with pages.  Bytes freed, or 0. */
 static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
-                               slab_reclaim_fn reclaim, void *ctx) {
+                               slab_reclaim_fn reclaim, void *ctx, unsigned *donor) {
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         /* Without a page's worth of free chunks there is no empty page:
          * skip the class without taking its lock. */
         if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page) {
             size_t freed = slab_give_page(sl, c, true, NULL, NULL);
-            if (freed > 0)
+            if (freed > 0) {
+                *donor = i;
                 return freed;
+            }
         }
     }
     if (reclaim == NULL)
         return 0;
     struct slab_class *big = slab_biggest(sl, taker);
     size_t freed = big ? slab_give_page(sl, big, false, reclaim, ctx) : 0;
+    *donor = big ? big->id : 0;
     for (unsigned i = 1; i <= sl->nclasses && freed == 0; i++) {
         struct slab_class *c = &sl->cls[i];
-        if (c != taker && c != big && __atomic_load_n(&c->held, __ATOMIC_RELAXED) > 0)
+        if (c != taker && c != big && __atomic_load_n(&c->held, __ATOMIC_RELAXED) > 0) {
             freed = slab_give_page(sl, c, false, reclaim, ctx);
+            *donor = i;
+        }
     }
     return freed;
 }
@@ -507,9 +530,10 @@ static void slab_hand_out(struct slab_class *c, struct item *it) {
 static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
                                       slab_reclaim_fn reclaim, void *ctx) {
     for (int tries = 0; tries < SLAB_STEAL_MAX; tries++) {
-        if (slab_free_a_page(sl, c, reclaim, ctx) == 0)
+        unsigned donor = 0;
+        if (slab_free_a_page(sl, c, reclaim, ctx, &donor) == 0)
             return NULL;
-        __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
+        slab_moved(sl, donor, c->id);
         pthread_mutex_lock(&c->lock);
         struct item *it = slab_pop_free(c);
         if (it == NULL && slab_grow(sl, c))
@@ -523,14 +547,40 @@ static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
     return NULL;
 }
 
+/* Before class c (locked) evicts its own items: a whole empty page of
+ * another class, if there is one (after a flush_all or a mass expiry whole
+ * pages sit free in classes nobody writes to, and evicting live items next
+ * to them would be a loss).  A search reads every class's free count, so
+ * one that finds nothing is not repeated within the second. */
+static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c) {
+    rel_time_t now = clock_now();
+    if (c->empty_search == now)
+        return NULL;
+    pthread_mutex_unlock(&c->lock); /* never two class locks at once */
+    unsigned donor = 0;
+    bool freed = slab_free_a_page(sl, c, NULL, NULL, &donor) > 0;
+    if (freed)
+        slab_moved(sl, donor, c->id);
+    pthread_mutex_lock(&c->lock);
+    if (!freed)
+        c->empty_search = now;
+    struct item *it = slab_pop_free(c);
+    if (it == NULL && slab_grow(sl, c))
+        it = slab_pop_free(c);
+    return it;
+}
+
 struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx) {
     struct slab_class *c = &sl->cls[cls];
     pthread_mutex_lock(&c->lock);
     struct item *it = slab_pop_free(c);
     if (it == NULL && slab_grow(sl, c))
         it = slab_pop_free(c);
-    if (it == NULL && reclaim != NULL && c->npages > 0)
-        it = slab_sweep(c, reclaim, ctx);
+    if (it == NULL && reclaim != NULL && c->npages > 0) {
+        it = slab_alloc_empty_page(sl, c);
+        if (it == NULL && c->npages > 0) /* the lock was let go: pages may have left */
+            it = slab_sweep(c, reclaim, ctx);
+    }
     if (it != NULL) {
         slab_hand_out(c, it);
         pthread_mutex_unlock(&c->lock);
@@ -628,7 +678,8 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
     unsigned moved = 0;
     /* A lowered limit (cache_memlimit): give pages back. */
     while (slab_total_malloced(sl) > slab_limit(sl) && moved < SLAB_BALANCE_MOVES) {
-        if (slab_free_a_page(sl, NULL, reclaim, ctx) == 0)
+        unsigned donor = 0;
+        if (slab_free_a_page(sl, NULL, reclaim, ctx, &donor) == 0)
             return moved;
         moved++;
     }
@@ -647,12 +698,142 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
         pthread_mutex_lock(&young->lock);
         bool grew = slab_grow(sl, young);
         pthread_mutex_unlock(&young->lock);
-        __atomic_add_fetch(&sl->moved, 1, __ATOMIC_RELAXED);
+        slab_moved(sl, cold->id, young->id);
         moved++;
         if (!grew && young->page_bytes <= cold->page_bytes)
             break; /* another class took the room: pressure moved on */
     }
     return moved;
+}
+
+/* --- reassign and crawl --------------------------------------------------- */
+
+/* A free chunk of class c (locked) outside page p, off the free list. */
+static struct item *slab_pop_free_outside(struct slab_class *c, uint32_t p) {
+    char *page = c->pages[p];
+    for (struct item **pp = &c->free_list; *pp != NULL; pp = &(*pp)->hnext) {
+        char *at = (char *)*pp;
+        if (at < page || at >= page + c->page_bytes) {
+            struct item *it = *pp;
+            *pp = it->hnext;
+            __atomic_store_n(&c->nfree, c->nfree - 1, __ATOMIC_RELAXED);
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/* Moves the live items of page p into free chunks of the same class
+ * elsewhere, as far as they go (memcached's rescues); returns how many. */
+static uint64_t slab_rescue_page(struct slab_class *c, uint32_t p, slab_relocate_fn relocate,
+                                 void *ctx) {
+    uint64_t rescued = 0;
+    for (uint32_t i = 0; i < c->per_page && relocate != NULL; i++) {
+        struct item *it = slab_chunk(c, p, i);
+        if (item_state(it) != ITEM_LINKED)
+            continue;
+        struct item *to = slab_pop_free_outside(c, p);
+        if (to == NULL)
+            break;
+        if (relocate(ctx, it, to)) {
+            rescued++;
+            slab_push_free(c, it); /* on the page that goes */
+        } else {
+            slab_push_free(c, to);
+        }
+    }
+    return rescued;
+}
+
+/* Frees one page of class c (locked): an empty one if there is one, else one
+ * from the CLOCK hand on, whose live items are first moved to free chunks
+ * of the class, and evicted when there are none; *evicted and *rescued
+ * count them. */
+static bool slab_take_page(struct slabs *sl, struct slab_class *c, slab_reclaim_fn reclaim,
+                           slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                           uint64_t *rescued) {
+    uint64_t before = c->evicted;
+    for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page; p++)
+        if (slab_page_is_free(c, p) && slab_release_page(sl, c, p, NULL, NULL))
+            return true;
+    for (uint32_t tries = 0; tries < c->npages; tries++) {
+        uint32_t p = (c->hand_page + tries) % c->npages;
+        *rescued += slab_rescue_page(c, p, relocate, ctx);
+        if (slab_release_page(sl, c, p, reclaim, ctx)) {
+            *evicted += c->evicted - before;
+            return true;
+        }
+    }
+    *evicted += c->evicted - before;
+    return false;
+}
+
+enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab_reclaim_fn reclaim,
+                                        slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                                        uint64_t *rescued) {
+    if (src == dst)
+        return SLAB_REASSIGN_SAME;
+    if (src == -1) {
+        struct slab_class *big = slab_biggest(sl, dst > 0 ? &sl->cls[dst] : NULL);
+        src = big ? big->id : 0;
+    }
+    if (src < 1 || src > (int)sl->nclasses || dst < 0 || dst > (int)sl->nclasses)
+        return SLAB_REASSIGN_BADCLASS;
+    struct slab_class *from = &sl->cls[src];
+    pthread_mutex_lock(&from->lock);
+    enum slab_reassign_result r = SLAB_REASSIGN_OK;
+    if (from->npages < 2)
+        r = SLAB_REASSIGN_NOSPARE;
+    else if (!slab_take_page(sl, from, reclaim, relocate, ctx, evicted, rescued))
+        r = SLAB_REASSIGN_BUSY; /* every page pinned by a writer or a busy shard */
+    pthread_mutex_unlock(&from->lock);
+    if (r != SLAB_REASSIGN_OK)
+        return r;
+    if (dst > 0) {
+        struct slab_class *to = &sl->cls[dst];
+        pthread_mutex_lock(&to->lock);
+        slab_grow(sl, to); /* fails only if a writer took the room first */
+        pthread_mutex_unlock(&to->lock);
+    }
+    slab_moved(sl, (unsigned)src, (unsigned)dst);
+    return SLAB_REASSIGN_OK;
+}
+
+void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclaim_fn dead,
+                void *ctx, struct slab_crawl_result *out) {
+    struct slab_class *c = &sl->cls[cls];
+    *out = (struct slab_crawl_result){0};
+    pthread_mutex_lock(&c->lock);
+    if (c->crawl_page >= c->npages) {
+        c->crawl_page = 0;
+        c->crawl_chunk = 0;
+    }
+    for (uint32_t n = 0; n < max_chunks && c->npages > 0; n++) {
+        if (c->crawl_chunk >= c->per_page) {
+            c->crawl_chunk = 0;
+            if (++c->crawl_page >= c->npages) {
+                c->crawl_page = 0;
+                out->wrapped = true;
+                break;
+            }
+        }
+        struct item *it = slab_chunk(c, c->crawl_page, c->crawl_chunk++);
+        if (item_state(it) != ITEM_LINKED)
+            continue;
+        out->checked++;
+        bool fetched = item_bits(it) & ITEM_FETCHED;
+        if (dead(ctx, it) != SLAB_RECLAIM_EXPIRED)
+            continue;
+        out->reclaimed++;
+        c->reclaimed++;
+        c->expired_unfetched += !fetched;
+        slab_push_free(c, it);
+    }
+    if (c->npages == 0)
+        out->wrapped = true;
+    c->crawler_checked += out->checked;
+    c->crawler_reclaimed += out->reclaimed;
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* --- stats and walks ------------------------------------------------------ */
@@ -677,6 +858,8 @@ void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *o
         .evicted_nonzero = c->evicted_nonzero,
         .evicted_active = c->evicted_active,
         .direct_reclaims = c->direct_reclaims,
+        .crawler_reclaimed = c->crawler_reclaimed,
+        .crawler_checked = c->crawler_checked,
     };
     pthread_mutex_unlock(&c->lock);
 }

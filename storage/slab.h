@@ -13,6 +13,8 @@
  *
  * The limit (-m) counts page bytes and is never exceeded.  When a class has
  * no free chunk and no page can be had:
+ *   - a whole empty page of another class is taken first (after a
+ *     flush_all or a mass expiry), at no eviction;
  *   - a class that has pages runs its CLOCK hand: a linked item with the
  *     ACTIVE bit set is spared once (the bit is cleared), the first one
  *     without it is offered to the caller's reclaim function, which unlinks
@@ -69,6 +71,8 @@ struct slab_class_stats {
     uint64_t evicted_nonzero; /* victims that had an expiry time */
     uint64_t evicted_active;  /* victims with the ACTIVE bit (page moves, long sweeps) */
     uint64_t direct_reclaims; /* victims an allocating caller's CLOCK sweep took */
+    uint64_t crawler_reclaimed; /* dead items the crawler freed (also in reclaimed) */
+    uint64_t crawler_checked;
 };
 
 struct slabs;
@@ -123,6 +127,46 @@ size_t slab_limit(const struct slabs *sl);
 size_t slab_total_malloced(const struct slabs *sl);
 /* Pages moved from one class to another so far (memcached's slabs_moved). */
 uint64_t slab_pages_moved(const struct slabs *sl);
+
+/* Called after a page moved from class src to class dst; 0 stands for the
+ * system (a page given back, or taken new).  Set once, before allocations;
+ * it may run under a class lock and must not call back into the slabs. */
+typedef void (*slab_move_fn)(void *ctx, unsigned src, unsigned dst);
+void slab_set_move_hook(struct slabs *sl, slab_move_fn fn, void *ctx);
+
+/* Called under the class lock with a LINKED item and a free chunk of its
+ * class: to take it, the function copies the item into `to`, links `to` in
+ * its place and sets `from` to ITEM_ALLOCATED, and returns true; it must
+ * not block (a busy shard answers false). */
+typedef bool (*slab_relocate_fn)(void *ctx, struct item *from, struct item *to);
+
+/* memcached's "slabs reassign": one page of class src (-1: the class with
+ * the most memory) emptied and given to class dst (0: back to the system,
+ * memcached's global page pool).  Live items on it move to free chunks of
+ * their class elsewhere (*rescued) while there are some, and are evicted
+ * otherwise (*evicted).  Runs at once, under the source's lock: a page is
+ * at most 64 KB of chunks or one large item. */
+enum slab_reassign_result {
+    SLAB_REASSIGN_OK,
+    SLAB_REASSIGN_SAME,     /* src == dst */
+    SLAB_REASSIGN_BADCLASS, /* no such class */
+    SLAB_REASSIGN_NOSPARE,  /* src has fewer than two pages */
+    SLAB_REASSIGN_BUSY,     /* every page of src is pinned by a writer */
+};
+enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab_reclaim_fn reclaim,
+                                        slab_relocate_fn relocate, void *ctx, uint64_t *evicted,
+                                        uint64_t *rescued);
+
+/* The expiry crawler: looks at up to max_chunks chunks of class cls from
+ * where it last stopped, offering each linked one to `dead`, which unlinks
+ * it (returning SLAB_RECLAIM_EXPIRED) only if it is expired or flushed.
+ * `wrapped` says the walk reached the end of the class. */
+struct slab_crawl_result {
+    uint64_t checked, reclaimed;
+    bool wrapped;
+};
+void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclaim_fn dead,
+                void *ctx, struct slab_crawl_result *out);
 
 /* Moves pages toward classes under pressure and gives back pages above the
  * limit; returns how many pages moved.  Cheap when there is nothing to do. */

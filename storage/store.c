@@ -28,7 +28,6 @@
 #define STORE_SHARD_BITS 8
 #define STORE_SHARDS (1u << STORE_SHARD_BITS)
 #define STORE_MIN_SHARD_BUCKETS 16
-#define STORE_CRAWL_BUCKETS 4096 /* buckets visited per shard per crawl slice */
 
 struct table {
     struct item **b;
@@ -40,7 +39,6 @@ struct counters {
     uint64_t touch_hits, touch_misses, delete_hits, delete_misses;
     uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
     uint64_t cas_hits, cas_misses, cas_badval;
-    uint64_t crawler_reclaimed, crawler_items_checked;
     uint64_t store_too_large, store_no_memory;
 };
 
@@ -86,6 +84,19 @@ struct store {
     bool crawler_stop;
     pthread_mutex_t crawler_lock;
     pthread_cond_t crawler_cond;
+    /* run-time controls, atomics: lru_crawler enable/disable, slabs
+     * automove, and a requested crawl (lru_crawler crawl) */
+    bool crawler_on;
+    unsigned automove;
+    uint64_t crawl_classes; /* bit per class still to crawl; under crawler_lock */
+    uint64_t crawl_tocrawl; /* chunks per class in a requested crawl, 0 = all */
+    uint32_t crawl_sleep_us;
+    bool crawl_running;
+    uint64_t crawl_starts;
+    unsigned crawl_cursor; /* class the background crawl goes on with */
+    uint64_t reassign_evictions, reassign_rescues;
+    store_event_fn on_event;
+    void *on_event_ctx;
     struct shard shards[STORE_SHARDS];
 };
 
@@ -259,6 +270,9 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
     if (item_state(victim) == ITEM_LINKED) {
         bool dead = item_life(s, sh, victim, clock_now()) != ITEM_LIVE;
         if (dead || s->cfg.evict) {
+            store_event_fn fn = __atomic_load_n(&s->on_event, __ATOMIC_ACQUIRE);
+            if (!dead && fn != NULL)
+                fn(s->on_event_ctx, &(struct store_event){.kind = STORE_EVENT_EVICTION, .item = victim});
             shard_unlink_at(sh, shard_link_of(sh, victim));
             r = dead ? SLAB_RECLAIM_EXPIRED : SLAB_RECLAIM_EVICTED;
         } else {
@@ -267,6 +281,28 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
     }
     pthread_mutex_unlock(&sh->lock);
     return r;
+}
+
+/* slab_reclaim_fn for the crawler: takes only dead items. */
+static enum slab_reclaim store_reclaim_dead(void *ctx, struct item *victim) {
+    struct store *s = ctx;
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(victim), victim->nkey));
+    if (pthread_mutex_trylock(&sh->lock) != 0)
+        return SLAB_RECLAIM_NONE;
+    enum slab_reclaim r = SLAB_RECLAIM_NONE;
+    if (item_state(victim) == ITEM_LINKED && item_life(s, sh, victim, clock_now()) != ITEM_LIVE) {
+        shard_unlink_at(sh, shard_link_of(sh, victim));
+        r = SLAB_RECLAIM_EXPIRED;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return r;
+}
+
+static void store_on_move(void *ctx, unsigned src, unsigned dst) {
+    struct store *s = ctx;
+    store_event_fn fn = __atomic_load_n(&s->on_event, __ATOMIC_ACQUIRE);
+    if (fn != NULL)
+        fn(s->on_event_ctx, &(struct store_event){.kind = STORE_EVENT_PAGE_MOVE, .src = src, .dst = dst});
 }
 
 /* --- life cycle ------------------------------------------------------------ */
@@ -441,9 +477,14 @@ struct store *store_open(const struct store_config *cfg_in, char *why, size_t wh
     }
     pthread_mutex_init(&s->crawler_lock, NULL);
     pthread_cond_init(&s->crawler_cond, NULL);
+    s->crawler_on = cfg.crawler;
+    s->automove = cfg.balance ? 1 : 0;
+    if (s->slabs != NULL)
+        slab_set_move_hook(s->slabs, store_on_move, s);
     if (ok && adopt)
         store_adopt_all(s);
-    if (ok && (cfg.crawler || cfg.balance))
+    /* always there: lru_crawler enable and slabs automove may start work later */
+    if (ok)
         ok = s->crawler_started = pthread_create(&s->crawler, NULL, store_crawler_main, s) == 0;
     if (!ok) {
         store_destroy(s);
@@ -755,37 +796,14 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey, boo
 
 /* --- flush and crawl ------------------------------------------------------- */
 
-/* Visits up to `budget` buckets of both tables from the shard's crawl
- * position, unlinking dead items. */
-static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget) {
-    rel_time_t now = clock_now();
-    uint64_t freed = 0;
+/* Unlinks every item of the shard (flush_all). */
+static void shard_drop_all(struct store *s, struct shard *sh) {
     for (int t = 0; t < 2; t++) {
         struct table *tb = &sh->t[t];
-        if (tb->b == NULL)
-            continue;
-        uint64_t n = tb->mask + 1;
-        uint64_t start = sh->crawl_pos & tb->mask;
-        uint64_t count = budget > n ? n : budget;
-        for (uint64_t k = 0; k < count; k++) {
-            struct item **pp = &tb->b[(start + k) & tb->mask];
-            while (*pp != NULL) {
-                struct item *it = *pp;
-                sh->c.crawler_items_checked++;
-                sh->cc[it->clsid].crawler_items_checked++;
-                if (item_life(s, sh, it, now) != ITEM_LIVE) {
-                    sh->cc[it->clsid].crawler_reclaimed++;
-                    shard_drop(s, sh, pp);
-                    freed++;
-                } else {
-                    pp = &it->hnext;
-                }
-            }
-        }
+        for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
+            while (tb->b[b] != NULL)
+                shard_drop(s, sh, &tb->b[b]);
     }
-    sh->crawl_pos += budget;
-    sh->c.crawler_reclaimed += freed;
-    return freed;
 }
 
 /* Kept in the memory file too: a delayed flush_all still fires after a
@@ -814,7 +832,7 @@ void store_flush(struct store *s, int64_t delay) {
         pthread_mutex_lock(&sh->lock);
         sh->flush_cas = sh->cas_seq * STORE_SHARDS + i;
         if (s->mf != NULL)
-            shard_sweep(s, sh, UINT64_MAX);
+            shard_drop_all(s, sh);
         pthread_mutex_unlock(&sh->lock);
     }
     /* Without cas (-C) memcached can draw the line only at a whole second,
@@ -825,37 +843,187 @@ void store_flush(struct store *s, int64_t delay) {
         store_set_oldest_live(s, clock_now());
 }
 
+/* Chunks one lock hold of the crawler looks at: short enough that a writer
+ * of the class waits microseconds, not milliseconds. */
+#define STORE_CRAWL_BATCH 1024
+/* Chunks the background crawl looks at per second over all classes: a
+ * cache of up to this many items is covered every second, a larger one in
+ * chunks / STORE_CRAWL_PER_TICK seconds, at a bounded cost per tick
+ * (a few milliseconds of one core). */
+#define STORE_CRAWL_PER_TICK 65536
+
+/* Crawls class cls from its cursor for up to max chunks (0: to the end of
+ * the class); returns the dead items freed. */
+static uint64_t store_crawl_class(struct store *s, unsigned cls, uint64_t max, bool *wrapped) {
+    uint64_t freed = 0, seen = 0;
+    *wrapped = false;
+    while (!*wrapped && (max == 0 || seen < max)) {
+        uint64_t n = max == 0 || max - seen > STORE_CRAWL_BATCH ? STORE_CRAWL_BATCH : max - seen;
+        struct slab_crawl_result r;
+        slab_crawl(s->slabs, cls, (uint32_t)n, store_reclaim_dead, s, &r);
+        freed += r.reclaimed;
+        seen += n;
+        *wrapped = r.wrapped;
+        uint32_t us = __atomic_load_n(&s->crawl_sleep_us, __ATOMIC_RELAXED);
+        if (us > 0 && !*wrapped)
+            nanosleep(&(struct timespec){us / 1000000, (long)(us % 1000000) * 1000}, NULL);
+    }
+    return freed;
+}
+
 uint64_t store_crawl(struct store *s) {
     uint64_t freed = 0;
+    bool wrapped;
+    /* from the cursor to the end, then the whole class: every chunk once at least */
+    for (unsigned c = 1; c <= slab_class_count(s->slabs); c++) {
+        freed += store_crawl_class(s, c, 0, &wrapped);
+        freed += store_crawl_class(s, c, 0, &wrapped);
+    }
+    return freed;
+}
+
+/* Shards nobody writes to finish a rehash here, a few buckets at a time. */
+static void store_rehash_tick(struct store *s) {
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         shard_rehash_step(sh, 64);
-        freed += shard_sweep(s, sh, STORE_CRAWL_BUCKETS);
         pthread_mutex_unlock(&sh->lock);
     }
-    return freed;
+}
+
+/* The background crawl: STORE_CRAWL_PER_TICK chunks, class after class. */
+static void store_crawl_tick(struct store *s) {
+    uint64_t budget = STORE_CRAWL_PER_TICK;
+    unsigned n = slab_class_count(s->slabs);
+    for (unsigned k = 0; k < n && budget > 0; k++) {
+        unsigned cls = s->crawl_cursor % n + 1;
+        struct slab_class_stats cs;
+        slab_class_stats(s->slabs, cls, &cs);
+        uint64_t chunks = cs.pages * cs.per_page;
+        uint64_t take = chunks < budget ? chunks : budget;
+        bool wrapped = true;
+        if (take > 0)
+            store_crawl_class(s, cls, take, &wrapped);
+        budget -= take;
+        if (wrapped)
+            s->crawl_cursor++;
+    }
+}
+
+/* A requested crawl (lru_crawler crawl): the classes asked for, each to its
+ * end or to tocrawl chunks. */
+static void store_crawl_requested(struct store *s, uint64_t classes) {
+    uint64_t tocrawl = __atomic_load_n(&s->crawl_tocrawl, __ATOMIC_RELAXED);
+    bool wrapped;
+    for (unsigned c = 1; c <= slab_class_count(s->slabs); c++) {
+        if (!(classes & ((uint64_t)1 << c)))
+            continue;
+        if (tocrawl == 0) {
+            store_crawl_class(s, c, 0, &wrapped);
+            store_crawl_class(s, c, 0, &wrapped);
+        } else {
+            store_crawl_class(s, c, tocrawl, &wrapped);
+        }
+    }
+}
+
+enum store_crawl_start store_crawl_request(struct store *s, uint64_t classes) {
+    enum store_crawl_start r = STORE_CRAWL_STARTED;
+    pthread_mutex_lock(&s->crawler_lock);
+    if (__atomic_load_n(&s->crawl_running, __ATOMIC_RELAXED)) {
+        r = STORE_CRAWL_RUNNING;
+    } else {
+        s->crawl_classes = classes;
+        __atomic_store_n(&s->crawl_running, true, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->crawl_starts, 1, __ATOMIC_RELAXED);
+        pthread_cond_signal(&s->crawler_cond);
+    }
+    pthread_mutex_unlock(&s->crawler_lock);
+    return r;
+}
+
+bool store_crawler_enable(struct store *s, bool on) {
+    return __atomic_exchange_n(&s->crawler_on, on, __ATOMIC_RELAXED);
+}
+bool store_crawler_enabled(const struct store *s) {
+    return __atomic_load_n(&s->crawler_on, __ATOMIC_RELAXED);
+}
+void store_crawler_tune(struct store *s, int64_t tocrawl, int64_t sleep_us) {
+    if (tocrawl >= 0)
+        __atomic_store_n(&s->crawl_tocrawl, (uint64_t)tocrawl, __ATOMIC_RELAXED);
+    if (sleep_us >= 0)
+        __atomic_store_n(&s->crawl_sleep_us, (uint32_t)sleep_us, __ATOMIC_RELAXED);
+}
+
+void store_set_automove(struct store *s, unsigned level) {
+    __atomic_store_n(&s->automove, level, __ATOMIC_RELAXED);
+}
+unsigned store_automove(const struct store *s) {
+    return __atomic_load_n(&s->automove, __ATOMIC_RELAXED);
+}
+
+/* slab_relocate_fn: moves a live item to another chunk of its class. */
+static bool store_relocate(void *ctx, struct item *from, struct item *to) {
+    struct store *s = ctx;
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(from), from->nkey));
+    if (pthread_mutex_trylock(&sh->lock) != 0)
+        return false;
+    bool moved = false;
+    struct item **pp = item_state(from) == ITEM_LINKED ? shard_link_of(sh, from) : NULL;
+    if (pp != NULL) {
+        memcpy(to, from, item_total(from->nkey, from->nbytes));
+        *pp = to;
+        item_set_state(from, ITEM_ALLOCATED);
+        moved = true;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return moved;
+}
+
+enum slab_reassign_result store_reassign(struct store *s, int src, int dst) {
+    uint64_t evicted = 0, rescued = 0;
+    enum slab_reassign_result r =
+        slab_reassign(s->slabs, src, dst, store_reclaim, store_relocate, s, &evicted, &rescued);
+    __atomic_add_fetch(&s->reassign_evictions, evicted, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->reassign_rescues, rescued, __ATOMIC_RELAXED);
+    return r;
+}
+
+void store_set_event_hook(struct store *s, store_event_fn fn, void *ctx) {
+    s->on_event_ctx = ctx;
+    __atomic_store_n(&s->on_event, fn, __ATOMIC_RELEASE);
 }
 
 unsigned store_balance(struct store *s) { return slab_balance(s->slabs, store_reclaim, s); }
 
 /* The maintenance thread: once a second, crawl for dead items and balance
- * slab pages, as configured. */
+ * slab pages, as configured; at once when a crawl is requested. */
 static void *store_crawler_main(void *arg) {
     struct store *s = arg;
     pthread_mutex_lock(&s->crawler_lock);
     while (!s->crawler_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&s->crawler_cond, &s->crawler_lock, &ts);
+        if (s->crawl_classes == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&s->crawler_cond, &s->crawler_lock, &ts);
+        }
         if (s->crawler_stop)
             break;
+        uint64_t classes = s->crawl_classes;
+        s->crawl_classes = 0;
         pthread_mutex_unlock(&s->crawler_lock);
-        if (s->cfg.crawler)
-            store_crawl(s);
-        if (s->cfg.balance)
-            store_balance(s);
+        if (classes != 0) {
+            store_crawl_requested(s, classes);
+            __atomic_store_n(&s->crawl_running, false, __ATOMIC_RELAXED);
+        } else {
+            store_rehash_tick(s);
+            if (store_crawler_enabled(s))
+                store_crawl_tick(s);
+            if (store_automove(s) > 0)
+                store_balance(s);
+        }
         pthread_mutex_lock(&s->crawler_lock);
     }
     pthread_mutex_unlock(&s->crawler_lock);
@@ -939,8 +1107,6 @@ void store_stats(struct store *s, struct store_stats *out) {
         out->cas_hits += c->cas_hits;
         out->cas_misses += c->cas_misses;
         out->cas_badval += c->cas_badval;
-        out->crawler_reclaimed += c->crawler_reclaimed;
-        out->crawler_items_checked += c->crawler_items_checked;
         out->store_too_large += c->store_too_large;
         out->store_no_memory += c->store_no_memory;
         out->hash_buckets += sh->t[0].mask + 1 + (sh->t[1].b ? sh->t[1].mask + 1 : 0);
@@ -965,7 +1131,13 @@ void store_stats(struct store *s, struct store_stats *out) {
         out->expired_unfetched += cs.expired_unfetched;
         out->evicted_active += cs.evicted_active;
         out->direct_reclaims += cs.direct_reclaims;
+        out->crawler_reclaimed += cs.crawler_reclaimed;
+        out->crawler_items_checked += cs.crawler_checked;
     }
+    out->lru_crawler_running = __atomic_load_n(&s->crawl_running, __ATOMIC_RELAXED);
+    out->lru_crawler_starts = __atomic_load_n(&s->crawl_starts, __ATOMIC_RELAXED);
+    out->slab_reassign_evictions_nomem = __atomic_load_n(&s->reassign_evictions, __ATOMIC_RELAXED);
+    out->slab_reassign_rescues = __atomic_load_n(&s->reassign_rescues, __ATOMIC_RELAXED);
     out->limit_maxbytes = slab_limit(s->slabs);
     out->total_malloced = slab_total_malloced(s->slabs);
     out->slabs_moved = slab_pages_moved(s->slabs);

@@ -85,6 +85,9 @@ struct store_stats {
     bool hash_is_expanding;
     uint64_t limit_maxbytes, total_malloced, slabs_moved;
     uint64_t evicted_active, direct_reclaims;
+    bool lru_crawler_running;
+    uint64_t lru_crawler_starts;
+    uint64_t slab_reassign_evictions_nomem, slab_reassign_rescues;
 };
 
 /* One size class's figures as memcached's `stats slabs` and `stats items`
@@ -191,9 +194,45 @@ void store_flush(struct store *s, int64_t delay);
  * calls this once a second when cfg.balance is set; tests call it directly. */
 unsigned store_balance(struct store *s);
 
-/* Unlinks expired and flushed items; returns how many.  The crawler thread
- * calls this once a second; tests call it directly. */
+/* Unlinks every expired and flushed item, class by class; returns how
+ * many.  Tests call it; the maintenance thread instead crawls a bounded
+ * number of chunks per second (see store.c) while the crawler is enabled. */
 uint64_t store_crawl(struct store *s);
+
+/* lru_crawler enable/disable (returns the previous state), and its state. */
+bool store_crawler_enable(struct store *s, bool on);
+bool store_crawler_enabled(const struct store *s);
+/* lru_crawler tocrawl (chunks per class in a requested crawl, 0 = all) and
+ * sleep (microseconds between batches); a negative value leaves it as is. */
+void store_crawler_tune(struct store *s, int64_t tocrawl, int64_t sleep_us);
+/* lru_crawler crawl: the classes whose bit is set (bit n = class n) are
+ * crawled by the maintenance thread at once; lru_crawler_running stays set
+ * until it is done. */
+enum store_crawl_start { STORE_CRAWL_STARTED, STORE_CRAWL_RUNNING };
+enum store_crawl_start store_crawl_request(struct store *s, uint64_t classes);
+
+/* slabs automove: 0 off, 1 and 2 on (the maintenance thread balances pages
+ * once a second; Larder has one balancing rule for both levels). */
+void store_set_automove(struct store *s, unsigned level);
+unsigned store_automove(const struct store *s);
+/* slabs reassign, see slab_reassign(): live items move to free chunks of
+ * their class (slab_reassign_rescues) or are evicted when there are none
+ * (slab_reassign_evictions_nomem). */
+enum slab_reassign_result store_reassign(struct store *s, int src, int dst);
+
+/* Events for watchers and logs: an eviction (the victim, read under its
+ * shard lock, before it is unlinked) or a page move between classes.  The
+ * hook runs on the thread that caused it, under store locks: it must only
+ * copy what it needs and must not call into the store.  Set once, before
+ * the workers start. */
+enum store_event_kind { STORE_EVENT_EVICTION, STORE_EVENT_PAGE_MOVE };
+struct store_event {
+    enum store_event_kind kind;
+    const struct item *item; /* eviction */
+    unsigned src, dst;       /* page move: classes, 0 = the system */
+};
+typedef void (*store_event_fn)(void *ctx, const struct store_event *ev);
+void store_set_event_hook(struct store *s, store_event_fn fn, void *ctx);
 
 /* Cas as clients see it: 0 when cas is disabled. */
 uint64_t store_item_cas(const struct store *s, const struct item *it);

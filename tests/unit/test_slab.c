@@ -442,3 +442,97 @@ Test(slab, walk_sees_every_chunk_of_the_pages) {
     cr_assert_eq(seen[1], 10);
     slab_destroy(sl);
 }
+
+/* --- reassign and crawl ----------------------------------------------------- */
+
+struct moves {
+    unsigned n, src, dst;
+};
+
+static void record_move(void *ctx, unsigned src, unsigned dst) {
+    struct moves *m = ctx;
+    m->n++;
+    m->src = src;
+    m->dst = dst;
+}
+
+Test(slab, reassign_moves_one_page_evicting_what_is_on_it) {
+    struct slabs *sl = new_slabs(1);
+    struct moves m = {0};
+    slab_set_move_hook(sl, record_move, &m);
+    unsigned a = slab_class_for(sl, 1000), b = slab_class_for(sl, 5000);
+    fill_class_linked(sl, a);
+    uint64_t a_pages = class_stats(sl, a).pages;
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    uint64_t evicted = 0, rescued = 0;
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_OK);
+    cr_assert_eq(class_stats(sl, a).pages, a_pages - 1);
+    cr_assert_eq(class_stats(sl, b).pages, 1);
+    cr_assert_eq(evicted, class_stats(sl, a).per_page, "a full page was evicted");
+    cr_assert_eq(evicted, v.offered);
+    cr_assert_eq(m.n, 1);
+    cr_assert_eq(m.src, a);
+    cr_assert_eq(m.dst, b);
+    cr_assert_eq(slab_pages_moved(sl), 1);
+    cr_assert_leq(slab_total_malloced(sl), MB);
+    /* to the system (0): the memory is given back */
+    size_t before = slab_total_malloced(sl);
+    cr_assert_eq(slab_reassign(sl, -1, 0, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_OK);
+    cr_assert_eq(slab_total_malloced(sl), before - class_stats(sl, a).page_bytes);
+    cr_assert_eq(m.dst, 0);
+    slab_destroy(sl);
+}
+
+Test(slab, reassign_refusals) {
+    struct slabs *sl = new_slabs(1);
+    unsigned a = slab_class_for(sl, 1000), b = slab_class_for(sl, 5000);
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    uint64_t evicted = 0, rescued = 0;
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)a, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_SAME);
+    cr_assert_eq(slab_reassign(sl, 0, (int)a, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BADCLASS);
+    cr_assert_eq(slab_reassign(sl, (int)a, 99, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BADCLASS);
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_NOSPARE);
+    fill_class_linked(sl, a);
+    v.refuse = true; /* every victim's shard is busy: nothing can go */
+    cr_assert_eq(slab_reassign(sl, (int)a, (int)b, take_victim, NULL, &v, &evicted, &rescued), SLAB_REASSIGN_BUSY);
+    cr_assert_eq(evicted, 0);
+    slab_destroy(sl);
+}
+
+static enum slab_reclaim dead_if_odd(void *ctx, struct item *it) {
+    unsigned *calls = ctx;
+    (*calls)++;
+    if (it->flags % 2 == 0)
+        return SLAB_RECLAIM_NONE;
+    item_set_state(it, ITEM_ALLOCATED);
+    return SLAB_RECLAIM_EXPIRED;
+}
+
+/* The crawler works in bounded steps and frees only what `dead` takes. */
+Test(slab, crawl_is_bounded_and_frees_only_dead_items) {
+    struct slabs *sl = new_slabs(1);
+    unsigned a = slab_class_for(sl, 1000);
+    struct item *it;
+    unsigned n = 0;
+    while (n < 300 && (it = slab_alloc(sl, a, NULL, NULL)) != NULL) {
+        it->flags = n++;
+        item_set_state(it, ITEM_LINKED);
+    }
+    unsigned calls = 0;
+    struct slab_crawl_result r;
+    slab_crawl(sl, a, 10, dead_if_odd, &calls, &r);
+    cr_assert_leq(r.checked, 10);
+    cr_assert_eq(calls, r.checked);
+    cr_assert_not(r.wrapped);
+    uint64_t reclaimed = r.reclaimed;
+    do {
+        slab_crawl(sl, a, 1000, dead_if_odd, &calls, &r);
+        reclaimed += r.reclaimed;
+    } while (!r.wrapped);
+    cr_assert_eq(reclaimed, 150);
+    struct slab_class_stats cs = class_stats(sl, a);
+    cr_assert_eq(cs.crawler_reclaimed, 150);
+    cr_assert_eq(cs.reclaimed, 150, "a crawler reclaim is a reclaim too");
+    cr_assert_eq(cs.used_chunks, 150);
+    slab_destroy(sl);
+}

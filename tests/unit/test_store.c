@@ -1301,3 +1301,60 @@ Test(store, walk_parts_are_slices_of_shards) {
     free(p.seen);
     store_destroy(s);
 }
+
+/* --- operators' controls: events, reassign, requested crawls --------------- */
+
+struct seen_events {
+    unsigned evictions, moves;
+};
+
+static void count_event(void *ctx, const struct store_event *ev) {
+    struct seen_events *e = ctx;
+    if (ev->kind == STORE_EVENT_EVICTION) {
+        cr_assert_eq(item_state(ev->item), ITEM_LINKED, "the victim is still linked");
+        __atomic_add_fetch(&e->evictions, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_add_fetch(&e->moves, 1, __ATOMIC_RELAXED);
+    }
+}
+
+Test(store_ops, events_for_evictions_and_page_moves) {
+    struct store *s = t_store_mb(2, true);
+    struct seen_events e = {0};
+    store_set_event_hook(s, count_event, &e);
+    ev_fill(s, 0, 10000, 0);
+    struct store_stats st = t_stats(s);
+    cr_assert_gt(st.evictions, 0);
+    cr_assert_eq(__atomic_load_n(&e.evictions, __ATOMIC_RELAXED), st.evictions);
+    /* a reassign to the system is a move, and its victims are evictions */
+    cr_assert_eq(store_reassign(s, -1, 0), SLAB_REASSIGN_OK); /* -1: the biggest class */
+    cr_assert_geq(__atomic_load_n(&e.moves, __ATOMIC_RELAXED), 1);
+    st = t_stats(s);
+    cr_assert_gt(st.slab_reassign_evictions_nomem, 0);
+    cr_assert_eq(__atomic_load_n(&e.evictions, __ATOMIC_RELAXED), st.evictions);
+    store_destroy(s);
+}
+
+Test(store_ops, requested_crawl_runs_on_the_maintenance_thread) {
+    struct store *s = t_store();
+    char key[32];
+    for (unsigned i = 0; i < 100; i++)
+        t_set_ttl(s, t_key(key, "k", i), "v", i < 60 ? 5 : 0);
+    clock_test_advance(5);
+    cr_assert_not(store_crawler_enabled(s), "off by default in the store");
+    cr_assert_eq(store_crawl_request(s, ~(uint64_t)0), STORE_CRAWL_STARTED);
+    struct store_stats st = t_stats(s);
+    cr_assert_eq(st.lru_crawler_starts, 1);
+    for (int i = 0; i < 600 && t_stats(s).lru_crawler_running; i++)
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    st = t_stats(s);
+    cr_assert_not(st.lru_crawler_running);
+    cr_assert_eq(st.crawler_reclaimed, 60);
+    cr_assert_eq(st.reclaimed, 60);
+    cr_assert_eq(st.curr_items, 40);
+    cr_assert_not(store_crawler_enable(s, true));
+    cr_assert(store_crawler_enabled(s));
+    store_set_automove(s, 2);
+    cr_assert_eq(store_automove(s), 2);
+    store_destroy(s);
+}
