@@ -23,12 +23,3 @@ bool budget_take(struct budget *b, size_t n) {
 
 void budget_give(struct budget *b, size_t n) { __atomic_sub_fetch(&b->used, n, __ATOMIC_RELAXED); }
 
-size_t budget_used(const struct budget *b) { return __atomic_load_n(&b->used, __ATOMIC_RELAXED); }
-
-uint64_t budget_refusals(const struct budget *b) {
-    return __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
-}
-
-bool budget_tight(const struct budget *b) {
-    return __atomic_load_n(&b->used, __ATOMIC_RELAXED) > b->limit / 4 * 3;
-}

@@ -36,10 +36,16 @@ void budget_init(struct budget *b, size_t limit);
 /* Takes n bytes if they fit under the limit; false (and counted) if not. */
 bool budget_take(struct budget *b, size_t n);
 void budget_give(struct budget *b, size_t n);
-size_t budget_used(const struct budget *b);
-uint64_t budget_refusals(const struct budget *b);
+static inline size_t budget_used(const struct budget *b) {
+    return __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+}
+static inline uint64_t budget_refusals(const struct budget *b) {
+    return __atomic_load_n(&b->refusals, __ATOMIC_RELAXED);
+}
 /* True once the budget is more than 3/4 used: time to stop adding output
- * for clients that already have some queued. */
-bool budget_tight(const struct budget *b);
+ * for clients that already have some queued.  Inline: every request asks. */
+static inline bool budget_tight(const struct budget *b) {
+    return __atomic_load_n(&b->used, __ATOMIC_RELAXED) > b->limit / 4 * 3;
+}
 
 #endif

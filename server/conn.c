@@ -480,11 +480,13 @@ static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
     }
 }
 
-/* Past ENGINE_OUT_HIGH unsent, or with any output unsent while the memory
- * budget is tight, a connection runs no more requests until it drains. */
+/* Past ENGINE_OUT_HIGH unsent, or past its first buffer (which costs the
+ * budget nothing) while the memory budget is tight, a connection runs no
+ * more requests until it drains. */
 static inline bool conn_backed_up(const struct conn *c) {
     size_t n = c->cl.out.end - c->cl.out.start;
-    return n > ENGINE_OUT_HIGH || (n > 0 && budget_tight(&c->cl.w->srv->conn_mem));
+    return n > ENGINE_OUT_INITIAL &&
+           (n > ENGINE_OUT_HIGH || budget_tight(&c->cl.w->srv->conn_mem));
 }
 
 /* Runs the connection as far as input and output allow. */

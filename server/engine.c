@@ -39,9 +39,9 @@ void engine_client_free(struct engine_client *c) {
     c->out.buf = NULL;
 }
 
-bool engine_should_pause(const struct engine_client *c) {
-    size_t n = engine_out_len(c);
-    return n > ENGINE_OUT_HIGH || (n > ENGINE_OUT_TIGHT && budget_tight(&c->w->srv->conn_mem));
+/* engine_should_pause past ENGINE_OUT_TIGHT */
+bool engine_past_tight(const struct engine_client *c) {
+    return engine_out_len(c) > ENGINE_OUT_HIGH || budget_tight(&c->w->srv->conn_mem);
 }
 
 enum engine_proto engine_pick(const char *buf) {
@@ -150,20 +150,26 @@ static void engine_hit_logged(void *ctx, const struct item *it, const struct sto
     l->h.r->fmt->hit(&l->h, it, in);
 }
 
-static void engine_fetch(struct engine_client *c, const struct engine_request *r) {
-    struct store *s = c->w->srv->store;
-    enum store_status st;
-    if (__builtin_expect(logger_wants(LOGGER_FETCHERS), 0)) {
-        struct engine_hit_logged l = {{c, r}, 0};
-        st = store_get(s, r->key, r->nkey, &r->fetch, engine_hit_logged, &l);
-        logger_log_fetch(c, r->key, r->nkey, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND,
-                         l.nbytes);
-    } else {
-        struct engine_hit h = {c, r};
-        st = store_get(s, r->key, r->nkey, &r->fetch, r->fmt->hit, &h);
-    }
+/* The fetch while someone watches or traces (-vv): the slow way round. */
+static enum store_status engine_fetch_logged(struct engine_client *c, const struct engine_request *r) {
+    struct engine_hit_logged l = {{c, r}, 0};
+    enum store_status st =
+        store_get(c->w->srv->store, r->key, r->nkey, &r->fetch, engine_hit_logged, &l);
+    logger_fetch(c, r->key, r->nkey, st == STORE_OK ? LOGGER_FOUND : LOGGER_NOT_FOUND, l.nbytes);
     if (st == STORE_OK)
         logger_sending_key(c, r->key, r->nkey);
+    return st;
+}
+
+static void engine_fetch(struct engine_client *c, const struct engine_request *r) {
+    enum store_status st;
+    /* one load says whether anything is watched or traced at all */
+    if (__builtin_expect(__atomic_load_n(&logger_wanted, __ATOMIC_RELAXED) != 0, 0)) {
+        st = engine_fetch_logged(c, r);
+    } else {
+        struct engine_hit h = {c, r};
+        st = store_get(c->w->srv->store, r->key, r->nkey, &r->fetch, r->fmt->hit, &h);
+    }
     if (r->fetch.touch && (st == STORE_OK || !r->fetch.touch_miss_is_get_miss))
         STAT_INCR(c->w, cmd_touch);
     else

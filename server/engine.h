@@ -291,6 +291,9 @@ static inline bool engine_is_closing(const struct engine_client *c) {
 static inline void engine_pause(struct engine_client *c) { c->next = ENGINE_PAUSED; }
 /* True when a long reply should pause here: its output is past
  * ENGINE_OUT_HIGH, or past ENGINE_OUT_TIGHT while the budget is tight. */
-bool engine_should_pause(const struct engine_client *c);
+bool engine_past_tight(const struct engine_client *c);
+static inline bool engine_should_pause(const struct engine_client *c) {
+    return engine_out_len(c) > ENGINE_OUT_TIGHT && engine_past_tight(c);
+}
 
 #endif

@@ -123,7 +123,7 @@ static inline unsigned shard_index(const struct store *s, const struct shard *sh
     return (unsigned)(sh - s->shards);
 }
 
-static enum item_life item_life(const struct store *s, const struct shard *sh,
+static inline __attribute__((always_inline)) enum item_life item_life(const struct store *s, const struct shard *sh,
                                 const struct item *it, rel_time_t now) {
     if (it->exptime != CLOCK_NEVER && it->exptime <= now)
         return ITEM_EXPIRED_NOW;
@@ -180,7 +180,8 @@ static struct item **shard_bucket(struct shard *sh, uint64_t h) {
 }
 
 /* Returns the link pointing at the item with this key, or NULL. */
-static struct item **shard_find(struct shard *sh, uint64_t h, const char *key, size_t nkey) {
+static inline __attribute__((always_inline)) struct item **shard_find(struct shard *sh, uint64_t h, const char *key,
+                                                              size_t nkey) {
     shard_rehash_step(sh, 1);
     struct item **pp = shard_bucket(sh, h);
     for (; *pp != NULL; pp = &(*pp)->hnext) {
@@ -230,7 +231,7 @@ static struct item **shard_link_of(struct shard *sh, const struct item *it) {
 /* Finds a live item; a dead one met on the way is unlinked and freed, and
  * *life says why it was dead.  A store that meets a dead item (`store`)
  * reuses its place, which memcached counts as reclaimed in its class. */
-static struct item **shard_lookup_for(struct store *s, struct shard *sh, uint64_t h,
+static inline __attribute__((always_inline)) struct item **shard_lookup_for(struct store *s, struct shard *sh, uint64_t h,
                                       const char *key, size_t nkey, rel_time_t now,
                                       enum item_life *life, bool store) {
     struct item **pp = shard_find(sh, h, key, nkey);
