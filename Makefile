@@ -2,7 +2,8 @@
 # what is missing on Debian 12 and runs every test suite.
 
 CC       ?= cc
-PKGS     := libevent libevent_pthreads jemalloc
+SEC_PKGS := openssl libsasl2 libxcrypt
+PKGS     := libevent libevent_pthreads jemalloc $(SEC_PKGS)
 TEST_PKGS := criterion libmemcached
 WARN     := -Wall -Wextra
 
@@ -27,12 +28,12 @@ ifeq ($(SAN),address)
   BUILD  := build/asan
   SAN_CFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   SAN_LDFLAGS := -fsanitize=address,undefined
-  PKGS   := libevent libevent_pthreads
+  PKGS   := libevent libevent_pthreads $(SEC_PKGS)
 else ifeq ($(SAN),thread)
   BUILD  := build/tsan
   SAN_CFLAGS  := -fsanitize=thread
   SAN_LDFLAGS := -fsanitize=thread
-  PKGS   := libevent libevent_pthreads
+  PKGS   := libevent libevent_pthreads $(SEC_PKGS)
 endif
 ifneq ($(SAN),)
   ifeq ($(origin CFLAGS),file)
@@ -100,9 +101,13 @@ $(BUILD)/larder: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(say) LINK $@
 	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcore.a | test-pkg-check
+# The security modules have no networking or store dependency: their unit
+# tests link them alone.
+SEC_OBJ  := $(addprefix $(BUILD)/server/,tls.o auth.o sasl.o settings.o)
+SEC_LIBS := $(shell pkg-config --libs $(SEC_PKGS) 2>/dev/null)
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(SEC_OBJ) $(BUILD)/libcore.a | test-pkg-check
 	$(say) LINK $@
-	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(SEC_LIBS) $(LDLIBS)
 
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o) | test-pkg-check
 	$(say) LINK $@

@@ -19,9 +19,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
+#include "server/auth.h"
+#include "server/sasl.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/settings.h"
 #include "storage/store.h"
 
@@ -152,6 +156,66 @@ static void main_remove_pidfile(const char *path, int fd) {
     close(fd);
 }
 
+/* --hash-password USER: one password line on stdin (no echo on a terminal
+ * is the shell's business: `read -s`), one authfile line on stdout. */
+static int main_hash_password(const char *user) {
+    char pass[1024], hash[256];
+    if (strchr(user, ':') || fgets(pass, sizeof(pass), stdin) == NULL)
+        return main_fail("--hash-password: give a user without ':' and a password on stdin");
+    pass[strcspn(pass, "\r\n")] = '\0';
+    bool ok = pass[0] != '\0' && auth_hash_password(pass, hash, sizeof(hash));
+    memset(pass, 0, sizeof(pass));
+    if (!ok)
+        return main_fail("--hash-password: empty password, or crypt(3) has no yescrypt");
+    printf("%s:%s\n", user, hash);
+    return EXIT_SUCCESS;
+}
+
+/* -Y, as memcached: its messages, exit status 1. */
+static bool main_load_auth(const struct settings *st, struct auth **out) {
+    *out = NULL;
+    if (st->auth_file == NULL)
+        return true;
+    switch (auth_new(st->auth_file, out)) {
+    case AUTH_LOAD_OK: return true;
+    case AUTH_LOAD_STATFAIL:
+        fprintf(stderr, "Could not stat authfile [%s], error %s\n", st->auth_file, strerror(errno));
+        break;
+    case AUTH_LOAD_OPENFAIL:
+        fprintf(stderr, "Could not open authfile [%s] for reading, error %s\n", st->auth_file,
+                strerror(errno));
+        break;
+    case AUTH_LOAD_OOM:
+        fprintf(stderr, "Out of memory reading password file: %s\n", st->auth_file);
+        break;
+    case AUTH_LOAD_MALFORMED:
+        fprintf(stderr, "Authfile [%s] has a malformed entry. Should be 'user:password'\n",
+                st->auth_file);
+        break;
+    }
+    return false;
+}
+
+/* -Z, -Y, -S: each set up before anything is served, or the start fails
+ * with memcached's status (EX_USAGE for TLS, 1 otherwise). */
+static int main_security(const struct settings *st, struct tls_server **tls, struct auth **auth) {
+    *tls = NULL;
+    if (st->ssl_enabled) {
+        char err[1024];
+        *tls = tls_server_new(st, err, sizeof(err));
+        if (*tls == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return EX_USAGE;
+        }
+    }
+    if (!main_load_auth(st, auth) || (st->sasl && !sasl_srv_setup(st->verbose))) {
+        tls_server_free(*tls);
+        auth_free(*auth);
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
 static struct store *main_store(const struct settings *st) {
     struct store_config cfg;
     store_config_defaults(&cfg);
@@ -173,8 +237,16 @@ int main(int argc, char **argv) {
     switch (settings_parse(&st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
     case SETTINGS_ERROR: return EXIT_FAILURE;
+    case SETTINGS_USAGE: return EX_USAGE;
     case SETTINGS_OK: break;
     }
+    if (st.hash_user)
+        return main_hash_password(st.hash_user);
+    struct tls_server *tls;
+    struct auth *auth;
+    int sec = main_security(&st, &tls, &auth);
+    if (sec != EXIT_SUCCESS)
+        return sec;
     main_raise_nofile(&st);
     main_oom_score(&st);
     uid_t uid;
@@ -198,6 +270,9 @@ int main(int argc, char **argv) {
     struct server srv;
     if (!server_init(&srv, &st, store))
         return EXIT_FAILURE;
+    /* before server_run: nothing is accepted yet */
+    srv.tls = tls;
+    srv.auth = auth;
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
         fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
     if (report >= 0) {
@@ -213,6 +288,10 @@ int main(int argc, char **argv) {
     server_run(&srv);
     server_free(&srv);
     store_destroy(store);
+    tls_server_free(tls);
+    auth_free(auth);
+    if (st.sasl)
+        sasl_srv_teardown();
     if (pidfd >= 0)
         main_remove_pidfile(st.pidfile, pidfd);
     settings_free(&st);

@@ -17,10 +17,13 @@
 
 struct event_base;
 struct event;
+struct tls_server;
+struct auth;
 
 struct listener {
     int fd;
     bool is_unix;
+    bool tls; /* -Z, unless -l notls:... */
     char name[96]; /* "tcp:127.0.0.1:11211", "unix:/path" */
     struct event *ev;
 };
@@ -47,6 +50,9 @@ struct server {
     uint64_t total_conns, rejected_conns;
     uint32_t conn_structures;
     bool detail_enabled;
+    /* security, set up by main before the first accept (NULL when off) */
+    struct tls_server *tls;  /* -Z */
+    struct auth *auth;       /* -Y */
 };
 
 /* Binds the listeners and starts the workers; false (with a message on
