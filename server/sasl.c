@@ -194,7 +194,9 @@ enum sasl_srv_status sasl_srv_start(struct sasl_srv *s, const char *mech, size_t
     const char *result = NULL;
     unsigned len = 0;
     s->authenticated = false;
-    int rc = sasl_server_start(s->conn, name, in, (unsigned)inlen, &result, &len);
+    /* no data is "no initial response" (CRAM-MD5 starts so), not an
+     * empty one */
+    int rc = sasl_server_start(s->conn, name, inlen ? in : NULL, (unsigned)inlen, &result, &len);
     s->started = rc == SASL_OK || rc == SASL_CONTINUE;
     return sasl_srv_result(s, rc, result, len, out, outlen);
 }
@@ -210,7 +212,7 @@ enum sasl_srv_status sasl_srv_step(struct sasl_srv *s, const char *in, size_t in
     }
     const char *result = NULL;
     unsigned len = 0;
-    int rc = sasl_server_step(s->conn, in, (unsigned)inlen, &result, &len);
+    int rc = sasl_server_step(s->conn, inlen ? in : NULL, (unsigned)inlen, &result, &len);
     return sasl_srv_result(s, rc, result, len, out, outlen);
 }
 
