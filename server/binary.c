@@ -1,10 +1,10 @@
 /*
  * binary: binary-protocol commands against the store; see binary.h.
  *
- * Each reply is written whole into the connection's output buffer: header,
+ * Each reply is written whole into the client's output: header,
  * extras, key, value.  The value of a hit is copied under the shard lock,
  * as the text front end does.  Stores read their value straight into the
- * item (CONN_NREAD, with no "\r\n" to expect), so a large set costs no
+ * item (ENGINE_NEED_VALUE, no "\r\n" to expect), so a large set costs no
  * extra copy.
  */
 #include "server/binary.h"
@@ -17,22 +17,24 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
+static void bin_complete_nread(struct engine_client *c);
+
 /* memcached stores binary incr/decr results as text; its largest is 20 digits. */
 #define BIN_COUNTER_DIGITS 20
 /* An incr/decr expiration of all ones means "do not create on a miss". */
 #define BIN_NO_VIVIFY 0xffffffffu
 
-static struct store *bin_store(struct conn *c) { return conn_worker(c)->srv->store; }
+static struct store *bin_store(struct engine_client *c) { return engine_worker(c)->srv->store; }
 
 /* Writes one packet; parts may be NULL when their length is 0. */
-static void bin_respond(struct conn *c, enum bin_status st, uint64_t cas, const void *ext,
+static void bin_respond(struct engine_client *c, enum bin_status st, uint64_t cas, const void *ext,
                         uint8_t extlen, const void *key, uint16_t keylen, const void *val,
                         uint32_t vlen) {
     size_t total = BIN_HEADER_LEN + extlen + keylen + (size_t)vlen;
-    char *p = conn_reserve(c, total);
+    char *p = engine_reserve(c, total);
     if (p == NULL)
         return;
-    const struct conn_session *ss = conn_session(c);
+    const struct engine_session *ss = engine_session(c);
     bin_format_header((unsigned char *)p, ss->bin_op, st, extlen, keylen,
                       (uint32_t)(extlen + keylen + vlen), ss->bin_opaque, cas);
     char *o = p + BIN_HEADER_LEN;
@@ -44,35 +46,36 @@ static void bin_respond(struct conn *c, enum bin_status st, uint64_t cas, const 
     o += keylen;
     if (vlen)
         memcpy(o, val, vlen);
-    conn_commit(c, total);
+    engine_commit(c, total);
 }
 
 /* An error with memcached's text for it; errors are sent even when quiet. */
-static void bin_error_text(struct conn *c, enum bin_status st, const char *text) {
+static void bin_error_text(struct engine_client *c, enum bin_status st, const char *text) {
     bin_respond(c, st, 0, NULL, 0, NULL, 0, text, (uint32_t)strlen(text));
 }
 
-static void bin_error(struct conn *c, enum bin_status st) {
+static void bin_error(struct engine_client *c, enum bin_status st) {
     bin_error_text(c, st, bin_status_text(st));
 }
 
 /* A success without a body, unless the request was quiet. */
-static void bin_ok(struct conn *c, uint64_t cas) {
-    if (!conn_session(c)->bin_quiet)
+static void bin_ok(struct engine_client *c, uint64_t cas) {
+    if (!engine_session(c)->bin_quiet)
         bin_respond(c, BIN_OK, cas, NULL, 0, NULL, 0, NULL, 0);
 }
 
-static void bin_swallow(struct conn *c, uint32_t n) { conn_swallow(c, n); }
+static void bin_swallow(struct engine_client *c, uint32_t n) { engine_swallow(c, n); }
 
 /* --- get, getk, touch, gat ---------------------------------------------------- */
 
 struct bin_get_ctx {
-    struct conn *c;
+    struct engine_client *c;
     bool with_key, with_value;
 };
 
 /* store_emit_fn: flags as extras, the key for getk/gatk, the value unless touch. */
-static void bin_emit_value(void *arg, const struct item *it) {
+static void bin_emit_value(void *arg, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
     struct bin_get_ctx *g = arg;
     char flags[4];
     bin_store32(flags, it->flags);
@@ -81,7 +84,7 @@ static void bin_emit_value(void *arg, const struct item *it) {
                 g->with_value ? item_cvalue(it) : NULL, g->with_value ? it->nbytes : 0);
 }
 
-static void bin_get(struct conn *c, const struct bin_request *r) {
+static void bin_get(struct engine_client *c, const struct bin_request *r) {
     bool touch = r->op == BIN_TOUCH || r->op == BIN_GAT || r->op == BIN_GATK;
     struct bin_get_ctx g = {c, r->op == BIN_GETK || r->op == BIN_GATK, r->op != BIN_TOUCH};
     struct store_fetch_opts opts = {.touch = touch};
@@ -89,11 +92,11 @@ static void bin_get(struct conn *c, const struct bin_request *r) {
         opts.exptime = clock_exptime((int64_t)bin_load32(r->extras));
     enum store_status st = store_get(bin_store(c), r->key, r->h.keylen, &opts, bin_emit_value, &g);
     if (touch)
-        STAT_INCR(conn_worker(c), cmd_touch);
+        STAT_INCR(engine_worker(c), cmd_touch);
     else
-        STAT_INCR(conn_worker(c), cmd_get);
-    stats_detail_get(conn_worker(c)->srv, r->key, r->h.keylen, st == STORE_OK);
-    if (st == STORE_OK || conn_session(c)->bin_quiet)
+        STAT_INCR(engine_worker(c), cmd_get);
+    stats_detail_get(engine_worker(c)->srv, r->key, r->h.keylen, st == STORE_OK);
+    if (st == STORE_OK || engine_session(c)->bin_quiet)
         return;
     if (g.with_key) /* a getk miss names the key instead of saying "Not found" */
         bin_respond(c, BIN_KEY_ENOENT, 0, NULL, 0, r->key, r->h.keylen, NULL, 0);
@@ -114,14 +117,14 @@ static enum store_mode bin_store_mode(uint8_t op, uint64_t cas) {
     return op == BIN_ADD ? STORE_ADD : op == BIN_REPLACE ? STORE_REPLACE : STORE_SET;
 }
 
-static void bin_update(struct conn *c, const struct bin_request *r) {
+static void bin_update(struct engine_client *c, const struct bin_request *r) {
     bool concat = r->op == BIN_APPEND || r->op == BIN_PREPEND;
     uint32_t flags = concat ? 0 : bin_load32(r->extras);
     rel_time_t exptime = concat ? 0 : clock_exptime((int64_t)bin_load32(r->extras + 4));
     struct store *s = bin_store(c);
     enum store_status st;
 
-    stats_detail_set(conn_worker(c)->srv, r->key, r->h.keylen);
+    stats_detail_set(engine_worker(c)->srv, r->key, r->h.keylen);
     struct item *it = store_alloc(s, r->key, r->h.keylen, flags, exptime, r->vlen, &st);
     if (it == NULL) {
         if (st == STORE_TOO_LARGE)
@@ -134,19 +137,19 @@ static void bin_update(struct conn *c, const struct bin_request *r) {
             store_unlink(s, r->key, r->h.keylen);
         return;
     }
-    struct conn_session *ss = conn_session(c);
+    struct engine_session *ss = engine_session(c);
     ss->cmd = (int)bin_store_mode(r->op, r->h.cas);
     ss->cas_in = r->h.cas;
-    conn_read_value(c, it, false, bin_complete_nread); /* no terminator in binary */
+    engine_read_value(c, it, false, bin_complete_nread); /* no terminator in binary */
 }
 
-void bin_complete_nread(struct conn *c) {
-    struct conn_session *ss = conn_session(c);
+static void bin_complete_nread(struct engine_client *c) {
+    struct engine_session *ss = engine_session(c);
     bool crlf_ok; /* always: nothing was read after the value */
-    struct item *it = conn_take_value(c, &crlf_ok);
+    struct item *it = engine_take_value(c, &crlf_ok);
     enum store_mode mode = (enum store_mode)ss->cmd;
     uint64_t cas = 0;
-    STAT_INCR(conn_worker(c), cmd_set);
+    STAT_INCR(engine_worker(c), cmd_set);
     switch (store_link(bin_store(c), it, mode, ss->cas_in, &cas)) {
     case STORE_OK: bin_ok(c, cas); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
@@ -162,8 +165,8 @@ void bin_complete_nread(struct conn *c) {
 
 /* --- delete, incr, decr ------------------------------------------------------- */
 
-static void bin_delete(struct conn *c, const struct bin_request *r) {
-    stats_detail_delete(conn_worker(c)->srv, r->key, r->h.keylen);
+static void bin_delete(struct engine_client *c, const struct bin_request *r) {
+    stats_detail_delete(engine_worker(c)->srv, r->key, r->h.keylen);
     switch (store_delete(bin_store(c), r->key, r->h.keylen, r->h.cas)) {
     case STORE_OK: bin_ok(c, 0); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
@@ -171,7 +174,7 @@ static void bin_delete(struct conn *c, const struct bin_request *r) {
     }
 }
 
-static void bin_arith(struct conn *c, const struct bin_request *r) {
+static void bin_arith(struct engine_client *c, const struct bin_request *r) {
     uint32_t expiration = bin_load32(r->extras + 16);
     struct store_marith_opts o = {
         .incr = r->op == BIN_INCREMENT,
@@ -185,7 +188,7 @@ static void bin_arith(struct conn *c, const struct bin_request *r) {
     char value[8];
     switch (store_marith(bin_store(c), r->key, r->h.keylen, &o, &res)) {
     case STORE_OK:
-        if (!conn_session(c)->bin_quiet) {
+        if (!engine_session(c)->bin_quiet) {
             bin_store64(value, res.value);
             bin_respond(c, BIN_OK, res.cas, NULL, 0, NULL, 0, value, 8);
         }
@@ -200,36 +203,36 @@ static void bin_arith(struct conn *c, const struct bin_request *r) {
 
 /* --- the rest ----------------------------------------------------------------- */
 
-static void bin_flush(struct conn *c, const struct bin_request *r) {
-    if (!conn_worker(c)->srv->settings->flush_enabled) {
+static void bin_flush(struct engine_client *c, const struct bin_request *r) {
+    if (!engine_worker(c)->srv->settings->flush_enabled) {
         bin_error(c, BIN_AUTH_ERROR); /* memcached's answer under -F */
         return;
     }
     int64_t delay = r->h.extlen == 4 ? (int64_t)bin_load32(r->extras) : 0;
     store_flush(bin_store(c), delay);
-    STAT_INCR(conn_worker(c), cmd_flush);
+    STAT_INCR(engine_worker(c), cmd_flush);
     bin_ok(c, 0);
 }
 
-void bin_stat_packet(struct conn *c, const char *key, size_t nkey, const char *val, size_t nval) {
-    struct conn_session *ss = conn_session(c);
+void bin_stat_packet(struct engine_client *c, const char *key, size_t nkey, const char *val, size_t nval) {
+    struct engine_session *ss = engine_session(c);
     uint8_t op = ss->bin_op;
     ss->bin_op = BIN_STAT;
     bin_respond(c, BIN_OK, 0, NULL, 0, key, (uint16_t)nkey, val, (uint32_t)nval);
     ss->bin_op = op;
 }
 
-static void bin_stat(struct conn *c, const struct bin_request *r) {
+static void bin_stat(struct engine_client *c, const struct bin_request *r) {
     if (!stats_binary(c, r->key, r->h.keylen))
         bin_error(c, BIN_KEY_ENOENT);
 }
 
-static void bin_log(const struct conn *c, const struct bin_request *r) {
-    fprintf(stderr, "<%d binary opcode 0x%02x key %.*s (%u bytes of value)\n", conn_id(c), r->h.opcode,
+static void bin_log(const struct engine_client *c, const struct bin_request *r) {
+    fprintf(stderr, "<%d binary opcode 0x%02x key %.*s (%u bytes of value)\n", engine_client_id(c), r->h.opcode,
             r->key ? (int)r->h.keylen : 0, r->key ? r->key : "", (unsigned)r->vlen);
 }
 
-static void bin_dispatch(struct conn *c, const struct bin_request *r) {
+static void bin_dispatch(struct engine_client *c, const struct bin_request *r) {
     switch (r->op) {
     case BIN_GET:
     case BIN_GETK:
@@ -252,7 +255,7 @@ static void bin_dispatch(struct conn *c, const struct bin_request *r) {
     case BIN_STAT: bin_stat(c, r); break;
     case BIN_QUIT:
         bin_ok(c, 0);
-        conn_hang_up(c, true);
+        engine_hang_up(c, true);
         return;
     default:
         /* SASL without -S, as memcached: not a command this server knows */
@@ -262,12 +265,12 @@ static void bin_dispatch(struct conn *c, const struct bin_request *r) {
     bin_swallow(c, r->vlen);
 }
 
-void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check check) {
-    struct conn_session *ss = conn_session(c);
+static void bin_execute(struct engine_client *c, const struct bin_request *req, enum bin_check check) {
+    struct engine_session *ss = engine_session(c);
     ss->bin_op = req->h.opcode;
     ss->bin_opaque = req->h.opaque;
     ss->bin_quiet = req->quiet;
-    if (__atomic_load_n(&conn_worker(c)->srv->verbose, __ATOMIC_RELAXED) > 1)
+    if (__atomic_load_n(&engine_worker(c)->srv->verbose, __ATOMIC_RELAXED) > 1)
         bin_log(c, req);
     switch (check) {
     case BIN_CHECK_OK: bin_dispatch(c, req); return;
@@ -278,5 +281,34 @@ void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check c
     case BIN_CHECK_BAD_BODY: bin_error(c, BIN_UNKNOWN_COMMAND); break;
     case BIN_CHECK_INVALID: bin_error(c, BIN_EINVAL); break;
     }
-    conn_hang_up(c, true); /* memcached hangs up once the error is sent */
+    engine_hang_up(c, true); /* memcached hangs up once the error is sent */
+}
+
+/* A request memcached would hang up on is answered from its header alone;
+ * otherwise its header, extras and key must be buffered, and its value (if
+ * any) is asked for by the command. */
+enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len, size_t *used) {
+    const unsigned char *start = (const unsigned char *)buf;
+    if (len < BIN_HEADER_LEN)
+        return ENGINE_MORE;
+    struct bin_header h;
+    struct bin_request req;
+    bin_parse_header(start, &h);
+    if (h.magic != BIN_MAGIC_REQ) {
+        if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 0)
+            fprintf(stderr, "Invalid magic:  %x\n", h.magic);
+        return ENGINE_CLOSE_AFTER_REPLY; /* what was answered before still goes out */
+    }
+    enum bin_check check = bin_check_request(&h, NULL, NULL, &req);
+    size_t need = BIN_HEADER_LEN;
+    if (check == BIN_CHECK_OK || check == BIN_CHECK_UNKNOWN) {
+        need += h.extlen + (size_t)h.keylen; /* at most 24 + 255 + 250 */
+        if (len < need)
+            return ENGINE_MORE;
+        req.extras = (const char *)start + BIN_HEADER_LEN;
+        req.key = req.extras + h.extlen;
+    }
+    *used = need;
+    bin_execute(c, &req, check);
+    return c->next;
 }

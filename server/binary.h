@@ -12,18 +12,16 @@
 #include <stddef.h>
 
 #include "proto/binary.h"
-#include "server/conn.h"
+#include "server/engine.h"
 
-/* Runs one request whose header, extras and key are buffered; `check` is
- * what bin_check_request said of it.  A store leaves the connection in
- * CONN_NREAD for its value, an error in CONN_SWALLOW or CONN_CLOSING. */
-void bin_execute(struct conn *c, const struct bin_request *req, enum bin_check check);
+/* The binary front end (engine.h): runs one request once its header, extras
+ * and key are in buf[0, len).  A store asks for its value (ENGINE_NEED_VALUE),
+ * an error may ask to swallow it or to hang up. */
+enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
 
-/* The value of a set, add, replace, append or prepend has arrived. */
-void bin_complete_nread(struct conn *c);
 
 /* One STAT reply packet (key and value), or the terminating empty one when
  * nkey is 0, for the request being answered. */
-void bin_stat_packet(struct conn *c, const char *key, size_t nkey, const char *val, size_t nval);
+void bin_stat_packet(struct engine_client *c, const char *key, size_t nkey, const char *val, size_t nval);
 
 #endif

@@ -20,22 +20,25 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
+static void cmd_complete_nread(struct engine_client *c);
+
 #define CMD_VALUE_HDR_MAX (PROTO_KEY_MAX + 64)
 
-static struct store *cmd_store(struct conn *c) { return conn_worker(c)->srv->store; }
+static struct store *cmd_store(struct engine_client *c) { return engine_worker(c)->srv->store; }
 
 /* --- retrieval --------------------------------------------------------------- */
 
 struct cmd_get_ctx {
-    struct conn *c;
+    struct engine_client *c;
     bool with_cas;
 };
 
-/* store_emit_fn: VALUE line, data and terminator, copied under the shard lock. */
-static void cmd_emit_value(void *arg, const struct item *it) {
+/* store_fetch_fn: VALUE line, data and terminator, copied under the shard lock. */
+static void cmd_emit_value(void *arg, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
     struct cmd_get_ctx *g = arg;
-    struct conn *c = g->c;
-    char *p = conn_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
+    struct engine_client *c = g->c;
+    char *p = engine_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
     if (p == NULL)
         return;
     size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, g->with_cas,
@@ -44,7 +47,7 @@ static void cmd_emit_value(void *arg, const struct item *it) {
     n += it->nbytes;
     p[n++] = '\r';
     p[n++] = '\n';
-    conn_commit(c, n);
+    engine_commit(c, n);
 }
 
 static bool cmd_keys_ok(const char *p, const char *end) {
@@ -55,26 +58,26 @@ static bool cmd_keys_ok(const char *p, const char *end) {
     return true;
 }
 
-/* A multi-get stops between keys once the output passes CONN_WBUF_HIGH and
+/* A multi-get stops between keys once the output passes ENGINE_OUT_HIGH and
  * runs again from the next key when the client has read (its line stays in
  * the read buffer): output per connection stays bounded however many keys
  * are asked for. */
-static void cmd_get(struct conn *c, const struct proto_request *req, bool with_cas, bool touch) {
-    struct worker *w = conn_worker(c);
-    struct conn_session *ss = conn_session(c);
+static void cmd_get(struct engine_client *c, const struct proto_request *req, bool with_cas, bool touch) {
+    struct worker *w = engine_worker(c);
+    struct engine_session *ss = engine_session(c);
     struct cmd_get_ctx g = {c, with_cas};
     struct store_fetch_opts opts = {.touch = touch};
-    size_t mark = conn_out_len(c);
+    size_t mark = engine_out_len(c);
     const char *p = req->keys + ss->resume, *end = req->keys + req->keys_len;
     struct proto_token key;
 
     if (touch)
         opts.exptime = clock_exptime(req->exptime);
     ss->resume = 0;
-    while (proto_next_key(&p, end, &key) && !conn_is_closing(c)) {
+    while (proto_next_key(&p, end, &key) && !engine_is_closing(c)) {
         if (key.len > PROTO_KEY_MAX) {
-            conn_out_cut(c, mark);
-            conn_reply(c, "CLIENT_ERROR bad command line format");
+            engine_out_cut(c, mark);
+            engine_reply(c, "CLIENT_ERROR bad command line format");
             return;
         }
         enum store_status st = store_get(cmd_store(c), key.s, key.len, &opts, cmd_emit_value, &g);
@@ -83,21 +86,21 @@ static void cmd_get(struct conn *c, const struct proto_request *req, bool with_c
         else
             STAT_INCR(w, cmd_get);
         stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
-        if (conn_out_len(c) > CONN_WBUF_HIGH && p < end) {
+        if (engine_out_len(c) > ENGINE_OUT_HIGH && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached
              * answers such a line with the error alone. */
             if (!cmd_keys_ok(p, end)) {
-                conn_out_cut(c, mark);
-                conn_reply(c, "CLIENT_ERROR bad command line format");
+                engine_out_cut(c, mark);
+                engine_reply(c, "CLIENT_ERROR bad command line format");
                 return;
             }
             ss->resume = (size_t)(p - req->keys);
-            conn_rerun_line(c);
+            engine_pause(c);
             return;
         }
     }
-    conn_out(c, "END\r\n", 5);
+    engine_out(c, "END\r\n", 5);
 }
 
 /* --- storage ----------------------------------------------------------------- */
@@ -113,58 +116,58 @@ static enum store_mode cmd_store_mode(enum proto_cmd cmd) {
     }
 }
 
-struct item *cmd_alloc_value(struct conn *c, const char *key, size_t nkey, uint32_t flags,
+struct item *cmd_alloc_value(struct engine_client *c, const char *key, size_t nkey, uint32_t flags,
                              int64_t exptime, int64_t vlen, bool drop_old) {
     struct store *s = cmd_store(c);
     enum store_status st;
     struct item *it = store_alloc(s, key, nkey, flags, clock_exptime(exptime), (size_t)vlen, &st);
     if (it != NULL)
         return it;
-    conn_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
+    engine_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
                                         : "SERVER_ERROR out of memory storing object");
-    conn_swallow(c, (uint64_t)vlen + 2);
+    engine_swallow(c, (uint64_t)vlen + 2);
     if (drop_old)
         store_unlink(s, key, nkey);
     return NULL;
 }
 
-static void cmd_update(struct conn *c, const struct proto_request *req) {
+static void cmd_update(struct engine_client *c, const struct proto_request *req) {
     /* The old value must not outlive a set that failed. */
     struct item *it = cmd_alloc_value(c, req->key.s, req->key.len, req->flags, req->exptime,
                                       req->vlen, req->cmd == PROTO_CMD_SET);
     if (it == NULL)
         return;
-    struct conn_session *ss = conn_session(c);
+    struct engine_session *ss = engine_session(c);
     ss->cmd = (int)cmd_store_mode(req->cmd);
     ss->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
-    conn_read_value(c, it, true, cmd_complete_nread);
+    engine_read_value(c, it, true, cmd_complete_nread);
 }
 
-void cmd_complete_nread(struct conn *c) {
-    struct conn_session *ss = conn_session(c);
+static void cmd_complete_nread(struct engine_client *c) {
+    struct engine_session *ss = engine_session(c);
     bool crlf_ok;
-    struct item *it = conn_take_value(c, &crlf_ok);
-    STAT_INCR(conn_worker(c), cmd_set);
+    struct item *it = engine_take_value(c, &crlf_ok);
+    STAT_INCR(engine_worker(c), cmd_set);
     if (!crlf_ok) {
         store_release(cmd_store(c), it);
-        conn_reply(c, "CLIENT_ERROR bad data chunk");
-        conn_session(c)->noreply = false;
+        engine_reply(c, "CLIENT_ERROR bad data chunk");
+        engine_session(c)->noreply = false;
         return;
     }
-    stats_detail_set(conn_worker(c)->srv, item_ckey(it), it->nkey);
+    stats_detail_set(engine_worker(c)->srv, item_ckey(it), it->nkey);
     enum store_status st = store_link(cmd_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, NULL);
     switch (st) {
-    case STORE_OK: conn_reply(c, "STORED"); break;
-    case STORE_EXISTS: conn_reply(c, "EXISTS"); break;
-    case STORE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
-    default: conn_reply(c, "NOT_STORED"); break;
+    case STORE_OK: engine_reply(c, "STORED"); break;
+    case STORE_EXISTS: engine_reply(c, "EXISTS"); break;
+    case STORE_NOT_FOUND: engine_reply(c, "NOT_FOUND"); break;
+    default: engine_reply(c, "NOT_STORED"); break;
     }
-    conn_session(c)->noreply = false;
+    engine_session(c)->noreply = false;
 }
 
 /* --- other keyed commands ---------------------------------------------------- */
 
-static void cmd_arith(struct conn *c, const struct proto_request *req) {
+static void cmd_arith(struct engine_client *c, const struct proto_request *req) {
     uint64_t value;
     bool incr = req->cmd == PROTO_CMD_INCR;
     switch (store_arith(cmd_store(c), req->key.s, req->key.len, incr, req->delta, &value, NULL)) {
@@ -172,107 +175,107 @@ static void cmd_arith(struct conn *c, const struct proto_request *req) {
         char buf[24];
         size_t n = proto_fmt_u64(buf, value);
         buf[n] = '\0';
-        conn_reply(c, buf);
+        engine_reply(c, buf);
         break;
     }
-    case STORE_NOT_FOUND: conn_reply(c, "NOT_FOUND"); break;
+    case STORE_NOT_FOUND: engine_reply(c, "NOT_FOUND"); break;
     case STORE_NON_NUMERIC:
-        conn_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        engine_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
-    default: conn_reply(c, "SERVER_ERROR out of memory"); break;
+    default: engine_reply(c, "SERVER_ERROR out of memory"); break;
     }
 }
 
-static void cmd_delete(struct conn *c, const struct proto_request *req) {
-    stats_detail_delete(conn_worker(c)->srv, req->key.s, req->key.len);
+static void cmd_delete(struct engine_client *c, const struct proto_request *req) {
+    stats_detail_delete(engine_worker(c)->srv, req->key.s, req->key.len);
     enum store_status st = store_delete(cmd_store(c), req->key.s, req->key.len, 0);
-    conn_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND");
+    engine_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND");
 }
 
-static void cmd_touch(struct conn *c, const struct proto_request *req) {
-    STAT_INCR(conn_worker(c), cmd_touch);
+static void cmd_touch(struct engine_client *c, const struct proto_request *req) {
+    STAT_INCR(engine_worker(c), cmd_touch);
     enum store_status st =
         store_touch(cmd_store(c), req->key.s, req->key.len, clock_exptime(req->exptime));
-    conn_reply(c, st == STORE_OK ? "TOUCHED" : "NOT_FOUND");
+    engine_reply(c, st == STORE_OK ? "TOUCHED" : "NOT_FOUND");
 }
 
 /* --- administrative ---------------------------------------------------------- */
 
-static void cmd_flush_all(struct conn *c, const struct proto_request *req) {
-    STAT_INCR(conn_worker(c), cmd_flush);
-    if (!conn_worker(c)->srv->settings->flush_enabled) {
-        conn_reply(c, "CLIENT_ERROR flush_all not allowed");
+static void cmd_flush_all(struct engine_client *c, const struct proto_request *req) {
+    STAT_INCR(engine_worker(c), cmd_flush);
+    if (!engine_worker(c)->srv->settings->flush_enabled) {
+        engine_reply(c, "CLIENT_ERROR flush_all not allowed");
         return;
     }
     store_flush(cmd_store(c), req->exptime);
-    conn_reply(c, "OK");
+    engine_reply(c, "OK");
 }
 
-static void cmd_verbosity(struct conn *c, const struct proto_request *req) {
+static void cmd_verbosity(struct engine_client *c, const struct proto_request *req) {
     int level = req->delta > 2 ? 2 : (int)req->delta;
-    __atomic_store_n(&conn_worker(c)->srv->verbose, level, __ATOMIC_RELAXED);
-    conn_reply(c, "OK");
+    __atomic_store_n(&engine_worker(c)->srv->verbose, level, __ATOMIC_RELAXED);
+    engine_reply(c, "OK");
 }
 
-static void cmd_shutdown(struct conn *c, const struct proto_request *req) {
-    if (!conn_worker(c)->srv->settings->shutdown_command) {
-        conn_reply(c, "ERROR: shutdown not enabled");
+static void cmd_shutdown(struct engine_client *c, const struct proto_request *req) {
+    if (!engine_worker(c)->srv->settings->shutdown_command) {
+        engine_reply(c, "ERROR: shutdown not enabled");
         return;
     }
     if (req->ntok == 1 || (req->ntok == 2 && proto_tok_is(&req->tok[1], "graceful"))) {
-        server_request_shutdown(conn_worker(c)->srv);
-        conn_hang_up(c, false);
+        server_request_shutdown(engine_worker(c)->srv);
+        engine_hang_up(c, false);
         return;
     }
-    conn_reply(c, "CLIENT_ERROR invalid shutdown mode");
+    engine_reply(c, "CLIENT_ERROR invalid shutdown mode");
 }
 
-static void cmd_memlimit(struct conn *c, const struct proto_request *req) {
+static void cmd_memlimit(struct engine_client *c, const struct proto_request *req) {
     uint64_t mb;
     if (!proto_parse_u64(&req->tok[1], &mb) || mb > UINT32_MAX) {
-        conn_reply(c, "ERROR");
+        engine_reply(c, "ERROR");
     } else if (mb < 8) {
-        conn_reply(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+        engine_reply(c, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
     } else if (mb > 1000000000) {
-        conn_reply(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+        engine_reply(c, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
     } else {
         /* the store's limit is the one figure in force (stats reads it);
          * settings stay as parsed, read-only while workers run */
         store_set_limit(cmd_store(c), (size_t)mb << 20);
-        conn_reply(c, "OK");
+        engine_reply(c, "OK");
     }
 }
 
-static void cmd_lru_crawler(struct conn *c, const struct proto_request *req) {
-    const struct settings *st = conn_worker(c)->srv->settings;
+static void cmd_lru_crawler(struct engine_client *c, const struct proto_request *req) {
+    const struct settings *st = engine_worker(c)->srv->settings;
     if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
         if (!st->lru_crawler) {
-            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
+            engine_reply(c, "CLIENT_ERROR lru crawler disabled");
             return;
         }
         store_crawl(cmd_store(c));
-        conn_reply(c, "OK");
+        engine_reply(c, "OK");
     } else if (req->ntok == 3 && proto_tok_is(&req->tok[1], "metadump")) {
         if (!st->lru_crawler)
-            conn_reply(c, "CLIENT_ERROR lru crawler disabled");
+            engine_reply(c, "CLIENT_ERROR lru crawler disabled");
         else if (!st->dump_enabled)
-            conn_reply(c, "ERROR metadump not allowed");
+            engine_reply(c, "ERROR metadump not allowed");
         else
             stats_metadump(c, &req->tok[2]);
     } else if (req->ntok == 3 && (proto_tok_is(&req->tok[1], "tocrawl") ||
                                   proto_tok_is(&req->tok[1], "sleep"))) {
         uint64_t v;
-        conn_reply(c, proto_parse_u64(&req->tok[2], &v) ? "OK" : "CLIENT_ERROR bad command line format");
+        engine_reply(c, proto_parse_u64(&req->tok[2], &v) ? "OK" : "CLIENT_ERROR bad command line format");
     } else if (req->ntok == 2 && (proto_tok_is(&req->tok[1], "enable") ||
                                   proto_tok_is(&req->tok[1], "disable"))) {
-        conn_reply(c, "OK");
+        engine_reply(c, "OK");
     } else {
-        conn_reply(c, "ERROR");
+        engine_reply(c, "ERROR");
     }
 }
 
-void cmd_execute(struct conn *c, struct proto_request *req) {
-    conn_session(c)->noreply = req->noreply;
+static void cmd_execute(struct engine_client *c, struct proto_request *req) {
+    engine_session(c)->noreply = req->noreply;
     switch (req->cmd) {
     case PROTO_CMD_GET: cmd_get(c, req, false, false); break;
     case PROTO_CMD_GETS: cmd_get(c, req, true, false); break;
@@ -285,7 +288,7 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_PREPEND:
     case PROTO_CMD_CAS:
         cmd_update(c, req);
-        if (conn_reading_value(c))
+        if (engine_reading_value(c))
             return; /* noreply stays in force until the data has arrived */
         break;
     case PROTO_CMD_INCR:
@@ -294,10 +297,10 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_TOUCH: cmd_touch(c, req); break;
     case PROTO_CMD_STATS: stats_command(c, req); break;
     case PROTO_CMD_FLUSH_ALL: cmd_flush_all(c, req); break;
-    case PROTO_CMD_VERSION: conn_reply(c, "VERSION " LARDER_VERSION); break;
+    case PROTO_CMD_VERSION: engine_reply(c, "VERSION " LARDER_VERSION); break;
     case PROTO_CMD_VERBOSITY: cmd_verbosity(c, req); break;
     case PROTO_CMD_QUIT:
-        conn_hang_up(c, true);
+        engine_hang_up(c, true);
         break;
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
@@ -305,13 +308,37 @@ void cmd_execute(struct conn *c, struct proto_request *req) {
     case PROTO_CMD_META: meta_execute(c, req); break;
     case PROTO_CMD_HANGUP:
         /* nothing more from this connection runs, and nothing is sent */
-        conn_hang_up(c, false);
+        engine_hang_up(c, false);
         break;
     case PROTO_CMD_MISBEHAVE:
     case PROTO_CMD_ERROR:
     default:
-        conn_reply(c, req->cmd == PROTO_CMD_ERROR ? req->error : "ERROR");
+        engine_reply(c, req->cmd == PROTO_CMD_ERROR ? req->error : "ERROR");
         break;
     }
-    conn_session(c)->noreply = false;
+    engine_session(c)->noreply = false;
+}
+
+static void cmd_log_line(const struct engine_client *c, const char *line, size_t len) {
+    fprintf(stderr, "<%d %.*s\n", c->id, (int)(len > 1024 ? 1024 : len), line);
+}
+
+enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len, size_t *used) {
+    const char *nl = memchr(buf, '\n', len);
+    if (nl == NULL) {
+        /* memcached's rule: a long line that is not a retrieval is garbage */
+        if ((len > PROTO_LINE_MAX && !proto_line_may_be_long(buf, len)) || len > PROTO_GET_LINE_MAX)
+            return ENGINE_CLOSE;
+        return ENGINE_MORE;
+    }
+    size_t n = (size_t)(nl - buf);
+    *used = n + 1;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (__atomic_load_n(&c->w->srv->verbose, __ATOMIC_RELAXED) > 1)
+        cmd_log_line(c, buf, n);
+    struct proto_request req;
+    proto_parse(buf, n, &req);
+    cmd_execute(c, &req);
+    return c->next;
 }

@@ -3,20 +3,16 @@
  */
 #include "server/conn.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "proto/binary.h"
 #include "proto/proto.h"
 #include "proto/udp.h"
-#include "server/binary.h"
-#include "server/cmd.h"
 #include "server/server.h"
+#include "server/transport.h"
 #include "server/worker.h"
 
 enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
@@ -24,8 +20,11 @@ enum conn_state { CONN_PARSE, CONN_NREAD, CONN_SWALLOW, CONN_CLOSING };
 enum conn_transport { CONN_TCP, CONN_UNIX, CONN_UDP };
 
 struct conn {
-    struct conn_head head; /* first: conn.h's accessors read it */
+    struct engine_client cl; /* first: conn_each hands it out as the conn */
     int fd;
+    const struct transport_ops *tp; /* how bytes move (not for UDP) */
+    void *tp_ctx;
+    bool read_wants_write; /* the transport's last read waits for writability */
     struct event *ev;
     short ev_flags;
     enum conn_state state;
@@ -35,17 +34,10 @@ struct conn {
 
     char *rbuf;
     size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
-    size_t line_start;          /* where the command line being run began */
-    char *wbuf;
-    size_t wsize, wstart, wend; /* unsent output is wbuf[wstart, wend) */
 
-    /* a storage command waiting for its value */
-    struct item *item;
-    size_t item_have; /* value bytes read so far */
-    char crlf[2];
+    /* CONN_NREAD: progress through cl.value and its terminator */
+    size_t item_have;
     size_t crlf_have;
-    conn_value_fn value_done; /* the front end's completion */
-    uint64_t swallow; /* bytes still to discard */
 
     /* UDP: the peer and request id of the datagram being answered */
     struct conn_udp *udp;
@@ -59,6 +51,23 @@ struct conn {
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 
+/* The transport's operations, called directly for plain sockets. */
+static inline ssize_t conn_tp_read(struct conn *c, void *buf, size_t n) {
+    if (c->tp == &transport_plain)
+        return transport_plain_read(c->fd, buf, n);
+    return c->tp->read(c->tp_ctx, c->fd, buf, n);
+}
+
+static inline ssize_t conn_tp_write(struct conn *c, const void *buf, size_t n) {
+    if (c->tp == &transport_plain)
+        return transport_plain_write(c->fd, buf, n);
+    return c->tp->write(c->tp_ctx, c->fd, buf, n);
+}
+
+static inline bool conn_tp_pending(struct conn *c) {
+    return c->tp != &transport_plain && c->tp->pending(c->tp_ctx);
+}
+
 struct conn_udp {
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -69,7 +78,7 @@ static void conn_set_events(struct conn *c, short flags) {
     if (c->ev_flags == flags)
         return;
     event_del(c->ev);
-    event_assign(c->ev, c->head.w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
+    event_assign(c->ev, c->cl.w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
     event_add(c->ev, NULL);
     c->ev_flags = flags;
 }
@@ -96,20 +105,20 @@ static void conn_buf_give(struct worker *w, char *buf, size_t size) {
 
 /* Gives both buffers back if nothing is in them (UDP keeps its own). */
 static void conn_buf_idle(struct conn *c) {
-    if (c->transport == CONN_UDP || c->rstart != c->rend || c->wstart != c->wend)
+    if (c->transport == CONN_UDP || c->rstart != c->rend || c->cl.out.start != c->cl.out.end)
         return;
-    conn_buf_give(c->head.w, c->rbuf, c->rsize);
-    conn_buf_give(c->head.w, c->wbuf, c->wsize);
-    c->rbuf = c->wbuf = NULL;
-    c->rsize = c->wsize = 0;
-    c->rstart = c->rend = c->wstart = c->wend = 0;
+    conn_buf_give(c->cl.w, c->rbuf, c->rsize);
+    conn_buf_give(c->cl.w, c->cl.out.buf, c->cl.out.size);
+    c->rbuf = c->cl.out.buf = NULL;
+    c->rsize = c->cl.out.size = 0;
+    c->rstart = c->rend = c->cl.out.start = c->cl.out.end = 0;
 }
 
 /* Gets a buffer into *buf if it has none; false when memory is short. */
 static bool conn_buf_ensure(struct conn *c, char **buf, size_t *size) {
     if (*buf != NULL)
         return true;
-    *buf = conn_buf_take(c->head.w);
+    *buf = conn_buf_take(c->cl.w);
     if (*buf == NULL)
         return false;
     *size = CONN_BUF_INITIAL;
@@ -121,7 +130,14 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     if (c == NULL)
         return NULL;
     c->fd = fd;
-    c->head.w = w;
+    c->tp = &transport_plain;
+    enum engine_proto proto;
+    switch (w->srv->settings->protocol) {
+    case SETTINGS_PROTO_ASCII: proto = ENGINE_PROTO_TEXT; break;
+    case SETTINGS_PROTO_BINARY: proto = ENGINE_PROTO_BINARY; break;
+    default: proto = ENGINE_PROTO_AUTO; break;
+    }
+    engine_client_init(&c->cl, w, fd, proto, ENGINE_OUT_MAX + w->srv->settings->item_size_max);
     c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_on_event, c);
     if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
         if (c->ev)
@@ -131,11 +147,6 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
     }
     c->ev_flags = EV_READ;
     c->transport = is_unix ? CONN_UNIX : CONN_TCP;
-    switch (w->srv->settings->protocol) {
-    case SETTINGS_PROTO_ASCII: c->head.s.proto = CONN_PROTO_TEXT; break;
-    case SETTINGS_PROTO_BINARY: c->head.s.proto = CONN_PROTO_BINARY; break;
-    default: c->head.s.proto = CONN_PROTO_AUTO; break;
-    }
     c->last_cmd = clock_now();
     c->shown_state = "conn_waiting";
     c->listen_name = listen_name;
@@ -162,7 +173,7 @@ struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is
 }
 
 void conn_close(struct conn *c) {
-    struct worker *w = c->head.w;
+    struct worker *w = c->cl.w;
     pthread_mutex_lock(&w->lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -171,19 +182,24 @@ void conn_close(struct conn *c) {
     if (c->next)
         c->next->prev = c->prev;
     pthread_mutex_unlock(&w->lock);
-    if (c->item)
-        store_release(w->srv->store, c->item);
     event_free(c->ev);
     /* a UDP socket is shared by the workers; the server closes it */
     if (c->transport != CONN_UDP) {
-        close(c->fd);
+        c->tp->close(c->tp_ctx, c->fd);
         __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     }
     free(c->udp);
     conn_buf_give(w, c->rbuf, c->rsize);
-    conn_buf_give(w, c->wbuf, c->wsize);
+    conn_buf_give(w, c->cl.out.buf, c->cl.out.size);
+    c->cl.out.buf = NULL;
+    engine_client_free(&c->cl);
     free(c);
     __atomic_sub_fetch(&w->srv->conn_structures, 1, __ATOMIC_RELAXED);
+}
+
+void conn_set_transport(struct conn *c, const struct transport_ops *tp, void *ctx) {
+    c->tp = tp;
+    c->tp_ctx = ctx;
 }
 
 /* The state as `stats conns` shows it, published once per event so that
@@ -201,8 +217,9 @@ static void conn_publish(struct conn *c) {
 
 int conn_id(const struct conn *c) { return c->fd; }
 
-void conn_each(struct worker *w, void (*fn)(void *ctx, const struct conn *c,
-                                              const struct conn_view *v), void *ctx) {
+void conn_each(struct worker *w,
+               void (*fn)(void *ctx, const struct engine_client *c, const struct conn_view *v),
+               void *ctx) {
     pthread_mutex_lock(&w->lock);
     for (struct conn *o = w->conns; o != NULL; o = o->next) {
         /* fields fixed at accept, plus the published state and time */
@@ -213,7 +230,7 @@ void conn_each(struct worker *w, void (*fn)(void *ctx, const struct conn *c,
             .state = __atomic_load_n(&o->shown_state, __ATOMIC_RELAXED),
             .last_cmd = __atomic_load_n(&o->last_cmd, __ATOMIC_RELAXED),
         };
-        fn(ctx, o, &v);
+        fn(ctx, &o->cl, &v);
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -225,7 +242,7 @@ unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->wend == c->wstart &&
+        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->cl.out.end == c->cl.out.start &&
             now - c->last_cmd > timeout) {
             conn_close(c);
             kicked++;
@@ -237,131 +254,30 @@ unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
 
 void conn_trim_idle(struct worker *w, rel_time_t now) {
     for (struct conn *c = w->conns; c != NULL; c = c->next)
-        if ((c->rbuf != NULL || c->wbuf != NULL) && c->state == CONN_PARSE && now - c->last_cmd >= 1)
+        if ((c->rbuf != NULL || c->cl.out.buf != NULL) && c->state == CONN_PARSE && now - c->last_cmd >= 1)
             conn_buf_idle(c);
-}
-
-/* --- the front ends' controls --------------------------------------------- */
-
-void conn_read_value(struct conn *c, struct item *it, bool crlf, conn_value_fn done) {
-    c->value_done = done;
-    c->item = it;
-    c->item_have = 0;
-    c->crlf[0] = '\r'; /* no terminator to read: as if it had come */
-    c->crlf[1] = '\n';
-    c->crlf_have = crlf ? 0 : 2;
-    c->state = CONN_NREAD;
-}
-
-bool conn_reading_value(const struct conn *c) { return c->state == CONN_NREAD; }
-
-struct item *conn_take_value(struct conn *c, bool *crlf_ok) {
-    struct item *it = c->item;
-    c->item = NULL;
-    c->state = CONN_PARSE;
-    *crlf_ok = c->crlf[0] == '\r' && c->crlf[1] == '\n';
-    return it;
-}
-
-void conn_swallow(struct conn *c, uint64_t n) {
-    if (n > 0 && c->state == CONN_PARSE) {
-        c->state = CONN_SWALLOW;
-        c->swallow = n;
-    }
-}
-
-void conn_hang_up(struct conn *c, bool send_pending) {
-    c->close_after_write = send_pending;
-    c->state = CONN_CLOSING;
-}
-
-bool conn_is_closing(const struct conn *c) { return c->state == CONN_CLOSING; }
-
-size_t conn_out_len(const struct conn *c) { return c->wend - c->wstart; }
-char *conn_out_at(struct conn *c, size_t off) { return c->wbuf + c->wstart + off; }
-void conn_out_cut(struct conn *c, size_t len) { c->wend = c->wstart + len; }
-
-/* --- output ---------------------------------------------------------------- */
-
-char *conn_reserve(struct conn *c, size_t n) {
-    if (!conn_buf_ensure(c, &c->wbuf, &c->wsize)) {
-        c->state = CONN_CLOSING;
-        return NULL;
-    }
-    if (c->wstart == c->wend)
-        c->wstart = c->wend = 0;
-    if (c->wsize - c->wend >= n)
-        return c->wbuf + c->wend;
-    if (c->wstart > 0) {
-        memmove(c->wbuf, c->wbuf + c->wstart, c->wend - c->wstart);
-        c->wend -= c->wstart;
-        c->wstart = 0;
-        if (c->wsize - c->wend >= n)
-            return c->wbuf + c->wend;
-    }
-    size_t need = c->wend + n;
-    if (need > CONN_WBUF_MAX + c->head.w->srv->settings->item_size_max) {
-        c->state = CONN_CLOSING; /* more than any reply needs: it pauses at HIGH */
-        return NULL;
-    }
-    size_t size = c->wsize;
-    while (size < need)
-        size *= 2;
-    char *p = realloc(c->wbuf, size);
-    if (p == NULL) {
-        /* out of memory for output: the reply stream is broken */
-        c->state = CONN_CLOSING;
-        return NULL;
-    }
-    c->wbuf = p;
-    c->wsize = size;
-    return c->wbuf + c->wend;
-}
-
-void conn_commit(struct conn *c, size_t n) { c->wend += n; }
-
-void conn_out(struct conn *c, const char *s, size_t n) {
-    char *p = conn_reserve(c, n);
-    if (p == NULL)
-        return;
-    memcpy(p, s, n);
-    c->wend += n;
-}
-
-void conn_reply(struct conn *c, const char *s) {
-    if (c->head.s.noreply)
-        return;
-    size_t n = strlen(s);
-    char *p = conn_reserve(c, n + 2);
-    if (p == NULL)
-        return;
-    memcpy(p, s, n);
-    p[n] = '\r';
-    p[n + 1] = '\n';
-    c->wend += n + 2;
 }
 
 /* Writes what it can.  Returns false when the socket is dead. */
 static bool conn_flush(struct conn *c) {
-    while (c->wend > c->wstart) {
-        ssize_t n = send(c->fd, c->wbuf + c->wstart, c->wend - c->wstart, MSG_NOSIGNAL);
+    while (c->cl.out.end > c->cl.out.start) {
+        ssize_t n = conn_tp_write(c, c->cl.out.buf + c->cl.out.start,
+                                  c->cl.out.end - c->cl.out.start);
         if (n > 0) {
-            c->wstart += (size_t)n;
-            STAT_ADD(c->head.w, bytes_written, (uint64_t)n);
+            c->cl.out.start += (size_t)n;
+            STAT_ADD(c->cl.w, bytes_written, (uint64_t)n);
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        return n == TRANSPORT_AGAIN || n == TRANSPORT_AGAIN_WRITE;
     }
-    c->wstart = c->wend = 0;
+    c->cl.out.start = c->cl.out.end = 0;
     /* Give back memory a big response took, once the connection goes idle
      * (not between the pieces of a streamed multi-get). */
-    if (c->wsize > 64 * CONN_BUF_INITIAL && c->rstart == c->rend) {
-        char *p = realloc(c->wbuf, CONN_BUF_INITIAL);
+    if (c->cl.out.size > 64 * CONN_BUF_INITIAL && c->rstart == c->rend) {
+        char *p = realloc(c->cl.out.buf, CONN_BUF_INITIAL);
         if (p) {
-            c->wbuf = p;
-            c->wsize = CONN_BUF_INITIAL;
+            c->cl.out.buf = p;
+            c->cl.out.size = CONN_BUF_INITIAL;
         }
     }
     return true;
@@ -402,18 +318,15 @@ static bool conn_rbuf_room(struct conn *c) {
 
 /* Bytes read (> 0), 0 at end of stream, -1 when nothing is ready, -2 on error. */
 static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
-    for (;;) {
-        ssize_t r = read(c->fd, dst, n);
-        if (r > 0) {
-            STAT_ADD(c->head.w, bytes_read, (uint64_t)r);
-            return r;
-        }
-        if (r == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    ssize_t r = conn_tp_read(c, dst, n);
+    c->read_wants_write = r == TRANSPORT_AGAIN_WRITE;
+    if (r > 0) {
+        STAT_ADD(c->cl.w, bytes_read, (uint64_t)r);
+        return r;
     }
+    if (r == TRANSPORT_EOF)
+        return 0;
+    return r == TRANSPORT_ERROR ? -2 : -1;
 }
 
 /* Reads more input: into the item when a data block is pending and nothing
@@ -423,9 +336,10 @@ static ssize_t conn_read_into(struct conn *c, char *dst, size_t n) {
 static ssize_t conn_fill(struct conn *c, bool *drained) {
     char *dst;
     size_t want;
-    if (c->state == CONN_NREAD && c->rstart == c->rend && c->item_have < c->item->nbytes) {
-        dst = item_value(c->item) + c->item_have;
-        want = c->item->nbytes - c->item_have;
+    struct item *it = c->cl.value;
+    if (c->state == CONN_NREAD && c->rstart == c->rend && c->item_have < it->nbytes) {
+        dst = item_value(it) + c->item_have;
+        want = it->nbytes - c->item_have;
     } else {
         if (!conn_rbuf_room(c))
             return -2;
@@ -435,7 +349,7 @@ static ssize_t conn_fill(struct conn *c, bool *drained) {
     ssize_t r = conn_read_into(c, dst, want);
     if (r <= 0)
         return r;
-    *drained = (size_t)r < want;
+    *drained = (size_t)r < want && !conn_tp_pending(c);
     if (dst == c->rbuf + c->rend)
         c->rend += (size_t)r;
     else
@@ -443,116 +357,74 @@ static ssize_t conn_fill(struct conn *c, bool *drained) {
     return r;
 }
 
-static void conn_log_line(const struct conn *c, const char *line, size_t len) {
-    fprintf(stderr, "<%d %.*s\n", c->fd, (int)(len > 1024 ? 1024 : len), line);
-}
-
-/* Parses and runs one binary request once its header, extras and key are
- * buffered; the value, if any, is read by CONN_NREAD or CONN_SWALLOW.  A
- * request memcached would hang up on is answered from its header alone. */
-static bool conn_parse_binary(struct conn *c) {
-    const unsigned char *start = (const unsigned char *)c->rbuf + c->rstart;
-    size_t avail = c->rend - c->rstart;
-    if (avail < BIN_HEADER_LEN)
-        return false;
-    struct bin_header h;
-    struct bin_request req;
-    bin_parse_header(start, &h);
-    if (h.magic != BIN_MAGIC_REQ) {
-        if (__atomic_load_n(&c->head.w->srv->verbose, __ATOMIC_RELAXED) > 0)
-            fprintf(stderr, "Invalid magic:  %x\n", h.magic);
-        c->close_after_write = true; /* what was answered before still goes out */
+/* Acts on what the engine said of the request it ran. */
+static inline __attribute__((always_inline)) bool conn_after(struct conn *c,
+                                                            enum engine_result r, size_t used) {
+    c->rstart += used;
+    switch (r) {
+    case ENGINE_MORE: return false;
+    case ENGINE_DONE: break;
+    case ENGINE_NEED_VALUE:
+        c->state = CONN_NREAD;
+        c->item_have = 0;
+        c->crlf_have = c->cl.value_crlf ? 0 : 2;
+        break;
+    case ENGINE_SWALLOW: c->state = CONN_SWALLOW; break;
+    case ENGINE_PAUSED: break; /* the drive loop waits for the output to drain */
+    case ENGINE_CLOSE: c->state = CONN_CLOSING; break;
+    case ENGINE_CLOSE_AFTER_REPLY:
+        c->close_after_write = true;
         c->state = CONN_CLOSING;
-        return true;
+        break;
     }
-    enum bin_check check = bin_check_request(&h, NULL, NULL, &req);
-    size_t need = BIN_HEADER_LEN;
-    if (check == BIN_CHECK_OK || check == BIN_CHECK_UNKNOWN) {
-        need += h.extlen + (size_t)h.keylen; /* at most 24 + 255 + 250 */
-        if (avail < need)
-            return false;
-        req.extras = (const char *)start + BIN_HEADER_LEN;
-        req.key = req.extras + h.extlen;
-    }
-    c->line_start = c->rstart;
-    c->rstart += need;
-    __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-    bin_execute(c, &req, check);
     return true;
 }
 
-/* Parses and runs one command line if a whole one is buffered. */
-static bool conn_parse_text(struct conn *c) {
-    char *start = c->rbuf + c->rstart;
-    size_t avail = c->rend - c->rstart;
-    if (avail == 0)
-        return false;
-    char *nl = memchr(start, '\n', avail);
-    if (nl == NULL) {
-        /* memcached's rule: a long line that is not a retrieval is garbage */
-        if ((avail > PROTO_LINE_MAX && !proto_line_may_be_long(start, avail)) ||
-            avail > PROTO_GET_LINE_MAX) {
-            c->state = CONN_CLOSING;
-            return true;
-        }
-        return false;
-    }
-    size_t len = (size_t)(nl - start);
-    c->line_start = c->rstart;
-    c->rstart += len + 1;
-    if (len > 0 && start[len - 1] == '\r')
-        len--;
-    __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-    if (__atomic_load_n(&c->head.w->srv->verbose, __ATOMIC_RELAXED) > 1)
-        conn_log_line(c, start, len);
-    struct proto_request req;
-    proto_parse(start, len, &req);
-    cmd_execute(c, &req);
-    return true;
-}
-
-/* The first byte of a connection (or of each datagram) picks the front end
- * when -B auto is in force. */
+/* Runs one request if a whole one is buffered. */
 static inline __attribute__((always_inline)) bool conn_parse_one(struct conn *c) {
+    size_t used;
     if (c->rend == c->rstart)
         return false;
-    if (c->head.s.proto == CONN_PROTO_AUTO) {
-        c->head.s.proto = (unsigned char)c->rbuf[c->rstart] == BIN_MAGIC_REQ ? CONN_PROTO_BINARY
-                                                                       : CONN_PROTO_TEXT;
-    }
-    return c->head.s.proto == CONN_PROTO_BINARY ? conn_parse_binary(c) : conn_parse_text(c);
+    if (c->cl.out.buf == NULL)
+        conn_buf_ensure(c, &c->cl.out.buf, &c->cl.out.size); /* else the engine mallocs */
+    enum engine_result r = engine_run(&c->cl, c->rbuf + c->rstart, c->rend - c->rstart, &used);
+    if (r != ENGINE_MORE)
+        __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
+    return conn_after(c, r, used);
 }
 
-void conn_rerun_line(struct conn *c) { c->rstart = c->line_start; }
-
+/* Fills the value of a store, then its terminator, then lets the engine
+ * finish the command. */
 static bool conn_nread(struct conn *c) {
+    struct item *it = c->cl.value;
     size_t avail = c->rend - c->rstart;
-    size_t need = c->item->nbytes - c->item_have;
+    size_t need = it->nbytes - c->item_have;
     if (need > 0) {
         size_t n = avail < need ? avail : need;
         if (n == 0)
             return false;
-        memcpy(item_value(c->item) + c->item_have, c->rbuf + c->rstart, n);
+        memcpy(item_value(it) + c->item_have, c->rbuf + c->rstart, n);
         c->item_have += n;
         c->rstart += n;
         return true;
     }
     while (c->crlf_have < 2 && c->rstart < c->rend)
-        c->crlf[c->crlf_have++] = c->rbuf[c->rstart++];
+        c->cl.value_end[c->crlf_have++] = c->rbuf[c->rstart++];
     if (c->crlf_have < 2)
         return false;
-    c->value_done(c);
+    c->state = CONN_PARSE;
+    conn_after(c, engine_value_done(&c->cl), 0);
     return true;
 }
 
 static bool conn_step_swallow(struct conn *c) {
     size_t avail = c->rend - c->rstart;
-    size_t n = avail < c->swallow ? avail : (size_t)c->swallow;
+    size_t n = avail < c->cl.swallow ? avail : (size_t)c->cl.swallow;
     c->rstart += n;
-    c->swallow -= n;
-    if (c->swallow == 0)
+    c->cl.swallow -= n;
+    if (c->cl.swallow == 0)
         c->state = CONN_PARSE;
-    return n > 0 || c->swallow == 0;
+    return n > 0 || c->cl.swallow == 0;
 }
 
 /* Inlined into both drivers: it sits on every request's path. */
@@ -567,7 +439,7 @@ static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
 
 /* Runs the connection as far as input and output allow. */
 static void conn_drive(struct conn *c) {
-    struct worker *w = c->head.w;
+    struct worker *w = c->cl.w;
     int reqs = 0;
     bool yield = false, drained = false;
 
@@ -576,14 +448,14 @@ static void conn_drive(struct conn *c) {
         return;
     }
     while (c->state != CONN_CLOSING && !w->stopping) {
-        if (c->wend - c->wstart > CONN_WBUF_HIGH) {
+        if (c->cl.out.end - c->cl.out.start > ENGINE_OUT_HIGH) {
             /* Write what the socket takes; wait for the client to read
              * only if the output is still backed up after that. */
             if (!conn_flush(c)) {
                 conn_close(c);
                 return;
             }
-            if (c->wend - c->wstart > CONN_WBUF_HIGH)
+            if (c->cl.out.end - c->cl.out.start > ENGINE_OUT_HIGH)
                 break;
         }
         if (c->state == CONN_PARSE && reqs >= w->srv->settings->reqs_per_event) {
@@ -614,13 +486,13 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
-    bool pending = c->wend > c->wstart;
+    bool pending = c->cl.out.end > c->cl.out.start;
     if (!pending && (c->eof || c->state == CONN_CLOSING)) {
         conn_close(c);
         return;
     }
     conn_publish(c);
-    conn_set_events(c, pending ? EV_WRITE : EV_READ);
+    conn_set_events(c, pending || c->read_wants_write ? EV_WRITE : EV_READ);
     if (yield && !pending) {
         STAT_INCR(w, conn_yields);
         event_active(c->ev, EV_READ, 0);
@@ -651,50 +523,51 @@ struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name) {
 /* Sends the reply in wbuf as numbered datagrams.  UDP may lose any of them
  * anyway, so a socket that cannot take one drops the rest of the reply. */
 static void conn_udp_send(struct conn *c) {
-    size_t len = c->wend - c->wstart;
+    size_t len = c->cl.out.end - c->cl.out.start;
     unsigned total = udp_datagram_count(len);
     unsigned char hdr[UDP_HEADER_LEN];
     for (unsigned seq = 0; seq < total; seq++) {
         size_t off = (size_t)seq * UDP_DATA_MAX;
         size_t n = len - off < UDP_DATA_MAX ? len - off : UDP_DATA_MAX;
-        struct iovec iov[2] = {{hdr, sizeof(hdr)}, {c->wbuf + c->wstart + off, n}};
+        struct iovec iov[2] = {{hdr, sizeof(hdr)}, {c->cl.out.buf + c->cl.out.start + off, n}};
         struct msghdr msg = {.msg_name = &c->udp->peer, .msg_namelen = c->udp->peer_len,
                              .msg_iov = iov, .msg_iovlen = 2};
         udp_format_frame(hdr, c->udp->request_id, (uint16_t)seq, (uint16_t)total);
         ssize_t r = sendmsg(c->fd, &msg, MSG_DONTWAIT);
         if (r < 0) {
-            STAT_ADD(c->head.w, udp_dropped, total - seq);
+            STAT_ADD(c->cl.w, udp_dropped, total - seq);
             break;
         }
-        STAT_ADD(c->head.w, bytes_written, (uint64_t)r);
-        STAT_INCR(c->head.w, udp_sent);
+        STAT_ADD(c->cl.w, bytes_written, (uint64_t)r);
+        STAT_INCR(c->cl.w, udp_sent);
     }
     if (len > 0 && total == 0)
-        STAT_INCR(c->head.w, udp_dropped);
+        STAT_INCR(c->cl.w, udp_dropped);
 }
 
 /* Forgets whatever the last datagram left half done. */
 static void conn_udp_reset(struct conn *c) {
-    if (c->item != NULL)
-        store_release(c->head.w->srv->store, c->item);
-    c->item = NULL;
+    if (c->cl.value != NULL)
+        store_release(c->cl.w->srv->store, c->cl.value);
+    c->cl.value = NULL;
+    c->cl.out.failed = false;
     c->state = CONN_PARSE;
-    c->head.s.proto = CONN_PROTO_AUTO;
+    c->cl.s.proto = ENGINE_PROTO_AUTO;
     c->close_after_write = false;
-    c->head.s.noreply = false;
-    c->head.s.resume = 0;
-    c->swallow = 0;
+    c->cl.s.noreply = false;
+    c->cl.s.resume = 0;
+    c->cl.swallow = 0;
     c->rstart = c->rend = 0;
-    c->wstart = c->wend = 0;
+    c->cl.out.start = c->cl.out.end = 0;
 }
 
 /* One datagram: its commands run to the end (a multi-get that pauses at
- * CONN_WBUF_HIGH simply goes on), then the reply goes out whole.  A reply
+ * ENGINE_OUT_HIGH simply goes on), then the reply goes out whole.  A reply
  * cut short by an error other than a deliberate hang-up is not sent. */
 static void conn_udp_one(struct conn *c, size_t len) {
     if (!udp_parse_frame((unsigned char *)c->rbuf, len, &c->udp->request_id))
         return;
-    STAT_INCR(c->head.w, udp_received);
+    STAT_INCR(c->cl.w, udp_received);
     c->rstart = UDP_HEADER_LEN;
     c->rend = len;
     while (c->state != CONN_CLOSING && conn_step(c))
@@ -707,13 +580,13 @@ static void conn_udp_one(struct conn *c, size_t len) {
 /* Reads datagrams until the socket is empty (other workers share it) or a
  * batch is done, so one busy socket cannot hold the worker forever. */
 static void conn_drive_udp(struct conn *c) {
-    for (int i = 0; i < c->head.w->srv->settings->reqs_per_event && !c->head.w->stopping; i++) {
+    for (int i = 0; i < c->cl.w->srv->settings->reqs_per_event && !c->cl.w->stopping; i++) {
         c->udp->peer_len = sizeof(c->udp->peer);
         ssize_t r = recvfrom(c->fd, c->rbuf, c->rsize, MSG_DONTWAIT,
                              (struct sockaddr *)&c->udp->peer, &c->udp->peer_len);
         if (r < 0)
             break;
-        STAT_ADD(c->head.w, bytes_read, (uint64_t)r);
+        STAT_ADD(c->cl.w, bytes_read, (uint64_t)r);
         __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
         conn_udp_one(c, (size_t)r);
     }

@@ -10,7 +10,7 @@
  *
  * Quiet mode (q) drops the nominal reply only: EN for mg, HD for ms, md and
  * ma.  Errors are always sent.  An ms stashes what its reply needs in the
- * connection (meta_ret, meta_flags) while its data block is read.
+ * session (meta_ret, meta_flags) while its data block is read.
  */
 #include "server/meta.h"
 
@@ -24,6 +24,8 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
+static void meta_complete_nread(struct engine_client *c);
+
 /* Longest reply line: code, size, 19 flags with numbers, a base64 key. */
 #define META_LINE_MAX 2048
 
@@ -32,7 +34,7 @@ enum meta_conn_bits {
     META_CONN_KEY_BINARY = 4, /* b: the key is shown base64-encoded */
 };
 
-static struct store *meta_store(struct conn *c) { return conn_worker(c)->srv->store; }
+static struct store *meta_store(struct engine_client *c) { return engine_worker(c)->srv->store; }
 
 /* --- reply pieces ---------------------------------------------------------- */
 
@@ -83,13 +85,13 @@ static char *meta_put_crlf(char *p) {
 }
 
 /* Sends a finished line unless quiet mode drops it. */
-static void meta_send(struct conn *c, const char *line, size_t n, bool drop) {
+static void meta_send(struct engine_client *c, const char *line, size_t n, bool drop) {
     if (!drop)
-        conn_out(c, line, n);
+        engine_out(c, line, n);
 }
 
 /* "<code>" with the O and k flags only: misses and failures. */
-static void meta_send_status(struct conn *c, const struct meta_request *m, const char *code,
+static void meta_send_status(struct engine_client *c, const struct meta_request *m, const char *code,
                              bool drop) {
     char line[META_LINE_MAX];
     char *p = line;
@@ -108,15 +110,15 @@ static void meta_send_status(struct conn *c, const struct meta_request *m, const
 /* --- mg ---------------------------------------------------------------------- */
 
 struct meta_get_ctx {
-    struct conn *c;
+    struct engine_client *c;
     const struct meta_request *m;
-    const struct store_mget_opts *o;
+    const struct store_fetch_opts *o;
     rel_time_t now;
 };
 
 /* The flags of a hit, left to right. */
 static char *meta_get_flags(char *p, const struct meta_get_ctx *g, const struct item *it,
-                            const struct store_mget_info *in) {
+                            const struct store_fetch_info *in) {
     const struct meta_request *m = g->m;
     rel_time_t exp = in->exptime_before;
     for (unsigned i = 0; i < m->nflags; i++) {
@@ -147,13 +149,13 @@ static char *meta_get_flags(char *p, const struct meta_get_ctx *g, const struct 
     return p;
 }
 
-/* store_mget_fn: the reply line and value, copied under the shard lock. */
-static void meta_emit_get(void *arg, const struct item *it, const struct store_mget_info *in) {
+/* store_fetch_fn: the reply line and value, copied under the shard lock. */
+static void meta_emit_get(void *arg, const struct item *it, const struct store_fetch_info *in) {
     struct meta_get_ctx *g = arg;
-    struct conn *c = g->c;
+    struct engine_client *c = g->c;
     if (g->m->opaque_too_long)
         return; /* the caller answers the error */
-    char *line = conn_reserve(c, META_LINE_MAX + it->nbytes + 2);
+    char *line = engine_reserve(c, META_LINE_MAX + it->nbytes + 2);
     if (line == NULL)
         return;
     char *p = line;
@@ -170,11 +172,11 @@ static void meta_emit_get(void *arg, const struct item *it, const struct store_m
         memcpy(p, item_cvalue(it), it->nbytes);
         p = meta_put_crlf(p + it->nbytes);
     }
-    conn_commit(c, (size_t)(p - line));
+    engine_commit(c, (size_t)(p - line));
 }
 
-static void meta_get(struct conn *c, const struct meta_request *m) {
-    struct store_mget_opts o = {
+static void meta_get(struct engine_client *c, const struct meta_request *m) {
+    struct store_fetch_opts o = {
         .no_bump = m->no_bump,
         .touch = meta_has(m, 'T'),
         .exptime = clock_exptime(m->exptime),
@@ -184,15 +186,17 @@ static void meta_get(struct conn *c, const struct meta_request *m) {
         .recache = meta_has(m, 'R'),
         .recache_time = clock_exptime(m->recache_time),
         .recache_after_touch = meta_after(m, 'R', 'T'),
+        .tokens = true,
+        .touch_miss_is_get_miss = true,
     };
     struct meta_get_ctx g = {c, m, &o, clock_now()};
-    enum store_status st = store_mget(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
+    enum store_status st = store_get(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
     if (st == STORE_OK && o.touch)
-        STAT_INCR(conn_worker(c), cmd_touch);
+        STAT_INCR(engine_worker(c), cmd_touch);
     else
-        STAT_INCR(conn_worker(c), cmd_get);
+        STAT_INCR(engine_worker(c), cmd_get);
     if (m->opaque_too_long)
-        conn_reply(c, "CLIENT_ERROR opaque token too long");
+        engine_reply(c, "CLIENT_ERROR opaque token too long");
     else if (st != STORE_OK)
         meta_send_status(c, m, "EN", m->quiet);
 }
@@ -224,7 +228,7 @@ static enum store_mode meta_set_mode(const struct meta_request *m, uint64_t *cas
 
 /* Remembers the reply flags (O, k, c in request order) for after the data
  * block: 'O' <len> <bytes>, 'k', 'c'. */
-static void meta_set_stash(struct conn_session *c, const struct meta_request *m) {
+static void meta_set_stash(struct engine_session *c, const struct meta_request *m) {
     size_t n = 0;
     for (unsigned i = 0; i < m->nflags; i++) {
         const struct proto_token *t = &m->flags[i];
@@ -240,7 +244,7 @@ static void meta_set_stash(struct conn_session *c, const struct meta_request *m)
     c->meta_ret_len = n;
 }
 
-static void meta_set(struct conn *c, const struct meta_request *m) {
+static void meta_set(struct engine_client *c, const struct meta_request *m) {
     /* memcached drops the old value whatever the mode */
     struct item *it =
         cmd_alloc_value(c, m->key, m->nkey, m->client_flags, m->exptime, m->vlen, true);
@@ -248,12 +252,12 @@ static void meta_set(struct conn *c, const struct meta_request *m) {
         return;
     if (m->key_binary)
         item_bits_set(it, ITEM_KEY_BINARY);
-    struct conn_session *ss = conn_session(c);
+    struct engine_session *ss = engine_session(c);
     meta_set_stash(ss, m);
     ss->meta_flags = (m->quiet ? META_CONN_QUIET : 0) |
                      (m->key_binary ? META_CONN_KEY_BINARY : 0);
     ss->cmd = (int)meta_set_mode(m, &ss->cas_in);
-    conn_read_value(c, it, true, meta_complete_nread);
+    engine_read_value(c, it, true, meta_complete_nread);
 }
 
 
@@ -266,16 +270,16 @@ static const char *meta_set_code(enum store_status st) {
     }
 }
 
-void meta_complete_nread(struct conn *c) {
-    struct conn_session *ss = conn_session(c);
+static void meta_complete_nread(struct engine_client *c) {
+    struct engine_session *ss = engine_session(c);
     bool crlf_ok;
-    struct item *it = conn_take_value(c, &crlf_ok);
+    struct item *it = engine_take_value(c, &crlf_ok);
     uint32_t bits = ss->meta_flags;
     ss->meta_flags = 0;
-    STAT_INCR(conn_worker(c), cmd_set);
+    STAT_INCR(engine_worker(c), cmd_set);
     if (!crlf_ok) {
         store_release(meta_store(c), it);
-        conn_reply(c, "CLIENT_ERROR bad data chunk");
+        engine_reply(c, "CLIENT_ERROR bad data chunk");
         return;
     }
     char key[PROTO_KEY_MAX];
@@ -306,7 +310,7 @@ void meta_complete_nread(struct conn *c) {
 
 /* --- md, ma ------------------------------------------------------------------ */
 
-static void meta_delete(struct conn *c, const struct meta_request *m) {
+static void meta_delete(struct engine_client *c, const struct meta_request *m) {
     struct store_mdelete_opts o = {
         .has_cas = m->has_cas,
         .cas = m->cas,
@@ -342,7 +346,7 @@ static char *meta_arith_flags(char *p, const struct meta_request *m,
     return p;
 }
 
-static void meta_arith_reply(struct conn *c, const struct meta_request *m,
+static void meta_arith_reply(struct engine_client *c, const struct meta_request *m,
                              const struct store_marith_opts *o,
                              const struct store_marith_result *r) {
     char digits[24];
@@ -366,7 +370,7 @@ static void meta_arith_reply(struct conn *c, const struct meta_request *m,
     meta_send(c, line, (size_t)(p - line), m->quiet && !r->created);
 }
 
-static void meta_arith(struct conn *c, const struct meta_request *m) {
+static void meta_arith(struct engine_client *c, const struct meta_request *m) {
     struct store_marith_opts o = {
         .incr = m->mode != 'D' && m->mode != '-',
         .delta = m->delta,
@@ -382,7 +386,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m) {
     enum store_status st = store_marith(meta_store(c), m->key, m->nkey, &o, &r);
     /* memcached checks the opaque while writing, after the change is made */
     if (m->opaque_too_long && (st == STORE_OK || st == STORE_NOT_FOUND || st == STORE_EXISTS)) {
-        conn_reply(c, "CLIENT_ERROR opaque token too long");
+        engine_reply(c, "CLIENT_ERROR opaque token too long");
         return;
     }
     switch (st) {
@@ -390,10 +394,10 @@ static void meta_arith(struct conn *c, const struct meta_request *m) {
     case STORE_NOT_FOUND: meta_send_status(c, m, "NF", false); break;
     case STORE_EXISTS: meta_send_status(c, m, "EX", false); break;
     case STORE_NON_NUMERIC:
-        conn_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        engine_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
         break;
-    case STORE_NOT_STORED: conn_reply(c, "SERVER_ERROR Out of memory allocating new item"); break;
-    default: conn_reply(c, "SERVER_ERROR out of memory"); break;
+    case STORE_NOT_STORED: engine_reply(c, "SERVER_ERROR Out of memory allocating new item"); break;
+    default: engine_reply(c, "SERVER_ERROR out of memory"); break;
     }
 }
 
@@ -402,7 +406,7 @@ static void meta_arith(struct conn *c, const struct meta_request *m) {
 /* store_emit_fn: memcached's debug line.  exp is now minus the expiry time,
  * so negative for a live item, as memcached prints it. */
 static void meta_emit_debug(void *arg, const struct item *it) {
-    struct conn *c = arg;
+    struct engine_client *c = arg;
     rel_time_t now = clock_now();
     char line[META_LINE_MAX];
     char *p = line;
@@ -420,27 +424,27 @@ static void meta_emit_debug(void *arg, const struct item *it) {
                   (unsigned long long)store_item_cas(meta_store(c), it),
                   (item_bits(it) & ITEM_FETCHED) ? "yes" : "no", (unsigned)it->clsid,
                   item_total(it->nkey, it->nbytes));
-    conn_out(c, line, (size_t)(p - line));
+    engine_out(c, line, (size_t)(p - line));
 }
 
-static void meta_debug(struct conn *c, const struct meta_request *m) {
+static void meta_debug(struct engine_client *c, const struct meta_request *m) {
     if (store_peek(meta_store(c), m->key, m->nkey, meta_emit_debug, c) != STORE_OK)
-        conn_out(c, "EN\r\n", 4);
-    STAT_INCR(conn_worker(c), cmd_meta); /* memcached 1.6.18 counts only me here */
+        engine_out(c, "EN\r\n", 4);
+    STAT_INCR(engine_worker(c), cmd_meta); /* memcached 1.6.18 counts only me here */
 }
 
 /* --- dispatch ---------------------------------------------------------------- */
 
-void meta_execute(struct conn *c, struct proto_request *req) {
+void meta_execute(struct engine_client *c, struct proto_request *req) {
     struct meta_request m;
-    conn_session(c)->noreply = false; /* meta has q instead, and errors always show */
+    engine_session(c)->noreply = false; /* meta has q instead, and errors always show */
     switch (meta_parse(req, &m)) {
     case META_ERROR_SWALLOW:
-        conn_swallow(c, (uint64_t)m.vlen + 2);
-        conn_reply(c, m.error);
+        engine_swallow(c, (uint64_t)m.vlen + 2);
+        engine_reply(c, m.error);
         return;
     case META_ERROR:
-        conn_reply(c, m.error);
+        engine_reply(c, m.error);
         return;
     default:
         break;
@@ -451,6 +455,6 @@ void meta_execute(struct conn *c, struct proto_request *req) {
     case META_DELETE: meta_delete(c, &m); break;
     case META_ARITH: meta_arith(c, &m); break;
     case META_DEBUG: meta_debug(c, &m); break;
-    default: conn_out(c, "MN\r\n", 4); break;
+    default: engine_out(c, "MN\r\n", 4); break;
     }
 }

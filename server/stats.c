@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/binary.h"
+#include "server/conn.h"
 #include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
@@ -41,34 +42,34 @@ static size_t detail_count;
 
 /* --- output helpers ---------------------------------------------------------- */
 
-static void stats_line(struct conn *c, const char *name, const char *fmt, ...)
+static void stats_line(struct engine_client *c, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void stats_line(struct conn *c, const char *name, const char *fmt, ...) {
+static void stats_line(struct engine_client *c, const char *name, const char *fmt, ...) {
     char val[160];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(val, sizeof(val), fmt, ap);
     va_end(ap);
-    if (conn_session(c)->proto == CONN_PROTO_BINARY) {
+    if (engine_session(c)->proto == ENGINE_PROTO_BINARY) {
         bin_stat_packet(c, name, strlen(name), val, strlen(val));
         return;
     }
-    char *p = conn_reserve(c, strlen(name) + strlen(val) + 9);
+    char *p = engine_reserve(c, strlen(name) + strlen(val) + 9);
     if (p == NULL)
         return;
-    conn_commit(c, (size_t)sprintf(p, "STAT %s %s\r\n", name, val));
+    engine_commit(c, (size_t)sprintf(p, "STAT %s %s\r\n", name, val));
 }
 
-static void stats_u64(struct conn *c, const char *name, uint64_t v) {
+static void stats_u64(struct engine_client *c, const char *name, uint64_t v) {
     stats_line(c, name, "%" PRIu64, v);
 }
 
-static void stats_end(struct conn *c) {
-    if (conn_session(c)->proto == CONN_PROTO_BINARY)
+static void stats_end(struct engine_client *c) {
+    if (engine_session(c)->proto == ENGINE_PROTO_BINARY)
         bin_stat_packet(c, NULL, 0, NULL, 0);
     else
-        conn_out(c, "END\r\n", 5);
+        engine_out(c, "END\r\n", 5);
 }
 
 /* --- general stats ----------------------------------------------------------- */
@@ -92,8 +93,8 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
     }
 }
 
-static void stats_general(struct conn *c) {
-    struct server *srv = conn_worker(c)->srv;
+static void stats_general(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
     struct worker_stats ws;
     struct store_stats ss;
     struct rusage ru;
@@ -166,14 +167,14 @@ static void stats_general(struct conn *c) {
     stats_end(c);
 }
 
-static void stats_settings(struct conn *c) {
-    const struct settings *st = conn_worker(c)->srv->settings;
-    stats_u64(c, "maxbytes", slab_limit(store_slabs(conn_worker(c)->srv->store)));
+static void stats_settings(struct engine_client *c) {
+    const struct settings *st = engine_worker(c)->srv->settings;
+    stats_u64(c, "maxbytes", slab_limit(store_slabs(engine_worker(c)->srv->store)));
     stats_u64(c, "maxconns", (uint64_t)st->maxconns);
     stats_u64(c, "tcpport", (uint64_t)st->port);
     stats_u64(c, "udpport", (uint64_t)st->udp_port);
     stats_line(c, "inter", "%s", st->nlisten > 0 ? st->listen[0] : "NULL");
-    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&conn_worker(c)->srv->verbose, __ATOMIC_RELAXED));
+    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&engine_worker(c)->srv->verbose, __ATOMIC_RELAXED));
     stats_line(c, "evictions", "%s", st->evict ? "on" : "off");
     stats_line(c, "domain_socket", "%s", st->socket_path ? st->socket_path : "NULL");
     stats_line(c, "umask", "%o", st->socket_mask);
@@ -184,7 +185,7 @@ static void stats_settings(struct conn *c) {
     stats_u64(c, "num_threads_per_udp", (uint64_t)st->threads);
     stats_line(c, "stat_key_prefix", "%c", STATS_DETAIL_DELIM);
     stats_line(c, "detail_enabled", "%s",
-               __atomic_load_n(&conn_worker(c)->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
+               __atomic_load_n(&engine_worker(c)->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
     stats_u64(c, "reqs_per_event", (uint64_t)st->reqs_per_event);
     stats_line(c, "cas_enabled", "%s", st->use_cas ? "yes" : "no");
     stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
@@ -205,15 +206,15 @@ static void stats_settings(struct conn *c) {
 
 /* --- per-class stats --------------------------------------------------------- */
 
-static void stats_class_line(struct conn *c, const char *group, unsigned cls, const char *name,
+static void stats_class_line(struct engine_client *c, const char *group, unsigned cls, const char *name,
                              uint64_t v) {
     char key[64];
     snprintf(key, sizeof(key), "%s%u:%s", group, cls, name);
     stats_u64(c, key, v);
 }
 
-static void stats_items(struct conn *c) {
-    struct slabs *sl = store_slabs(conn_worker(c)->srv->store);
+static void stats_items(struct engine_client *c) {
+    struct slabs *sl = store_slabs(engine_worker(c)->srv->store);
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
         slab_class_stats(sl, i, &cs);
@@ -232,8 +233,8 @@ static void stats_items(struct conn *c) {
     stats_end(c);
 }
 
-static void stats_slabs(struct conn *c) {
-    struct slabs *sl = store_slabs(conn_worker(c)->srv->store);
+static void stats_slabs(struct engine_client *c) {
+    struct slabs *sl = store_slabs(engine_worker(c)->srv->store);
     unsigned active = 0;
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
@@ -255,12 +256,12 @@ static void stats_slabs(struct conn *c) {
 }
 
 struct stats_conns_ctx {
-    struct conn *c; /* the one asking */
+    struct engine_client *c; /* the one asking */
     rel_time_t now;
 };
 
 /* conn_each callback: one connection, as its worker last published it. */
-static void stats_conn_one(void *arg, const struct conn *o, const struct conn_view *v) {
+static void stats_conn_one(void *arg, const struct engine_client *o, const struct conn_view *v) {
     struct stats_conns_ctx *x = arg;
     char key[48];
     snprintf(key, sizeof(key), "%d:addr", v->fd);
@@ -274,13 +275,13 @@ static void stats_conn_one(void *arg, const struct conn *o, const struct conn_vi
 }
 
 /* memcached's item-size histogram is off unless enabled; Larder has none. */
-static void stats_sizes(struct conn *c) {
+static void stats_sizes(struct engine_client *c) {
     stats_line(c, "sizes_status", "disabled");
     stats_end(c);
 }
 
-static void stats_conns(struct conn *c) {
-    struct server *srv = conn_worker(c)->srv;
+static void stats_conns(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
     rel_time_t now = clock_now();
     char key[48];
     for (int i = 0; i < srv->nlisteners; i++) {
@@ -295,8 +296,8 @@ static void stats_conns(struct conn *c) {
     stats_end(c);
 }
 
-static void stats_reset(struct conn *c) {
-    struct server *srv = conn_worker(c)->srv;
+static void stats_reset(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
     store_stats_reset(srv->store);
     for (int i = 0; i < srv->nworkers; i++)
         worker_stats_reset(&srv->workers[i]);
@@ -307,10 +308,10 @@ static void stats_reset(struct conn *c) {
         free(detail_tab[i].prefix);
     detail_count = 0;
     pthread_mutex_unlock(&detail_lock);
-    if (conn_session(c)->proto == CONN_PROTO_BINARY)
+    if (engine_session(c)->proto == ENGINE_PROTO_BINARY)
         stats_end(c); /* a binary reset answers with the terminator alone */
     else
-        conn_reply(c, "RESET");
+        engine_reply(c, "RESET");
 }
 
 /* --- stats detail ------------------------------------------------------------ */
@@ -365,14 +366,14 @@ void stats_detail_delete(struct server *srv, const char *key, size_t nkey) {
 }
 
 /* One "PREFIX ..." line per prefix, into the output. */
-static void stats_detail_dump(struct conn *c) {
+static void stats_detail_dump(struct engine_client *c) {
     pthread_mutex_lock(&detail_lock);
     for (size_t i = 0; i < detail_count; i++) {
         const struct detail_entry *e = &detail_tab[i];
-        char *p = conn_reserve(c, e->len + 128);
+        char *p = engine_reserve(c, e->len + 128);
         if (p == NULL)
             break;
-        conn_commit(c, (size_t)sprintf(p, "PREFIX %s get %" PRIu64 " hit %" PRIu64 " set %" PRIu64
+        engine_commit(c, (size_t)sprintf(p, "PREFIX %s get %" PRIu64 " hit %" PRIu64 " set %" PRIu64
                                           " del %" PRIu64 "\r\n",
                                        e->prefix, e->get, e->hit, e->set, e->del));
     }
@@ -382,34 +383,34 @@ static void stats_detail_dump(struct conn *c) {
 /* memcached's binary dump: the text dump, END included, as the value of one
  * stat named "detailed".  It is formatted past the reply's place in the
  * output and moved into a packet there (at most STATS_DETAIL_MAX lines). */
-static void stats_detail_dump_binary(struct conn *c) {
-    size_t mark = conn_out_len(c); /* an offset: reserving may move the buffer */
+static void stats_detail_dump_binary(struct engine_client *c) {
+    size_t mark = engine_out_len(c); /* an offset: reserving may move the buffer */
     stats_detail_dump(c);
-    conn_out(c, "END\r\n", 5);
-    if (conn_is_closing(c))
+    engine_out(c, "END\r\n", 5);
+    if (engine_is_closing(c))
         return;
-    size_t n = conn_out_len(c) - mark;
+    size_t n = engine_out_len(c) - mark;
     char *text = malloc(n);
     if (text == NULL) {
-        conn_hang_up(c, false);
+        engine_hang_up(c, false);
         return;
     }
-    memcpy(text, conn_out_at(c, mark), n);
-    conn_out_cut(c, mark);
+    memcpy(text, engine_out_at(c, mark), n);
+    engine_out_cut(c, mark);
     bin_stat_packet(c, "detailed", 8, text, n);
     free(text);
 }
 
-static void stats_detail(struct conn *c, const struct proto_request *req) {
-    struct server *srv = conn_worker(c)->srv;
+static void stats_detail(struct engine_client *c, const struct proto_request *req) {
+    struct server *srv = engine_worker(c)->srv;
     const struct proto_token *arg = req->ntok > 2 ? &req->tok[2] : NULL;
     if (arg != NULL && (proto_tok_is(arg, "on") || proto_tok_is(arg, "off"))) {
         __atomic_store_n(&srv->detail_enabled, proto_tok_is(arg, "on"), __ATOMIC_RELAXED);
-        conn_reply(c, "OK");
+        engine_reply(c, "OK");
         return;
     }
     if (arg == NULL || !proto_tok_is(arg, "dump")) {
-        conn_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        engine_reply(c, "CLIENT_ERROR usage: stats detail on|off|dump");
         return;
     }
     stats_detail_dump(c);
@@ -422,7 +423,7 @@ static void stats_detail(struct conn *c, const struct proto_request *req) {
 #define STATS_CACHEDUMP_MAX (2u << 20)
 
 struct dump_ctx {
-    struct conn *c;
+    struct engine_client *c;
     unsigned cls;       /* 0: every class */
     unsigned limit, seen;
     size_t start;       /* output length when the dump began (cachedump) */
@@ -453,79 +454,79 @@ static size_t stats_uri_encode(char *dst, const char *src, size_t n) {
 static void stats_dump_one(void *arg, const struct item *it) {
     struct dump_ctx *d = arg;
     if ((d->cls != 0 && it->clsid != d->cls) || (d->limit != 0 && d->seen >= d->limit) ||
-        conn_is_closing(d->c))
+        engine_is_closing(d->c))
         return;
-    if (!d->meta && conn_out_len(d->c) - d->start > STATS_CACHEDUMP_MAX)
+    if (!d->meta && engine_out_len(d->c) - d->start > STATS_CACHEDUMP_MAX)
         return;
     d->seen++;
-    char *p = conn_reserve(d->c, 3 * ITEM_KEY_MAX + 160);
+    char *p = engine_reserve(d->c, 3 * ITEM_KEY_MAX + 160);
     if (p == NULL)
         return;
     char key[3 * ITEM_KEY_MAX + 1];
     if (d->meta) {
         stats_uri_encode(key, item_ckey(it), it->nkey);
         long exp = it->exptime == CLOCK_NEVER ? -1 : (long)stats_unix_time(it->exptime);
-        conn_commit(d->c, (size_t)sprintf(p, "key=%s exp=%ld la=%ld cas=%" PRIu64
+        engine_commit(d->c, (size_t)sprintf(p, "key=%s exp=%ld la=%ld cas=%" PRIu64
                                              " fetch=%s cls=%u size=%zu\r\n",
                                           key, exp, (long)stats_unix_time(item_atime(it)),
-                                          store_item_cas(conn_worker(d->c)->srv->store, it),
+                                          store_item_cas(engine_worker(d->c)->srv->store, it),
                                           (item_bits(it) & ITEM_FETCHED) ? "yes" : "no",
                                           (unsigned)it->clsid, item_total(it->nkey, it->nbytes)));
     } else {
         long exp = it->exptime == CLOCK_NEVER ? 0 : (long)stats_unix_time(it->exptime);
-        conn_commit(d->c, (size_t)sprintf(p, "ITEM %.*s [%u b; %ld s]\r\n", (int)it->nkey,
+        engine_commit(d->c, (size_t)sprintf(p, "ITEM %.*s [%u b; %ld s]\r\n", (int)it->nkey,
                                           item_ckey(it), it->nbytes, exp));
     }
 }
 
-static void stats_cachedump(struct conn *c, const struct proto_request *req) {
+static void stats_cachedump(struct engine_client *c, const struct proto_request *req) {
     uint64_t cls, limit;
-    if (!conn_worker(c)->srv->settings->dump_enabled) {
-        conn_reply(c, "CLIENT_ERROR stats cachedump not allowed");
+    if (!engine_worker(c)->srv->settings->dump_enabled) {
+        engine_reply(c, "CLIENT_ERROR stats cachedump not allowed");
         return;
     }
     if (req->ntok < 4) {
-        conn_reply(c, "CLIENT_ERROR bad command line");
+        engine_reply(c, "CLIENT_ERROR bad command line");
         return;
     }
     if (!proto_parse_u64(&req->tok[2], &cls) || !proto_parse_u64(&req->tok[3], &limit) ||
         limit > UINT32_MAX) {
-        conn_reply(c, "CLIENT_ERROR bad command line format");
+        engine_reply(c, "CLIENT_ERROR bad command line format");
         return;
     }
     if (cls >= SLAB_CLASS_MAX + 1) {
-        conn_reply(c, "CLIENT_ERROR Illegal slab id");
+        engine_reply(c, "CLIENT_ERROR Illegal slab id");
         return;
     }
     struct dump_ctx d = {.c = c, .cls = (unsigned)cls, .limit = (unsigned)limit,
-                         .start = conn_out_len(c)};
+                         .start = engine_out_len(c)};
     if (cls != 0)
-        store_walk(conn_worker(c)->srv->store, 0, stats_dump_one, &d);
+        store_walk(engine_worker(c)->srv->store, 0, stats_dump_one, &d);
     stats_end(c);
 }
 
 /* Streams: one store part at a time, pausing (like a multi-get) while the
  * client reads, so a dump of any cache fits in bounded output. */
-void stats_metadump(struct conn *c, const struct proto_token *which) {
+void stats_metadump(struct engine_client *c, const struct proto_token *which) {
     struct dump_ctx d = {.c = c, .meta = true};
     uint64_t cls = 0;
     if (!proto_tok_is(which, "all")) {
         if (!proto_parse_u64(which, &cls) || cls == 0 ||
-            cls > slab_class_count(store_slabs(conn_worker(c)->srv->store))) {
-            conn_reply(c, "BADCLASS invalid class id");
+            cls > slab_class_count(store_slabs(engine_worker(c)->srv->store))) {
+            engine_reply(c, "BADCLASS invalid class id");
             return;
         }
     }
     d.cls = (unsigned)cls;
     unsigned parts = store_walk_parts();
-    struct conn_session *ss = conn_session(c);
+    struct engine_session *ss = engine_session(c);
     for (unsigned part = (unsigned)ss->resume; part < parts; part++) {
-        store_walk_part(conn_worker(c)->srv->store, part, stats_dump_one, &d);
-        if (conn_is_closing(c))
+        store_walk_part(engine_worker(c)->srv->store, part, stats_dump_one, &d);
+        if (engine_is_closing(c))
             return;
-        if (conn_out_len(c) > CONN_WBUF_HIGH && part + 1 < parts) {
+        if (engine_out_len(c) > ENGINE_OUT_HIGH && part + 1 < parts) {
             ss->resume = part + 1;
-            conn_rerun_line(c);
+            engine_pause(c);
             return;
         }
     }
@@ -535,7 +536,7 @@ void stats_metadump(struct conn *c, const struct proto_token *which) {
 
 /* --- dispatch ---------------------------------------------------------------- */
 
-void stats_command(struct conn *c, const struct proto_request *req) {
+void stats_command(struct engine_client *c, const struct proto_request *req) {
     if (req->ntok == 1) {
         stats_general(c);
         return;
@@ -558,7 +559,7 @@ void stats_command(struct conn *c, const struct proto_request *req) {
     else if (proto_tok_is(sub, "cachedump"))
         stats_cachedump(c, req);
     else
-        conn_reply(c, "ERROR");
+        engine_reply(c, "ERROR");
 }
 
 /* memcached's binary STAT: the key names the group, compared by prefix as
@@ -568,8 +569,8 @@ static bool stats_key_is(const char *key, size_t nkey, const char *word) {
     return nkey >= n && memcmp(key, word, n) == 0;
 }
 
-bool stats_binary(struct conn *c, const char *key, size_t nkey) {
-    struct server *srv = conn_worker(c)->srv;
+bool stats_binary(struct engine_client *c, const char *key, size_t nkey) {
+    struct server *srv = engine_worker(c)->srv;
     if (nkey == 0) {
         stats_general(c);
     } else if (stats_key_is(key, nkey, "reset")) {

@@ -11,18 +11,18 @@
 #include <stddef.h>
 
 #include "proto/proto.h"
-#include "server/conn.h"
+#include "server/engine.h"
 #include "server/server.h"
 
 /* Answers "stats [sub ...]". */
-void stats_command(struct conn *c, const struct proto_request *req);
+void stats_command(struct engine_client *c, const struct proto_request *req);
 
 /* Answers a binary STAT request for group key[0, nkey) ("" for the
  * general figures); false when there is no such group. */
-bool stats_binary(struct conn *c, const char *key, size_t nkey);
+bool stats_binary(struct engine_client *c, const char *key, size_t nkey);
 
 /* Answers "lru_crawler metadump <all|ids>": one line per live item. */
-void stats_metadump(struct conn *c, const struct proto_token *which);
+void stats_metadump(struct engine_client *c, const struct proto_token *which);
 
 /* Per-prefix counters, recorded only while `stats detail on` is in force. */
 void stats_detail_get(struct server *srv, const char *key, size_t nkey, bool hit);

@@ -432,41 +432,11 @@ static void store_bump(struct item *it, rel_time_t now) {
         item_set_atime(it, now);
 }
 
-enum store_status store_get(struct store *s, const char *key, size_t nkey,
-                            const struct store_fetch_opts *opts, store_emit_fn emit, void *ctx) {
-    uint64_t h = hash_key(&s->seed, key, nkey);
-    struct shard *sh = store_shard(s, h);
-    rel_time_t now = clock_now();
-    enum item_life life;
-
-    pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
-    bool touch = opts != NULL && opts->touch;
-    if (pp == NULL) {
-        /* get-and-touch counts as a touch only, as in memcached */
-        sh->c.get_misses += !touch;
-        sh->c.get_expired += !touch && life == ITEM_EXPIRED_NOW;
-        sh->c.get_flushed += !touch && life == ITEM_FLUSHED_NOW;
-        sh->c.touch_misses += touch;
-        pthread_mutex_unlock(&sh->lock);
-        return STORE_NOT_FOUND;
-    }
-    struct item *it = *pp;
-    sh->c.get_hits += !touch;
-    if (touch) {
-        it->exptime = opts->exptime;
-        sh->c.touch_hits++;
-    }
-    if (opts == NULL || !opts->no_bump)
-        store_bump(it, now);
-    emit(ctx, it);
-    pthread_mutex_unlock(&sh->lock);
-    return STORE_OK;
-}
-
-static void store_emit_nothing(void *ctx, const struct item *it) {
+static void store_emit_nothing(void *ctx, const struct item *it,
+                               const struct store_fetch_info *info) {
     (void)ctx;
     (void)it;
+    (void)info;
 }
 
 /* touch is gat without the value: the same path and counters. */
@@ -800,8 +770,8 @@ static void meta_set_exptime(struct item *it, bool created, bool touch, rel_time
  * creator, R wins when the item expires before the given time, a stale item
  * is won by the first reader, and only one client wins until the item is
  * replaced or invalidated again. */
-static void mget_tokens(const struct store_mget_opts *o, struct item *it,
-                        struct store_mget_info *in) {
+static void mget_tokens(const struct store_fetch_opts *o, struct item *it,
+                        struct store_fetch_info *in) {
     uint8_t bits = item_bits(it);
     in->token_sent = bits & ITEM_TOKEN;
     in->stale = bits & ITEM_STALE;
@@ -817,32 +787,42 @@ static void mget_tokens(const struct store_mget_opts *o, struct item *it,
         item_bits_set(it, ITEM_TOKEN);
 }
 
-enum store_status store_mget(struct store *s, const char *key, size_t nkey,
-                             const struct store_mget_opts *o, store_mget_fn emit, void *ctx) {
+static const struct store_fetch_opts store_plain_get;
+
+enum store_status store_get(struct store *s, const char *key, size_t nkey,
+                            const struct store_fetch_opts *o, store_fetch_fn emit, void *ctx) {
     uint64_t h = hash_key(&s->seed, key, nkey);
     struct shard *sh = store_shard(s, h);
     rel_time_t now = clock_now();
     enum item_life life;
-    struct store_mget_info in = {0};
+    struct store_fetch_info in = {0};
 
+    if (o == NULL)
+        o = &store_plain_get;
     pthread_mutex_lock(&sh->lock);
     struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     struct item *it = pp ? *pp : NULL;
     if (it == NULL && o->vivify)
         it = shard_create(s, sh, h, key, nkey, "", 0, now);
     if (it == NULL) {
-        sh->c.get_misses++;
-        sh->c.get_expired += life == ITEM_EXPIRED_NOW;
-        sh->c.get_flushed += life == ITEM_FLUSHED_NOW;
+        bool as_get = !o->touch || o->touch_miss_is_get_miss;
+        sh->c.get_misses += as_get;
+        sh->c.get_expired += as_get && life == ITEM_EXPIRED_NOW;
+        sh->c.get_flushed += as_get && life == ITEM_FLUSHED_NOW;
+        sh->c.touch_misses += !as_get;
         pthread_mutex_unlock(&sh->lock);
         return STORE_NOT_FOUND;
     }
     in.created = pp == NULL;
-    in.exptime_before = in.created ? CLOCK_NEVER : it->exptime;
-    in.atime_before = item_atime(it);
-    in.fetched_before = item_bits(it) & ITEM_FETCHED;
-    mget_tokens(o, it, &in);
-    meta_set_exptime(it, in.created, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);
+    if (o->tokens) {
+        /* meta: what the reply flags report is read before this access */
+        in.exptime_before = in.created ? CLOCK_NEVER : it->exptime;
+        in.atime_before = item_atime(it);
+        in.fetched_before = item_bits(it) & ITEM_FETCHED;
+        mget_tokens(o, it, &in);
+    }
+    if (o->touch || in.created)
+        meta_set_exptime(it, in.created, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);
     if (o->touch)
         sh->c.touch_hits++;
     else

@@ -68,15 +68,42 @@ struct store_stats {
     uint64_t limit_maxbytes, total_malloced, slabs_moved;
 };
 
-/* Options for a fetch: gat's touch, meta's "do not bump". */
+/* A fetch: get, gets, gat, touch (classic and binary) and mg (meta) are
+ * this one operation with options.  Where a request gives both T and N, the
+ * one given last sets a created item's exptime (memcached applies meta flags
+ * left to right): `vivify_last` says which. */
 struct store_fetch_opts {
-    bool touch;
-    rel_time_t exptime; /* new relative expiry when touch */
-    bool no_bump;
+    bool no_bump;             /* u: leave atime and the fetched bit alone */
+    bool touch;               /* gat, touch, T: set a new exptime */
+    rel_time_t exptime;       /* ... this one */
+    bool vivify;              /* N: create an empty item on a miss */
+    rel_time_t vivify_exptime;
+    bool vivify_last;         /* N came after T */
+    bool tokens;              /* meta: fill the info (below) and hand out recache
+                                 rights (W, X, Z); classic fetches do neither */
+    bool recache;             /* R: win when the item expires before recache_time */
+    rel_time_t recache_time;
+    bool recache_after_touch; /* T came before R: R compares with T's exptime */
+    /* The counting rule: a touching fetch that misses counts as a touch
+     * miss (classic gat and touch), or as a get miss when this is set (mg
+     * with T), as memcached counts them. */
+    bool touch_miss_is_get_miss;
+};
+
+/* What the fetch saw, for meta's reply flags. */
+struct store_fetch_info {
+    rel_time_t exptime_before; /* CLOCK_NEVER for a created item */
+    rel_time_t atime_before;   /* h and l report the state before this access */
+    bool fetched_before;
+    bool created;    /* N made the item: its value is empty */
+    bool token_sent; /* Z: another client already won (before this request) */
+    bool stale;      /* X */
+    bool won;        /* W: this client won; ITEM_TOKEN is now set */
 };
 
 /* Called under the shard lock with the item found: copy out, do not keep. */
 typedef void (*store_emit_fn)(void *ctx, const struct item *it);
+typedef void (*store_fetch_fn)(void *ctx, const struct item *it, const struct store_fetch_info *info);
 
 struct store;
 
@@ -98,8 +125,13 @@ void store_release(struct store *s, struct item *it);
 enum store_status store_link(struct store *s, struct item *it, enum store_mode mode,
                              uint64_t cas_in, uint64_t *cas_out);
 
+/* STORE_OK after emit ran (found, or created by vivify), else
+ * STORE_NOT_FOUND.  opts may be NULL: a plain get.  Counts a get hit or miss,
+ * or a touch hit (a created item counts as a hit) or miss, see
+ * touch_miss_is_get_miss. */
 enum store_status store_get(struct store *s, const char *key, size_t nkey,
-                            const struct store_fetch_opts *opts, store_emit_fn emit, void *ctx);
+                            const struct store_fetch_opts *opts, store_fetch_fn emit, void *ctx);
+/* touch: a fetch with touch and no value. */
 enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime);
 /* Classic and binary delete: cas_in 0 deletes whatever is there. */
 enum store_status store_delete(struct store *s, const char *key, size_t nkey, uint64_t cas_in);
@@ -145,42 +177,7 @@ void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx
  * The meta commands (server/meta.c) read and change item state the classic
  * ones never touch: the stale-while-revalidate bits ITEM_STALE and
  * ITEM_TOKEN, and metadata read before the access updates it.  Each call
- * does its whole read-modify-write under one shard lock.  Where a request
- * gives both T and N, the one given last sets a created item's exptime
- * (memcached applies flags left to right): `vivify_last` says which. */
-
-/* mg: a fetch that may touch (T), create an empty item on a miss (N), and
- * hand out the right to recache (R, or a stale item). */
-struct store_mget_opts {
-    bool no_bump;             /* u: leave atime and the fetched bit alone */
-    bool touch;               /* T */
-    rel_time_t exptime;
-    bool vivify;              /* N */
-    rel_time_t vivify_exptime;
-    bool vivify_last;         /* N came after T */
-    bool recache;             /* R: win when the item expires before recache_time */
-    rel_time_t recache_time;
-    bool recache_after_touch; /* T came before R: R compares with T's exptime */
-};
-
-/* What the fetch saw, for the reply flags. */
-struct store_mget_info {
-    rel_time_t exptime_before; /* CLOCK_NEVER for a created item */
-    rel_time_t atime_before;   /* h and l report the state before this access */
-    bool fetched_before;
-    bool created;    /* N made the item: its value is empty */
-    bool token_sent; /* Z: another client already won (before this request) */
-    bool stale;      /* X */
-    bool won;        /* W: this client won; ITEM_TOKEN is now set */
-};
-
-typedef void (*store_mget_fn)(void *ctx, const struct item *it, const struct store_mget_info *info);
-
-/* STORE_OK after emit ran (found or created), else STORE_NOT_FOUND.  Counts
- * as memcached: a touch hit or a get hit (created counts as a hit), or a
- * get miss. */
-enum store_status store_mget(struct store *s, const char *key, size_t nkey,
-                             const struct store_mget_opts *o, store_mget_fn emit, void *ctx);
+ * does its whole read-modify-write under one shard lock; mg is store_get. */
 
 /* md: delete, or with `invalidate` keep the item marked stale with a new cas
  * and no win token (and a new exptime when new_ttl).  With has_cas only an

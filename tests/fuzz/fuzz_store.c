@@ -153,8 +153,9 @@ struct fetched {
     uint64_t cas;
 };
 
-static void fetch_emit(void *ctx, const struct item *it) {
+static void fetch_emit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
     struct fetched *f = ctx;
+    (void)in;
     f->hit = true;
     f->n = it->nbytes;
     f->value = malloc(f->n ? f->n : 1);

@@ -89,7 +89,9 @@ struct t_got {
     const struct store *s;
 };
 
-static inline void t_got_emit(void *ctx, const struct item *it) {
+static inline void t_got_emit(void *ctx, const struct item *it,
+                              const struct store_fetch_info *in) {
+    (void)in;
     struct t_got *g = ctx;
     size_t n = it->nbytes < T_VALUE_MAX ? it->nbytes : T_VALUE_MAX;
     g->found = true;

@@ -36,7 +36,8 @@ struct copy {
     uint64_t cas;
 };
 
-static void copy_emit(void *ctx, const struct item *it) {
+static void copy_emit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
     struct copy *c = ctx;
     size_t n = it->nbytes < BUF_MAX ? it->nbytes : BUF_MAX;
     memcpy(c->val, item_cvalue(it), n);

@@ -1,0 +1,162 @@
+/*
+ * engine: the seam between connections and commands.
+ *
+ * A connection (conn.c: TCP, unix socket or UDP) owns bytes; the engine owns
+ * meaning.  The connection hands engine_run() its unparsed input; a front
+ * end (cmd.c for classic text and, through it, meta.c; binary.c for the
+ * binary protocol) parses one request, runs it against the store, writes
+ * the reply into the client's output, and engine_run() returns what the
+ * connection must do next.  The connection never looks inside a request and
+ * the front ends never see a socket, so the fuzzers and unit tests run the
+ * very same code with a client that has no connection at all.
+ *
+ * A request that needs more than its command line (the value of a store)
+ * returns ENGINE_NEED_VALUE: the connection reads the value into
+ * c->value, then calls engine_value_done().  A request that found the
+ * output backed up (a long multi-get, a dump) returns ENGINE_PAUSED
+ * without consuming its line, and is run again, from where c->s.resume
+ * says it stopped, once the client has read.
+ *
+ * Output is one growable buffer per client (struct engine_out), as Redis's
+ * addReply writes into a client: front ends reserve, write and commit.
+ */
+#ifndef LARDER_ENGINE_H
+#define LARDER_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/item.h"
+
+struct worker;
+
+#define ENGINE_OUT_INITIAL 4096
+/* Past this much unsent output a connection stops running requests, and a
+ * multi-get or dump pauses between keys, so output holds at most this plus
+ * one value: a client that asks for much and reads slowly cannot make the
+ * server grow. */
+#define ENGINE_OUT_HIGH (1u << 20)
+/* Output is never let grow past this plus the largest item: room for a
+ * paused reply's last step (one value, or one shard's worth of a dump). */
+#define ENGINE_OUT_MAX ((size_t)16 << 20)
+
+enum engine_result {
+    ENGINE_MORE,       /* no whole request is buffered yet: read more */
+    ENGINE_DONE,       /* one request ran; *used bytes of input were its own */
+    ENGINE_NEED_VALUE, /* read c->value's bytes, then call engine_value_done */
+    ENGINE_SWALLOW,    /* discard the next c->swallow bytes of input */
+    ENGINE_PAUSED,     /* output backed up: run the same input again later */
+    ENGINE_CLOSE,      /* hang up now, without sending what is queued */
+    ENGINE_CLOSE_AFTER_REPLY, /* send what is queued, then hang up */
+};
+
+/* Which front end parses a client's input.  ENGINE_PROTO_AUTO decides on
+ * the first byte (0x80 is binary), as memcached's -B auto does; a UDP
+ * client decides again on every datagram. */
+enum engine_proto { ENGINE_PROTO_AUTO, ENGINE_PROTO_TEXT, ENGINE_PROTO_BINARY };
+
+/* What the front ends keep about the request being run. */
+struct engine_session {
+    enum engine_proto proto;
+    bool noreply;
+    /* a multi-get or key dump that paused: how far it got (bytes of the key
+     * list, or store walk parts) */
+    size_t resume;
+    /* a storage command waiting for its value */
+    int cmd; /* enum store_mode */
+    uint64_t cas_in;
+    /* binary: the request being answered */
+    uint8_t bin_op;
+    bool bin_quiet;
+    uint32_t bin_opaque;
+    /* meta: opaque and flags of a pending ms (see meta.c) */
+    char meta_ret[256];
+    size_t meta_ret_len;
+    uint32_t meta_flags;
+};
+
+/* Unsent output is buf[start, end).  `failed` is set when it could not grow
+ * (past max, or out of memory): the reply stream is broken, the client is
+ * hung up on. */
+struct engine_out {
+    char *buf;
+    size_t size, start, end, max;
+    bool failed;
+};
+
+struct engine_client;
+typedef void (*engine_value_fn)(struct engine_client *c);
+
+struct engine_client {
+    struct worker *w; /* counters, the server, the store */
+    int id;           /* what logs and `stats conns` call it: the socket */
+    struct engine_session s;
+    struct engine_out out;
+    /* ENGINE_NEED_VALUE: the item to fill, whether "\r\n" follows it, and
+     * the two bytes that came after it (the reader writes them) */
+    struct item *value;
+    bool value_crlf;
+    char value_end[2];
+    engine_value_fn value_done;
+    uint64_t swallow; /* ENGINE_SWALLOW: bytes to discard */
+    enum engine_result next; /* what the request asked for, so far */
+};
+
+/* Sets up a client of worker w whose output may grow to out_max bytes. */
+void engine_client_init(struct engine_client *c, struct worker *w, int id, enum engine_proto proto,
+                        size_t out_max);
+/* Frees what the client holds (its output buffer, a value being read). */
+void engine_client_free(struct engine_client *c);
+
+/* Runs at most one request from buf[0, len); *used gets the bytes it took. */
+enum engine_result engine_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+/* The value of ENGINE_NEED_VALUE and its terminator are in: finish the store. */
+enum engine_result engine_value_done(struct engine_client *c);
+
+static inline struct worker *engine_worker(const struct engine_client *c) { return c->w; }
+static inline struct engine_session *engine_session(struct engine_client *c) { return &c->s; }
+static inline int engine_client_id(const struct engine_client *c) { return c->id; }
+
+/* --- output (front ends) -----------------------------------------------------
+ * Reserve space, write into it, commit what was used.  NULL when the buffer
+ * cannot grow: the client is then closing and the caller stops. */
+char *engine_reserve(struct engine_client *c, size_t n);
+static inline void engine_commit(struct engine_client *c, size_t n) { c->out.end += n; }
+void engine_out(struct engine_client *c, const char *s, size_t n);
+/* Appends s and "\r\n" unless the session's command is noreply. */
+void engine_reply(struct engine_client *c, const char *s);
+/* Unsent output: its length, a pointer at offset off, and cutting it back to
+ * len bytes (a reply that turned into an error). */
+static inline size_t engine_out_len(const struct engine_client *c) {
+    return c->out.end - c->out.start;
+}
+static inline char *engine_out_at(struct engine_client *c, size_t off) {
+    return c->out.buf + c->out.start + off;
+}
+static inline void engine_out_cut(struct engine_client *c, size_t len) {
+    c->out.end = c->out.start + len;
+}
+
+/* --- what the request asks of the connection (front ends) ------------------ */
+/* Reads a storage command's value into `it`, then calls `done`; `crlf` says
+ * whether "\r\n" follows the value (text) or not (binary). */
+void engine_read_value(struct engine_client *c, struct item *it, bool crlf, engine_value_fn done);
+static inline bool engine_reading_value(const struct engine_client *c) {
+    return c->next == ENGINE_NEED_VALUE;
+}
+/* In `done`: takes the item back; *crlf_ok is false when the bytes after the
+ * value were not "\r\n". */
+struct item *engine_take_value(struct engine_client *c, bool *crlf_ok);
+/* Discards the next n bytes of input (the value of a refused store). */
+void engine_swallow(struct engine_client *c, uint64_t n);
+/* Hangs up, after sending what is queued when send_pending. */
+void engine_hang_up(struct engine_client *c, bool send_pending);
+static inline bool engine_is_closing(const struct engine_client *c) {
+    return c->out.failed || c->next == ENGINE_CLOSE || c->next == ENGINE_CLOSE_AFTER_REPLY;
+}
+/* Leaves the request unconsumed, to run again once the output has drained
+ * (a multi-get or dump that paused, see session resume). */
+static inline void engine_pause(struct engine_client *c) { c->next = ENGINE_PAUSED; }
+
+#endif

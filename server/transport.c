@@ -1,0 +1,34 @@
+/*
+ * transport: plain sockets; see transport.h.
+ */
+#include "server/transport.h"
+
+#include <unistd.h>
+
+static ssize_t plain_read(void *ctx, int fd, void *buf, size_t n) {
+    (void)ctx;
+    return transport_plain_read(fd, buf, n);
+}
+
+static ssize_t plain_write(void *ctx, int fd, const void *buf, size_t n) {
+    (void)ctx;
+    return transport_plain_write(fd, buf, n);
+}
+
+static bool plain_pending(void *ctx) {
+    (void)ctx;
+    return false;
+}
+
+static void plain_close(void *ctx, int fd) {
+    (void)ctx;
+    close(fd);
+}
+
+const struct transport_ops transport_plain = {
+    .name = "plain",
+    .read = plain_read,
+    .write = plain_write,
+    .pending = plain_pending,
+    .close = plain_close,
+};

@@ -1,0 +1,69 @@
+/*
+ * transport: how a stream connection moves bytes, behind one small table
+ * of operations, so that conn.c is the same for every kind of socket.
+ *
+ * Plain TCP and unix sockets share transport_plain.  A transport that keeps
+ * bytes of its own (TLS decrypts a whole record while the caller may have
+ * asked for less) must say so in `pending`: a short read means "the socket
+ * is drained" only when the transport holds nothing either, as Redis's
+ * connection type has it.
+ *
+ * Results of read and write: bytes moved (> 0), TRANSPORT_EOF from read at
+ * the end of the stream, TRANSPORT_AGAIN when nothing can move until the
+ * socket is readable (read) or writable (write), TRANSPORT_AGAIN_WRITE when
+ * a read must wait for the socket to be writable (a TLS renegotiation),
+ * TRANSPORT_ERROR when the connection is dead.
+ */
+#ifndef LARDER_TRANSPORT_H
+#define LARDER_TRANSPORT_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define TRANSPORT_EOF 0
+#define TRANSPORT_AGAIN (-1)
+#define TRANSPORT_ERROR (-2)
+#define TRANSPORT_AGAIN_WRITE (-3)
+
+struct transport_ops {
+    const char *name;
+    ssize_t (*read)(void *ctx, int fd, void *buf, size_t n);
+    ssize_t (*write)(void *ctx, int fd, const void *buf, size_t n);
+    /* bytes already received that the kernel no longer shows */
+    bool (*pending)(void *ctx);
+    /* frees ctx and closes fd */
+    void (*close)(void *ctx, int fd);
+};
+
+extern const struct transport_ops transport_plain;
+
+/* transport_plain's read and write, inline: conn.c calls them directly when
+ * the connection is plain, so the common case costs no indirect call. */
+static inline ssize_t transport_plain_result(ssize_t r) {
+    if (r >= 0)
+        return r;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? TRANSPORT_AGAIN : TRANSPORT_ERROR;
+}
+
+static inline ssize_t transport_plain_read(int fd, void *buf, size_t n) {
+    ssize_t r;
+    do
+        r = read(fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    return transport_plain_result(r);
+}
+
+static inline ssize_t transport_plain_write(int fd, const void *buf, size_t n) {
+    ssize_t r;
+    do
+        r = send(fd, buf, n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    /* a send of n > 0 bytes never returns 0; treat it as "try later" */
+    return r == 0 ? TRANSPORT_AGAIN : transport_plain_result(r);
+}
+
+#endif
