@@ -51,6 +51,7 @@ enum proto_cmd {
     PROTO_CMD_CACHE_MEMLIMIT,
     PROTO_CMD_LRU_CRAWLER,
     PROTO_CMD_MISBEHAVE,
+    PROTO_CMD_REFRESH_CERTS, /* -Z: reload the certificates */
     PROTO_CMD_META, /* mg ms md ma mn me: see meta.h */
     /* an HTTP request line: what a web page makes a browser send to a cache
      * on localhost; hang up without a byte, as memcached does */

@@ -348,7 +348,7 @@ enum auth_result auth_check(struct auth *a, const struct sockaddr *addr, const c
     a->stats.cmds++;
     if (throttled) {
         struct auth_addr *s = auth_slot(a, key, now_ms);
-        if (now_ms < s->until_ms) {
+        if (now_ms + AUTH_SLACK_MS < s->until_ms) {
             *delay_ms = (unsigned)(s->until_ms - now_ms);
             a->stats.errors++;
             a->stats.throttled++;
@@ -356,6 +356,10 @@ enum auth_result auth_check(struct auth *a, const struct sockaddr *addr, const c
             pthread_mutex_unlock(&a->lock);
             return AUTH_FAIL;
         }
+        /* an address that has failed gets one check at a time: the
+         * others that arrive meanwhile wait as if this one failed */
+        if (s->fails > 0)
+            s->until_ms = now_ms + auth_delay_for(s->fails + 1);
     }
     pthread_mutex_unlock(&a->lock);
 

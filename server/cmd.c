@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "server/meta.h"
+#include "server/tls.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -246,6 +247,19 @@ static void cmd_memlimit(struct engine_client *c, const struct proto_request *re
     }
 }
 
+/* memcached's replies: OK, or why the new files were refused (the
+ * certificates in use stay). */
+static void cmd_refresh_certs(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
+    char err[1024];
+    if (srv->tls == NULL)
+        engine_reply(c, "Error TLS not enabled");
+    else if (tls_server_refresh(srv->tls, err, sizeof(err)))
+        engine_reply(c, "OK");
+    else
+        engine_reply(c, err);
+}
+
 static void cmd_lru_crawler(struct engine_client *c, const struct proto_request *req) {
     const struct settings *st = engine_worker(c)->srv->settings;
     if (req->ntok == 3 && proto_tok_is(&req->tok[1], "crawl")) {
@@ -305,6 +319,7 @@ static void cmd_execute(struct engine_client *c, struct proto_request *req) {
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
     case PROTO_CMD_LRU_CRAWLER: cmd_lru_crawler(c, req); break;
+    case PROTO_CMD_REFRESH_CERTS: cmd_refresh_certs(c); break;
     case PROTO_CMD_META: meta_execute(c, req); break;
     case PROTO_CMD_HANGUP:
         /* nothing more from this connection runs, and nothing is sent */

@@ -10,6 +10,8 @@
 #include "proto/binary.h"
 #include "server/binary.h"
 #include "server/cmd.h"
+#include "server/login.h"
+#include "server/sasl.h"
 #include "server/server.h"
 
 void engine_client_init(struct engine_client *c, struct worker *w, int id, enum engine_proto proto,
@@ -20,12 +22,15 @@ void engine_client_init(struct engine_client *c, struct worker *w, int id, enum 
     c->s.proto = proto;
     c->out.max = out_max;
     c->next = ENGINE_DONE;
+    c->s.authed = w == NULL || (w->srv->auth == NULL && !w->srv->settings->sasl);
 }
 
 void engine_client_free(struct engine_client *c) {
     if (c->value != NULL)
         store_release(c->w->srv->store, c->value);
     c->value = NULL;
+    sasl_srv_free(c->s.sasl);
+    c->s.sasl = NULL;
     free(c->out.buf);
     c->out.buf = NULL;
 }
@@ -37,8 +42,13 @@ enum engine_result engine_run(struct engine_client *c, const char *buf, size_t l
     if (c->s.proto == ENGINE_PROTO_AUTO)
         c->s.proto = (unsigned char)buf[0] == BIN_MAGIC_REQ ? ENGINE_PROTO_BINARY : ENGINE_PROTO_TEXT;
     c->next = ENGINE_DONE;
-    enum engine_result r =
-        c->s.proto == ENGINE_PROTO_BINARY ? bin_run(c, buf, len, used) : cmd_run(c, buf, len, used);
+    enum engine_result r;
+    if (c->s.proto == ENGINE_PROTO_BINARY)
+        r = bin_run(c, buf, len, used);
+    else if (!c->s.authed)
+        r = login_run(c, buf, len, used); /* -Y: nothing else until then */
+    else
+        r = cmd_run(c, buf, len, used);
     if (r == ENGINE_PAUSED)
         *used = 0;
     if (c->out.failed)

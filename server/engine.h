@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "storage/item.h"
 
 struct worker;
@@ -49,6 +51,7 @@ enum engine_result {
     ENGINE_PAUSED,     /* output backed up: run the same input again later */
     ENGINE_CLOSE,      /* hang up now, without sending what is queued */
     ENGINE_CLOSE_AFTER_REPLY, /* send what is queued, then hang up */
+    ENGINE_HOLD,       /* a failed login: send and read nothing for c->hold_ms */
 };
 
 /* Which front end parses a client's input.  ENGINE_PROTO_AUTO decides on
@@ -74,6 +77,13 @@ struct engine_session {
     char meta_ret[256];
     size_t meta_ret_len;
     uint32_t meta_flags;
+    /* -Y / -S: whether the client has logged in (true when neither is on) */
+    bool authed;
+    /* -S: the SASL exchange, and the mechanism of a SASL_AUTH whose data
+     * is being read */
+    struct sasl_srv *sasl;
+    char sasl_mech[33];
+    uint8_t sasl_mechlen;
 };
 
 /* Unsent output is buf[start, end).  `failed` is set when it could not grow
@@ -101,6 +111,10 @@ struct engine_client {
     engine_value_fn value_done;
     uint64_t swallow; /* ENGINE_SWALLOW: bytes to discard */
     enum engine_result next; /* what the request asked for, so far */
+    unsigned hold_ms;        /* ENGINE_HOLD: how long */
+    /* the client's address (AF_UNSPEC when none: unix, tests), for the
+     * login failure brake */
+    struct sockaddr_storage peer;
 };
 
 /* Sets up a client of worker w whose output may grow to out_max bytes. */
@@ -154,6 +168,14 @@ void engine_swallow(struct engine_client *c, uint64_t n);
 void engine_hang_up(struct engine_client *c, bool send_pending);
 static inline bool engine_is_closing(const struct engine_client *c) {
     return c->out.failed || c->next == ENGINE_CLOSE || c->next == ENGINE_CLOSE_AFTER_REPLY;
+}
+/* A failed login: its reply, already queued, goes out after ms (the
+ * connection parks on a timer; the worker serves others meanwhile). */
+static inline void engine_hold(struct engine_client *c, unsigned ms) {
+    if (ms > 0) {
+        c->hold_ms = ms;
+        c->next = ENGINE_HOLD;
+    }
 }
 /* Leaves the request unconsumed, to run again once the output has drained
  * (a multi-get or dump that paused, see session resume). */

@@ -7,6 +7,7 @@
  */
 #include "server/sasl.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct sasl_srv {
 };
 
 static int sasl_verbose;
+static _Atomic uint64_t sasl_cmds, sasl_errors; /* stats */
 static char sasl_hostname[256];
 static struct auth *sasl_pwdb; /* $MEMCACHED_SASL_PWDB, or NULL */
 
@@ -170,6 +172,8 @@ static enum sasl_srv_status sasl_srv_result(struct sasl_srv *s, int rc, const ch
     *outlen = result ? len : 0;
     if (sasl_verbose)
         fprintf(stderr, "sasl result code:  %d\n", rc);
+    if (rc != SASL_CONTINUE)
+        atomic_fetch_add_explicit(&sasl_cmds, 1, memory_order_relaxed);
     if (rc == SASL_OK) {
         s->authenticated = true;
         s->started = false;
@@ -178,7 +182,13 @@ static enum sasl_srv_status sasl_srv_result(struct sasl_srv *s, int rc, const ch
     if (rc == SASL_CONTINUE)
         return SASL_SRV_CONTINUE;
     s->started = false;
+    atomic_fetch_add_explicit(&sasl_errors, 1, memory_order_relaxed);
     return SASL_SRV_FAIL;
+}
+
+void sasl_srv_stats(uint64_t *cmds, uint64_t *errors) {
+    *cmds = atomic_load_explicit(&sasl_cmds, memory_order_relaxed);
+    *errors = atomic_load_explicit(&sasl_errors, memory_order_relaxed);
 }
 
 enum sasl_srv_status sasl_srv_start(struct sasl_srv *s, const char *mech, size_t mechlen,
@@ -208,6 +218,9 @@ enum sasl_srv_status sasl_srv_step(struct sasl_srv *s, const char *in, size_t in
     if (!s->started || inlen > UINT32_MAX) {
         if (sasl_verbose)
             fprintf(stderr, "SASL_STEP called but sasl_server_start not called\n");
+        /* counted as a failed exchange, as memcached counts it */
+        atomic_fetch_add_explicit(&sasl_cmds, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sasl_errors, 1, memory_order_relaxed);
         return SASL_SRV_FAIL;
     }
     const char *result = NULL;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sasl_srv;
 
@@ -50,6 +51,10 @@ enum sasl_srv_status sasl_srv_start(struct sasl_srv *s, const char *mech, size_t
 /* SASL_STEP: the next round; SASL_SRV_FAIL when no exchange was started. */
 enum sasl_srv_status sasl_srv_step(struct sasl_srv *s, const char *in, size_t inlen,
                                    const char **out, size_t *outlen);
+
+/* memcached's auth_cmds and auth_errors for SASL: exchanges that ended,
+ * and those that ended in failure. */
+void sasl_srv_stats(uint64_t *cmds, uint64_t *errors);
 
 /* True once an exchange has ended with SASL_SRV_OK. */
 bool sasl_srv_authenticated(const struct sasl_srv *s);

@@ -42,6 +42,7 @@ struct server {
     int nudp;
     bool socket_bound; /* -s: the socket file is ours to remove at exit */
     struct event *sig_ev[3];
+    struct event *hup_ev; /* SIGHUP: reload the -Y file */
     struct event *shutdown_ev;
     int shutdown_rd, shutdown_wr; /* any thread asks the main loop to stop */
     /* process-wide, atomics */
@@ -63,6 +64,10 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
 void server_run(struct server *srv);
 
 void server_free(struct server *srv);
+
+/* Whether connections accepted on the listener named listen_name (the
+ * pointer conn_new gets) speak TLS. */
+bool server_listener_tls(const struct server *srv, const char *listen_name);
 
 /* Asks the main loop to shut down gracefully; safe from any thread. */
 void server_request_shutdown(struct server *srv);

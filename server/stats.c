@@ -21,8 +21,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/binary.h"
 #include "server/conn.h"
+#include "server/sasl.h"
+#include "server/tls.h"
 #include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
@@ -93,6 +96,34 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
     }
 }
 
+/* memcached's auth_cmds/auth_errors (-Y and -S), then Larder's own:
+ * failure replies held back, attempts failed unchecked while their
+ * address was being slowed. */
+static void stats_auth(struct engine_client *c, struct server *srv) {
+    struct auth_stats as = {0};
+    uint64_t sasl_cmds = 0, sasl_errors = 0;
+    if (srv->auth)
+        auth_get_stats(srv->auth, &as);
+    if (srv->settings->sasl)
+        sasl_srv_stats(&sasl_cmds, &sasl_errors);
+    stats_u64(c, "auth_cmds", as.cmds + sasl_cmds);
+    stats_u64(c, "auth_errors", as.errors + sasl_errors);
+    stats_u64(c, "auth_delayed", as.delayed);
+    stats_u64(c, "auth_throttled", as.throttled);
+}
+
+/* memcached's TLS figures, shown only with -Z, in its order. */
+static void stats_tls(struct engine_client *c, struct server *srv, time_t now) {
+    if (srv->tls == NULL)
+        return;
+    struct tls_stats ts;
+    tls_server_stats(srv->tls, &ts);
+    if (srv->settings->ssl_session_cache)
+        stats_u64(c, "ssl_new_sessions", ts.new_sessions);
+    stats_u64(c, "ssl_handshake_errors", ts.handshake_errors);
+    stats_u64(c, "time_since_server_cert_refresh", (uint64_t)(now - ts.last_cert_refresh));
+}
+
 static void stats_general(struct engine_client *c) {
     struct server *srv = engine_worker(c)->srv;
     struct worker_stats ws;
@@ -138,8 +169,7 @@ static void stats_general(struct engine_client *c) {
     stats_u64(c, "touch_misses", ss.touch_misses);
     stats_u64(c, "store_too_large", ss.store_too_large);
     stats_u64(c, "store_no_memory", ss.store_no_memory);
-    stats_u64(c, "auth_cmds", 0);
-    stats_u64(c, "auth_errors", 0);
+    stats_auth(c, srv);
     stats_u64(c, "bytes_read", ws.bytes_read);
     stats_u64(c, "bytes_written", ws.bytes_written);
     stats_u64(c, "limit_maxbytes", ss.limit_maxbytes);
@@ -164,7 +194,24 @@ static void stats_general(struct engine_client *c) {
     stats_u64(c, "crawler_reclaimed", ss.crawler_reclaimed);
     stats_u64(c, "crawler_items_checked", ss.crawler_items_checked);
     stats_u64(c, "slabs_moved", ss.slabs_moved);
+    stats_tls(c, srv, now);
     stats_end(c);
+}
+
+/* memcached prints these whether or not -Z is on; paths not given show
+ * as NULL. */
+static void stats_tls_settings(struct engine_client *c, const struct settings *st) {
+    stats_line(c, "ssl_enabled", "%s", st->ssl_enabled ? "yes" : "no");
+    stats_line(c, "ssl_chain_cert", "%s", st->ssl_chain_cert ? st->ssl_chain_cert : "NULL");
+    stats_line(c, "ssl_key", "%s", st->ssl_key ? st->ssl_key : "NULL");
+    stats_line(c, "ssl_verify_mode", "%d", tls_verify_flags(st->ssl_verify_mode));
+    stats_line(c, "ssl_keyformat", "%d", st->ssl_keyformat);
+    stats_line(c, "ssl_ciphers", "%s", st->ssl_ciphers ? st->ssl_ciphers : "NULL");
+    stats_line(c, "ssl_ca_cert", "%s", st->ssl_ca_cert ? st->ssl_ca_cert : "NULL");
+    stats_u64(c, "ssl_wbuf_size", st->ssl_wbuf_size);
+    stats_line(c, "ssl_session_cache", "%s", st->ssl_session_cache ? "yes" : "no");
+    stats_line(c, "ssl_kernel_tls", "%s", st->ssl_kernel_tls ? "yes" : "no");
+    stats_line(c, "ssl_min_version", "%s", settings_tls_version_name(st->ssl_min_version));
 }
 
 static void stats_settings(struct engine_client *c) {
@@ -191,7 +238,8 @@ static void stats_settings(struct engine_client *c) {
     stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
     static const char *const protocols[] = {"auto-negotiate", "ascii", "binary"};
     stats_line(c, "binding_protocol", "%s", protocols[st->protocol]);
-    stats_line(c, "auth_enabled_sasl", "no");
+    stats_line(c, "auth_enabled_sasl", "%s", st->sasl ? "yes" : "no");
+    stats_line(c, "auth_enabled_ascii", "%s", st->auth_file ? st->auth_file : "no");
     stats_u64(c, "item_size_max", st->item_size_max);
     stats_line(c, "maxconns_fast", "yes");
     stats_u64(c, "hashpower_init", st->hashpower);
@@ -201,6 +249,7 @@ static void stats_settings(struct engine_client *c) {
     stats_u64(c, "idle_timeout", st->idle_timeout);
     stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
     stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
+    stats_tls_settings(c, st);
     stats_end(c);
 }
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -230,10 +231,18 @@ static enum tls_status tls_status_of(struct tls_conn *tc, int ret) {
     case SSL_ERROR_WANT_READ: return TLS_WANT_READ;
     case SSL_ERROR_WANT_WRITE: return TLS_WANT_WRITE;
     case SSL_ERROR_ZERO_RETURN: return TLS_EOF;
+    case SSL_ERROR_SSL:
+        /* OpenSSL 3 reports a bare EOF so; see SSL_ERROR_SYSCALL below */
+        if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            return TLS_EOF;
+        }
+        break;
     case SSL_ERROR_SYSCALL:
-        /* EOF without close_notify after the handshake: an ordinary
-         * client that just closed, as with plain TCP */
-        if (ERR_peek_error() == 0 && tc->established && (errno == 0 || errno == ECONNRESET)) {
+        /* EOF without close_notify: an ordinary client that just closed,
+         * or a TCP health check that never started a handshake; neither
+         * is a handshake error */
+        if (ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET)) {
             ERR_clear_error();
             return TLS_EOF;
         }
@@ -300,3 +309,49 @@ size_t tls_conn_pending(const struct tls_conn *tc) {
 bool tls_conn_established(const struct tls_conn *tc) {
     return tc->established;
 }
+
+/* --- as a transport ------------------------------------------------------------ */
+
+static ssize_t tls_tp_result(enum tls_status st, size_t done, bool reading) {
+    switch (st) {
+    case TLS_OK: return (ssize_t)done;
+    case TLS_EOF: return TRANSPORT_EOF;
+    case TLS_WANT_READ: return TRANSPORT_AGAIN;
+    /* a read that must write first waits for writability; a write that
+     * cannot go on waits for it too */
+    case TLS_WANT_WRITE: return reading ? TRANSPORT_AGAIN_WRITE : TRANSPORT_AGAIN;
+    default: return TRANSPORT_ERROR;
+    }
+}
+
+static ssize_t tls_tp_read(void *ctx, int fd, void *buf, size_t n) {
+    (void)fd;
+    size_t done;
+    enum tls_status st = tls_conn_read(ctx, buf, n, &done);
+    return tls_tp_result(st, done, true);
+}
+
+static ssize_t tls_tp_write(void *ctx, int fd, const void *buf, size_t n) {
+    (void)fd;
+    size_t done;
+    enum tls_status st = tls_conn_write(ctx, buf, n, &done);
+    /* 0 bytes with TLS_OK cannot be "written": ask to be called again */
+    return st == TLS_OK && done == 0 ? TRANSPORT_AGAIN : tls_tp_result(st, done, false);
+}
+
+static bool tls_tp_pending(void *ctx) {
+    return tls_conn_pending(ctx) > 0;
+}
+
+static void tls_tp_close(void *ctx, int fd) {
+    tls_conn_free(ctx);
+    close(fd);
+}
+
+const struct transport_ops tls_transport = {
+    .name = "tls",
+    .read = tls_tp_read,
+    .write = tls_tp_write,
+    .pending = tls_tp_pending,
+    .close = tls_tp_close,
+};

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "server/settings.h"
+#include "server/transport.h"
 
 struct tls_server;
 struct tls_conn;
@@ -82,6 +83,10 @@ enum tls_status tls_conn_writev(struct tls_conn *tc, const struct iovec *iov, in
 
 /* Decrypted bytes OpenSSL holds for the next read, invisible to epoll. */
 size_t tls_conn_pending(const struct tls_conn *tc);
+
+/* A tls_conn as a connection's transport (server/transport.h): its ctx is
+ * the tls_conn, and close frees it and closes the socket. */
+extern const struct transport_ops tls_transport;
 
 /* True once the handshake is done (for tests and verbose logs). */
 bool tls_conn_established(const struct tls_conn *tc);

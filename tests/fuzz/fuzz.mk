@@ -52,7 +52,7 @@ $(FUZZ_BUILD)/fuzz_store: $(FUZZ_BUILD)/tests/fuzz/fuzz_store.o $(FUZZ_CORE)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^
 
 $(FUZZ_BUILD)/fuzz_conn: $(FUZZ_BUILD)/tests/fuzz/fuzz_conn.o $(FUZZ_SRV) $(FUZZ_CORE)
-	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libevent_pthreads)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libevent_pthreads $(SEC_PKGS))
 
 fuzz-build: $(FUZZ_BINS)
 

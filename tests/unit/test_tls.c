@@ -320,6 +320,21 @@ Test(tls, session_cache_counts_new_sessions) {
     tls_server_free(ts);
 }
 
+Test(tls, connect_and_close_is_no_handshake_error) {
+    struct tls_server *ts = server_or_die();
+    struct pair p;
+    pair_open(&p, ts, NULL, 0);
+    shutdown(p.cfd, SHUT_WR);
+    char b[8];
+    size_t n;
+    cr_assert_eq(tls_conn_read(p.srv, b, sizeof(b), &n), TLS_EOF);
+    struct tls_stats s;
+    tls_server_stats(ts, &s);
+    cr_assert_eq(s.handshake_errors, 0);
+    pair_close(&p);
+    tls_server_free(ts);
+}
+
 Test(tls, garbage_is_a_handshake_error) {
     struct tls_server *ts = server_or_die();
     struct pair p;
