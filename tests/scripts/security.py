@@ -423,6 +423,21 @@ def test_sasl():
     check("sasl: get before login is AUTH_ERROR", st == 0x20, st)
     check("sasl: and the connection is closed", bin_read(s)[0] is None)
     s.close()
+    # php-memcached, as the WordPress drop-in's library: setSaslAuthData
+    php = """<?php
+$m = new Memcached();
+$m->setOption(Memcached::OPT_BINARY_PROTOCOL, true);
+$m->addServer('127.0.0.1', %d);
+$m->setSaslAuthData('testuser', '%s');
+echo $m->set('wp', 'hello') ? $m->get('wp') : $m->getResultMessage();
+"""
+    for pw, want in (("testpass", "hello"), ("wrong", "AUTHENTICATION FAILURE")):
+        script = os.path.join(TMP, "sasl.php")
+        with open(script, "w") as f:
+            f.write(php % (port, pw))
+        out = subprocess.run(["php", script], stdout=subprocess.PIPE, timeout=WAIT)
+        check("sasl: php-memcached setSaslAuthData (%s)" % pw, out.stdout.decode() == want,
+              out.stdout)
     s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     s.sendall(bin_req(0x08))  # flush
     st, _ = bin_read(s)
