@@ -234,19 +234,26 @@ static struct store *main_store(const struct settings *st) {
 int main(int argc, char **argv) {
     struct settings st;
     settings_defaults(&st);
+    int early = -1; /* an exit before serving, settings freed */
     switch (settings_parse(&st, argc, argv)) {
-    case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
-    case SETTINGS_ERROR: return EXIT_FAILURE;
-    case SETTINGS_USAGE: return EX_USAGE;
+    case SETTINGS_EXIT_OK: early = EXIT_SUCCESS; break;
+    case SETTINGS_ERROR: early = EXIT_FAILURE; break;
+    case SETTINGS_USAGE: early = EX_USAGE; break;
     case SETTINGS_OK: break;
     }
-    if (st.hash_user)
-        return main_hash_password(st.hash_user);
-    struct tls_server *tls;
-    struct auth *auth;
-    int sec = main_security(&st, &tls, &auth);
-    if (sec != EXIT_SUCCESS)
-        return sec;
+    if (early < 0 && st.hash_user)
+        early = main_hash_password(st.hash_user);
+    struct tls_server *tls = NULL;
+    struct auth *auth = NULL;
+    if (early < 0) {
+        int sec = main_security(&st, &tls, &auth);
+        if (sec != EXIT_SUCCESS)
+            early = sec;
+    }
+    if (early >= 0) {
+        settings_free(&st);
+        return early;
+    }
     main_raise_nofile(&st);
     main_oom_score(&st);
     uid_t uid;

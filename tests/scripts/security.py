@@ -69,8 +69,11 @@ def start(*args, env=None):
 
 
 def stop(p):
+    """SIGTERM; the server must exit 0 (under ASan: no leak, no error)."""
     p.terminate()
-    p.wait(WAIT)
+    rc = p.wait(WAIT)
+    err = p.stderr.read().decode(errors="replace")
+    check("server exits cleanly", rc == 0, "rc %d: %s" % (rc, err[-2000:]))
 
 
 def refused(args, want_rc, want_msg):
