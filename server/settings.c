@@ -294,6 +294,9 @@ static bool settings_extended(struct settings *s, const char *arg) {
                    strcmp(t, "hashpower") == 0) {
             fprintf(stderr, "larder: bad value for -o %s\n", t);
             ok = false;
+        } else if (strncmp(t, "ssl_", 4) == 0) {
+            fprintf(stderr, "larder: unknown TLS option -o %s; refusing to start without it\n", t);
+            ok = false;
         } else if (settings_extended_unsafe(t)) {
             /* never silently weaker: TLS settings that were meant to
              * encrypt, or an extstore or memory file meant to keep data */

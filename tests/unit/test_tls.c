@@ -54,13 +54,11 @@ static void pair_open(struct pair *p, struct tls_server *ts, const char *cert, i
     if (max_version)
         SSL_CTX_set_max_proto_version(p->cctx, max_version);
     if (cert) {
-        char *c = t_path(dir, cert), *k = t_path(dir, cert);
-        strcpy(c + strlen(c), ".crt");
-        strcpy(k + strlen(k), ".key");
+        char c[128], k[128];
+        snprintf(c, sizeof(c), "%s/%s.crt", dir, cert);
+        snprintf(k, sizeof(k), "%s/%s.key", dir, cert);
         cr_assert(SSL_CTX_use_certificate_file(p->cctx, c, SSL_FILETYPE_PEM));
         cr_assert(SSL_CTX_use_PrivateKey_file(p->cctx, k, SSL_FILETYPE_PEM));
-        free(c);
-        free(k);
     }
     p->cli = SSL_new(p->cctx);
     SSL_set_fd(p->cli, p->cfd);
