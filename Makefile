@@ -43,6 +43,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+EVENT_LIBS := $(shell pkg-config --libs libevent libevent_pthreads 2>/dev/null)
 FINAL_CFLAGS  = $(PROJECT_CFLAGS) $(SAN_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 FINAL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 
@@ -101,13 +102,13 @@ $(BUILD)/larder: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(say) LINK $@
 	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-# The security modules have no networking or store dependency: their unit
-# tests link them alone.
-SEC_OBJ  := $(addprefix $(BUILD)/server/,tls.o auth.o sasl.o settings.o)
+# The unit tests link the server's library too: the engine runs there with
+# clients that have no connection (tests/unit/test_engine.c), and the
+# security modules (tls, auth, sasl) are tested alone.
 SEC_LIBS := $(shell pkg-config --libs $(SEC_PKGS) 2>/dev/null)
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(SEC_OBJ) $(BUILD)/libcore.a | test-pkg-check
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libserver.a $(BUILD)/libcore.a | test-pkg-check
 	$(say) LINK $@
-	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(SEC_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(EVENT_LIBS) $(SEC_LIBS) $(LDLIBS)
 
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o) | test-pkg-check
 	$(say) LINK $@

@@ -60,7 +60,8 @@ static bool proto_parse_magnitude(const struct proto_token *t, bool *neg, uint64
     uint64_t v = 0;
     for (; i < t->len && t->s[i] >= '0' && t->s[i] <= '9'; i++) {
         unsigned d = (unsigned)(t->s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        /* 19 digits always fit: only longer numbers pay for the check */
+        if (i - first >= 19 && v > (UINT64_MAX - d) / 10)
             return false;
         v = v * 10 + d;
     }
@@ -386,15 +387,21 @@ void proto_parse(const char *line, size_t len, struct proto_request *req) {
     }
 }
 
+/* Digits are written from the end once their count is known: no copy of a
+ * reversed buffer, and flags of 0 (the common case) cost one store. */
 size_t proto_fmt_u64(char *buf, uint64_t v) {
-    char tmp[24];
-    size_t n = 0;
+    if (v < 10) {
+        buf[0] = (char)('0' + v);
+        return 1;
+    }
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *p = buf + n;
     do {
-        tmp[n++] = (char)('0' + v % 10);
+        *--p = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
     return n;
 }
 

@@ -18,8 +18,6 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
-static void bin_complete_nread(struct engine_client *c);
-
 /* memcached stores binary incr/decr results as text; its largest is 20 digits. */
 #define BIN_COUNTER_DIGITS 20
 /* An incr/decr expiration of all ones means "do not create on a miss". */
@@ -69,40 +67,42 @@ static void bin_swallow(struct engine_client *c, uint32_t n) { engine_swallow(c,
 
 /* --- get, getk, touch, gat ---------------------------------------------------- */
 
-struct bin_get_ctx {
-    struct engine_client *c;
-    bool with_key, with_value;
-};
-
-/* store_emit_fn: flags as extras, the key for getk/gatk, the value unless touch. */
-static void bin_emit_value(void *arg, const struct item *it, const struct store_fetch_info *in) {
+/* Flags as extras, the key for getk/gatk, the value unless touch. */
+static void bin_hit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    struct engine_client *c = ((const struct engine_hit *)ctx)->c;
+    const struct engine_request *r = ((const struct engine_hit *)ctx)->r;
     (void)in;
-    struct bin_get_ctx *g = arg;
+    uint8_t op = ((const struct bin_request *)r->arg)->op; /* quiet ones as their loud twin */
+    bool with_key = op == BIN_GETK || op == BIN_GATK, with_value = op != BIN_TOUCH;
     char flags[4];
     bin_store32(flags, it->flags);
-    bin_respond(g->c, BIN_OK, store_item_cas(bin_store(g->c), it), flags, 4,
-                g->with_key ? item_ckey(it) : NULL, g->with_key ? (uint16_t)it->nkey : 0,
-                g->with_value ? item_cvalue(it) : NULL, g->with_value ? it->nbytes : 0);
+    bin_respond(c, BIN_OK, store_item_cas(bin_store(c), it), flags, 4,
+                with_key ? item_ckey(it) : NULL, with_key ? (uint16_t)it->nkey : 0,
+                with_value ? item_cvalue(it) : NULL, with_value ? it->nbytes : 0);
 }
+
+static void bin_missed(struct engine_client *c, const struct engine_request *r,
+                       const struct engine_outcome *o) {
+    (void)o;
+    uint8_t op = ((const struct bin_request *)r->arg)->op;
+    if (engine_session(c)->bin_quiet)
+        return;
+    if (op == BIN_GETK || op == BIN_GATK) /* a getk miss names the key, not "Not found" */
+        bin_respond(c, BIN_KEY_ENOENT, 0, NULL, 0, r->key, (uint16_t)r->nkey, NULL, 0);
+    else
+        bin_error(c, BIN_KEY_ENOENT);
+}
+
+static const struct engine_format bin_fmt_get = {.hit = bin_hit, .done = bin_missed};
 
 static void bin_get(struct engine_client *c, const struct bin_request *r) {
     bool touch = r->op == BIN_TOUCH || r->op == BIN_GAT || r->op == BIN_GATK;
-    struct bin_get_ctx g = {c, r->op == BIN_GETK || r->op == BIN_GATK, r->op != BIN_TOUCH};
-    struct store_fetch_opts opts = {.touch = touch};
+    struct engine_request q = {.op = ENGINE_FETCH, .key = r->key, .nkey = r->h.keylen,
+                               .fmt = &bin_fmt_get, .arg = (void *)r, .detail = true,
+                               .fetch = {.touch = touch}};
     if (touch)
-        opts.exptime = clock_exptime((int64_t)bin_load32(r->extras));
-    enum store_status st = store_get(bin_store(c), r->key, r->h.keylen, &opts, bin_emit_value, &g);
-    if (touch)
-        STAT_INCR(engine_worker(c), cmd_touch);
-    else
-        STAT_INCR(engine_worker(c), cmd_get);
-    stats_detail_get(engine_worker(c)->srv, r->key, r->h.keylen, st == STORE_OK);
-    if (st == STORE_OK || engine_session(c)->bin_quiet)
-        return;
-    if (g.with_key) /* a getk miss names the key instead of saying "Not found" */
-        bin_respond(c, BIN_KEY_ENOENT, 0, NULL, 0, r->key, r->h.keylen, NULL, 0);
-    else
-        bin_error(c, BIN_KEY_ENOENT);
+        q.fetch.exptime = clock_exptime((int64_t)bin_load32(r->extras));
+    engine_execute(c, &q);
 }
 
 /* --- set, add, replace, append, prepend --------------------------------------- */
@@ -118,80 +118,78 @@ static enum store_mode bin_store_mode(uint8_t op, uint64_t cas) {
     return op == BIN_ADD ? STORE_ADD : op == BIN_REPLACE ? STORE_REPLACE : STORE_SET;
 }
 
-static void bin_update(struct engine_client *c, const struct bin_request *r) {
-    bool concat = r->op == BIN_APPEND || r->op == BIN_PREPEND;
-    uint32_t flags = concat ? 0 : bin_load32(r->extras);
-    rel_time_t exptime = concat ? 0 : clock_exptime((int64_t)bin_load32(r->extras + 4));
-    struct store *s = bin_store(c);
-    enum store_status st;
-
-    stats_detail_set(engine_worker(c)->srv, r->key, r->h.keylen);
-    struct item *it = store_alloc(s, r->key, r->h.keylen, flags, exptime, r->vlen, &st);
-    if (it == NULL) {
-        if (st == STORE_TOO_LARGE)
+static void bin_stored(struct engine_client *c, const struct engine_request *r,
+                       const struct engine_outcome *o) {
+    if (o->alloc_failed) {
+        if (o->st == STORE_TOO_LARGE)
             bin_error(c, BIN_E2BIG);
         else
             bin_error_text(c, BIN_ENOMEM, "Out of memory allocating item");
-        bin_swallow(c, r->vlen);
-        /* The old value must not outlive a set that failed. */
-        if (r->op == BIN_SET)
-            store_unlink(s, r->key, r->h.keylen);
         return;
     }
-    struct engine_session *ss = engine_session(c);
-    ss->cmd = (int)bin_store_mode(r->op, r->h.cas);
-    ss->cas_in = r->h.cas;
-    engine_read_value(c, it, false, bin_complete_nread); /* no terminator in binary */
-}
-
-static void bin_complete_nread(struct engine_client *c) {
-    struct engine_session *ss = engine_session(c);
-    bool crlf_ok; /* always: nothing was read after the value */
-    struct item *it = engine_take_value(c, &crlf_ok);
-    enum store_mode mode = (enum store_mode)ss->cmd;
-    uint64_t cas = 0;
-    STAT_INCR(engine_worker(c), cmd_set);
-    switch (store_link(bin_store(c), it, mode, ss->cas_in, &cas)) {
-    case STORE_OK: bin_ok(c, cas); break;
+    switch (o->st) {
+    case STORE_OK: bin_ok(c, o->cas); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
     case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;
     default:
         /* memcached names why an add or replace was refused */
-        bin_error(c, mode == STORE_ADD       ? BIN_KEY_EEXISTS
-                     : mode == STORE_REPLACE ? BIN_KEY_ENOENT
-                                             : BIN_NOT_STORED);
+        bin_error(c, r->store.mode == STORE_ADD       ? BIN_KEY_EEXISTS
+                     : r->store.mode == STORE_REPLACE ? BIN_KEY_ENOENT
+                                                      : BIN_NOT_STORED);
         break;
     }
 }
 
+static const struct engine_format bin_fmt_store = {.done = bin_stored};
+
+static void bin_update(struct engine_client *c, const struct bin_request *r) {
+    bool concat = r->op == BIN_APPEND || r->op == BIN_PREPEND;
+    struct engine_request q = {
+        .op = ENGINE_STORE, .key = r->key, .nkey = r->h.keylen, .fmt = &bin_fmt_store,
+        .detail = true,
+        .store = {
+            .mode = bin_store_mode(r->op, r->h.cas),
+            .cas_in = r->h.cas,
+            .flags = concat ? 0 : bin_load32(r->extras),
+            .exptime = concat ? 0 : (int64_t)bin_load32(r->extras + 4),
+            .vlen = r->vlen,
+            .crlf = false, /* no terminator in binary */
+            .drop_old = r->op == BIN_SET,
+        },
+    };
+    engine_execute(c, &q);
+}
+
 /* --- delete, incr, decr ------------------------------------------------------- */
 
-static void bin_delete(struct engine_client *c, const struct bin_request *r) {
-    stats_detail_delete(engine_worker(c)->srv, r->key, r->h.keylen);
-    switch (store_delete(bin_store(c), r->key, r->h.keylen, r->h.cas)) {
+static void bin_deleted(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
+    (void)r;
+    switch (o->st) {
     case STORE_OK: bin_ok(c, 0); break;
     case STORE_EXISTS: bin_error(c, BIN_KEY_EEXISTS); break;
     default: bin_error(c, BIN_KEY_ENOENT); break;
     }
 }
 
-static void bin_arith(struct engine_client *c, const struct bin_request *r) {
-    uint32_t expiration = bin_load32(r->extras + 16);
-    struct store_marith_opts o = {
-        .incr = r->op == BIN_INCREMENT,
-        .delta = bin_load64(r->extras),
-        .cas_in = r->h.cas,
-        .vivify = expiration != BIN_NO_VIVIFY,
-        .initial = bin_load64(r->extras + 8),
-        .vivify_exptime = clock_exptime((int64_t)expiration),
-    };
-    struct store_marith_result res;
+static const struct engine_format bin_fmt_delete = {.done = bin_deleted};
+
+static void bin_delete(struct engine_client *c, const struct bin_request *r) {
+    struct engine_request q = {.op = ENGINE_DELETE, .key = r->key, .nkey = r->h.keylen,
+                               .fmt = &bin_fmt_delete, .detail = true,
+                               .del = {.has_cas = r->h.cas != 0, .cas = r->h.cas}};
+    engine_execute(c, &q);
+}
+
+static void bin_counted(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
+    (void)r;
     char value[8];
-    switch (store_marith(bin_store(c), r->key, r->h.keylen, &o, &res)) {
+    switch (o->st) {
     case STORE_OK:
         if (!engine_session(c)->bin_quiet) {
-            bin_store64(value, res.value);
-            bin_respond(c, BIN_OK, res.cas, NULL, 0, NULL, 0, value, 8);
+            bin_store64(value, o->arith.value);
+            bin_respond(c, BIN_OK, o->arith.cas, NULL, 0, NULL, 0, value, 8);
         }
         break;
     case STORE_NOT_FOUND: bin_error(c, BIN_KEY_ENOENT); break;
@@ -200,6 +198,24 @@ static void bin_arith(struct engine_client *c, const struct bin_request *r) {
     case STORE_NOT_STORED: bin_error_text(c, BIN_ENOMEM, "Out of memory allocating new item"); break;
     default: bin_error_text(c, BIN_ENOMEM, "Out of memory incrementing value"); break;
     }
+}
+
+static const struct engine_format bin_fmt_arith = {.done = bin_counted};
+
+static void bin_arith(struct engine_client *c, const struct bin_request *r) {
+    uint32_t expiration = bin_load32(r->extras + 16);
+    struct engine_request q = {
+        .op = ENGINE_ARITH, .key = r->key, .nkey = r->h.keylen, .fmt = &bin_fmt_arith,
+        .arith = {
+            .incr = r->op == BIN_INCREMENT,
+            .delta = bin_load64(r->extras),
+            .cas_in = r->h.cas,
+            .vivify = expiration != BIN_NO_VIVIFY,
+            .initial = bin_load64(r->extras + 8),
+            .vivify_exptime = clock_exptime((int64_t)expiration),
+        },
+    };
+    engine_execute(c, &q);
 }
 
 /* --- the rest ----------------------------------------------------------------- */

@@ -14,10 +14,7 @@
 #include "proto/binary.h"
 #include "server/engine.h"
 
-/* The binary front end (engine.h): runs one request once its header, extras
- * and key are in buf[0, len).  A store asks for its value (ENGINE_NEED_VALUE),
- * an error may ask to swallow it or to hang up. */
-enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+/* bin_run(), the binary front end's entry, is declared in engine.h. */
 
 
 /* One STAT reply packet (key and value), or the terminating empty one when

@@ -21,28 +21,18 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
-static void cmd_complete_nread(struct engine_client *c);
-
 #define CMD_VALUE_HDR_MAX (PROTO_KEY_MAX + 64)
 
 static struct store *cmd_store(struct engine_client *c) { return engine_worker(c)->srv->store; }
 
 /* --- retrieval --------------------------------------------------------------- */
 
-struct cmd_get_ctx {
-    struct engine_client *c;
-    bool with_cas;
-};
-
-/* store_fetch_fn: VALUE line, data and terminator, copied under the shard lock. */
-static void cmd_emit_value(void *arg, const struct item *it, const struct store_fetch_info *in) {
-    (void)in;
-    struct cmd_get_ctx *g = arg;
-    struct engine_client *c = g->c;
+/* The VALUE line, data and terminator, copied under the shard lock. */
+static void cmd_hit_value(struct engine_client *c, const struct item *it, bool with_cas) {
     char *p = engine_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
     if (p == NULL)
         return;
-    size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, g->with_cas,
+    size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, with_cas,
                                store_item_cas(cmd_store(c), it));
     memcpy(p + n, item_cvalue(it), it->nbytes);
     n += it->nbytes;
@@ -50,6 +40,27 @@ static void cmd_emit_value(void *arg, const struct item *it, const struct store_
     p[n++] = '\n';
     engine_commit(c, n);
 }
+
+static void cmd_hit_get(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
+    cmd_hit_value(((const struct engine_hit *)ctx)->c, it, false);
+}
+
+static void cmd_hit_gets(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
+    cmd_hit_value(((const struct engine_hit *)ctx)->c, it, true);
+}
+
+/* A miss in a multi-get says nothing. */
+static void cmd_miss_silent(struct engine_client *c, const struct engine_request *r,
+                            const struct engine_outcome *o) {
+    (void)c;
+    (void)r;
+    (void)o;
+}
+
+static const struct engine_format cmd_fmt_get = {.hit = cmd_hit_get, .done = cmd_miss_silent};
+static const struct engine_format cmd_fmt_gets = {.hit = cmd_hit_gets, .done = cmd_miss_silent};
 
 static bool cmd_keys_ok(const char *p, const char *end) {
     struct proto_token key;
@@ -64,16 +75,21 @@ static bool cmd_keys_ok(const char *p, const char *end) {
  * the read buffer): output per connection stays bounded however many keys
  * are asked for. */
 static void cmd_get(struct engine_client *c, const struct proto_request *req, bool with_cas, bool touch) {
-    struct worker *w = engine_worker(c);
     struct engine_session *ss = engine_session(c);
-    struct cmd_get_ctx g = {c, with_cas};
-    struct store_fetch_opts opts = {.touch = touch};
+    /* fields set one by one: a designated initializer would zero the whole
+     * request, the biggest part of the cost of a get */
+    struct engine_request r;
+    r.op = ENGINE_FETCH;
+    r.fmt = with_cas ? &cmd_fmt_gets : &cmd_fmt_get;
+    r.arg = NULL;
+    r.detail = true;
+    r.fetch = (struct store_fetch_opts){.touch = touch};
     size_t mark = engine_out_len(c);
     const char *p = req->keys + ss->resume, *end = req->keys + req->keys_len;
     struct proto_token key;
 
     if (touch)
-        opts.exptime = clock_exptime(req->exptime);
+        r.fetch.exptime = clock_exptime(req->exptime);
     ss->resume = 0;
     while (proto_next_key(&p, end, &key) && !engine_is_closing(c)) {
         if (key.len > PROTO_KEY_MAX) {
@@ -81,12 +97,9 @@ static void cmd_get(struct engine_client *c, const struct proto_request *req, bo
             engine_reply(c, "CLIENT_ERROR bad command line format");
             return;
         }
-        enum store_status st = store_get(cmd_store(c), key.s, key.len, &opts, cmd_emit_value, &g);
-        if (touch)
-            STAT_INCR(w, cmd_touch);
-        else
-            STAT_INCR(w, cmd_get);
-        stats_detail_get(w->srv, key.s, key.len, st == STORE_OK);
+        r.key = key.s;
+        r.nkey = key.len;
+        engine_execute(c, &r);
         if (engine_out_len(c) > ENGINE_OUT_HIGH && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached
@@ -117,64 +130,61 @@ static enum store_mode cmd_store_mode(enum proto_cmd cmd) {
     }
 }
 
-struct item *cmd_alloc_value(struct engine_client *c, const char *key, size_t nkey, uint32_t flags,
-                             int64_t exptime, int64_t vlen, bool drop_old) {
-    struct store *s = cmd_store(c);
-    enum store_status st;
-    struct item *it = store_alloc(s, key, nkey, flags, clock_exptime(exptime), (size_t)vlen, &st);
-    if (it != NULL)
-        return it;
+void cmd_reply_no_item(struct engine_client *c, enum store_status st) {
     engine_reply(c, st == STORE_TOO_LARGE ? "SERVER_ERROR object too large for cache"
-                                        : "SERVER_ERROR out of memory storing object");
-    engine_swallow(c, (uint64_t)vlen + 2);
-    if (drop_old)
-        store_unlink(s, key, nkey);
-    return NULL;
+                                          : "SERVER_ERROR out of memory storing object");
 }
+
+static void cmd_stored(struct engine_client *c, const struct engine_request *r,
+                       const struct engine_outcome *o) {
+    (void)r;
+    if (o->alloc_failed) {
+        cmd_reply_no_item(c, o->st);
+        return;
+    }
+    if (o->bad_chunk) {
+        engine_reply(c, "CLIENT_ERROR bad data chunk");
+    } else {
+        switch (o->st) {
+        case STORE_OK: engine_reply(c, "STORED"); break;
+        case STORE_EXISTS: engine_reply(c, "EXISTS"); break;
+        case STORE_NOT_FOUND: engine_reply(c, "NOT_FOUND"); break;
+        default: engine_reply(c, "NOT_STORED"); break;
+        }
+    }
+    engine_session(c)->noreply = false; /* it lasted until the value was in */
+}
+
+static const struct engine_format cmd_fmt_store = {.done = cmd_stored};
 
 static void cmd_update(struct engine_client *c, const struct proto_request *req) {
-    /* The old value must not outlive a set that failed. */
-    struct item *it = cmd_alloc_value(c, req->key.s, req->key.len, req->flags, req->exptime,
-                                      req->vlen, req->cmd == PROTO_CMD_SET);
-    if (it == NULL)
-        return;
-    struct engine_session *ss = engine_session(c);
-    ss->cmd = (int)cmd_store_mode(req->cmd);
-    ss->cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
-    engine_read_value(c, it, true, cmd_complete_nread);
-}
-
-static void cmd_complete_nread(struct engine_client *c) {
-    struct engine_session *ss = engine_session(c);
-    bool crlf_ok;
-    struct item *it = engine_take_value(c, &crlf_ok);
-    STAT_INCR(engine_worker(c), cmd_set);
-    if (!crlf_ok) {
-        store_release(cmd_store(c), it);
-        engine_reply(c, "CLIENT_ERROR bad data chunk");
-        engine_session(c)->noreply = false;
-        return;
-    }
-    stats_detail_set(engine_worker(c)->srv, item_ckey(it), it->nkey);
-    enum store_status st = store_link(cmd_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, NULL);
-    switch (st) {
-    case STORE_OK: engine_reply(c, "STORED"); break;
-    case STORE_EXISTS: engine_reply(c, "EXISTS"); break;
-    case STORE_NOT_FOUND: engine_reply(c, "NOT_FOUND"); break;
-    default: engine_reply(c, "NOT_STORED"); break;
-    }
-    engine_session(c)->noreply = false;
+    struct engine_request r; /* field by field: see cmd_get */
+    r.op = ENGINE_STORE;
+    r.key = req->key.s;
+    r.nkey = req->key.len;
+    r.fmt = &cmd_fmt_store;
+    r.arg = NULL;
+    r.detail = true;
+    r.store.mode = cmd_store_mode(req->cmd);
+    r.store.cas_in = req->cmd == PROTO_CMD_CAS ? req->cas : 0;
+    r.store.flags = req->flags;
+    r.store.exptime = req->exptime;
+    r.store.vlen = (uint64_t)req->vlen;
+    r.store.crlf = true;
+    r.store.drop_old = req->cmd == PROTO_CMD_SET; /* no stale value after a failed set */
+    r.store.item_bits = 0;
+    engine_execute(c, &r);
 }
 
 /* --- other keyed commands ---------------------------------------------------- */
 
-static void cmd_arith(struct engine_client *c, const struct proto_request *req) {
-    uint64_t value;
-    bool incr = req->cmd == PROTO_CMD_INCR;
-    switch (store_arith(cmd_store(c), req->key.s, req->key.len, incr, req->delta, &value, NULL)) {
+static void cmd_counted(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
+    (void)r;
+    switch (o->st) {
     case STORE_OK: {
         char buf[24];
-        size_t n = proto_fmt_u64(buf, value);
+        size_t n = proto_fmt_u64(buf, o->arith.value);
         buf[n] = '\0';
         engine_reply(c, buf);
         break;
@@ -187,17 +197,50 @@ static void cmd_arith(struct engine_client *c, const struct proto_request *req) 
     }
 }
 
-static void cmd_delete(struct engine_client *c, const struct proto_request *req) {
-    stats_detail_delete(engine_worker(c)->srv, req->key.s, req->key.len);
-    enum store_status st = store_delete(cmd_store(c), req->key.s, req->key.len, 0);
-    engine_reply(c, st == STORE_OK ? "DELETED" : "NOT_FOUND");
+static const struct engine_format cmd_fmt_arith = {.done = cmd_counted};
+
+static void cmd_arith(struct engine_client *c, const struct proto_request *req) {
+    struct engine_request r = {.op = ENGINE_ARITH, .key = req->key.s, .nkey = req->key.len,
+                               .fmt = &cmd_fmt_arith,
+                               .arith = {.incr = req->cmd == PROTO_CMD_INCR, .delta = req->delta}};
+    engine_execute(c, &r);
 }
 
+static void cmd_deleted(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
+    (void)r;
+    engine_reply(c, o->st == STORE_OK ? "DELETED" : "NOT_FOUND");
+}
+
+static const struct engine_format cmd_fmt_delete = {.done = cmd_deleted};
+
+static void cmd_delete(struct engine_client *c, const struct proto_request *req) {
+    struct engine_request r = {.op = ENGINE_DELETE, .key = req->key.s, .nkey = req->key.len,
+                               .fmt = &cmd_fmt_delete, .detail = true};
+    engine_execute(c, &r);
+}
+
+static void cmd_touched(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    (void)it;
+    (void)in;
+    engine_reply(((const struct engine_hit *)ctx)->c, "TOUCHED");
+}
+
+static void cmd_not_touched(struct engine_client *c, const struct engine_request *r,
+                            const struct engine_outcome *o) {
+    (void)r;
+    (void)o;
+    engine_reply(c, "NOT_FOUND");
+}
+
+static const struct engine_format cmd_fmt_touch = {.hit = cmd_touched, .done = cmd_not_touched};
+
 static void cmd_touch(struct engine_client *c, const struct proto_request *req) {
-    STAT_INCR(engine_worker(c), cmd_touch);
-    enum store_status st =
-        store_touch(cmd_store(c), req->key.s, req->key.len, clock_exptime(req->exptime));
-    engine_reply(c, st == STORE_OK ? "TOUCHED" : "NOT_FOUND");
+    struct engine_request r = {
+        .op = ENGINE_FETCH, .key = req->key.s, .nkey = req->key.len, .fmt = &cmd_fmt_touch,
+        .fetch = {.touch = true, .exptime = clock_exptime(req->exptime)},
+    };
+    engine_execute(c, &r);
 }
 
 /* --- administrative ---------------------------------------------------------- */

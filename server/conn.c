@@ -409,7 +409,7 @@ static inline __attribute__((always_inline)) bool conn_parse_one(struct conn *c)
 
 /* Fills the value of a store, then its terminator, then lets the engine
  * finish the command. */
-static bool conn_nread(struct conn *c) {
+static inline __attribute__((always_inline)) bool conn_nread(struct conn *c) {
     struct item *it = c->cl.value;
     size_t avail = c->rend - c->rstart;
     size_t need = it->nbytes - c->item_have;
@@ -421,6 +421,11 @@ static bool conn_nread(struct conn *c) {
         c->item_have += n;
         c->rstart += n;
         return true;
+    }
+    if (c->crlf_have == 0 && avail >= 2) { /* the usual case: both bytes are in */
+        memcpy(c->cl.value_end, c->rbuf + c->rstart, 2);
+        c->crlf_have = 2;
+        c->rstart += 2;
     }
     while (c->crlf_have < 2 && c->rstart < c->rend)
         c->cl.value_end[c->crlf_have++] = c->rbuf[c->rstart++];

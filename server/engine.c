@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "proto/binary.h"
-#include "server/binary.h"
-#include "server/cmd.h"
-#include "server/login.h"
 #include "server/sasl.h"
 #include "server/server.h"
+#include "server/stats.h"
+#include "server/worker.h"
 
 void engine_client_init(struct engine_client *c, struct worker *w, int id, enum engine_proto proto,
                         size_t out_max) {
@@ -35,25 +34,8 @@ void engine_client_free(struct engine_client *c) {
     c->out.buf = NULL;
 }
 
-enum engine_result engine_run(struct engine_client *c, const char *buf, size_t len, size_t *used) {
-    *used = 0;
-    if (len == 0)
-        return ENGINE_MORE;
-    if (c->s.proto == ENGINE_PROTO_AUTO)
-        c->s.proto = (unsigned char)buf[0] == BIN_MAGIC_REQ ? ENGINE_PROTO_BINARY : ENGINE_PROTO_TEXT;
-    c->next = ENGINE_DONE;
-    enum engine_result r;
-    if (c->s.proto == ENGINE_PROTO_BINARY)
-        r = bin_run(c, buf, len, used);
-    else if (!c->s.authed)
-        r = login_run(c, buf, len, used); /* -Y: nothing else until then */
-    else
-        r = cmd_run(c, buf, len, used);
-    if (r == ENGINE_PAUSED)
-        *used = 0;
-    if (c->out.failed)
-        return ENGINE_CLOSE;
-    return r;
+enum engine_proto engine_pick(const char *buf) {
+    return (unsigned char)buf[0] == BIN_MAGIC_REQ ? ENGINE_PROTO_BINARY : ENGINE_PROTO_TEXT;
 }
 
 enum engine_result engine_value_done(struct engine_client *c) {
@@ -64,7 +46,7 @@ enum engine_result engine_value_done(struct engine_client *c) {
 
 /* --- output ------------------------------------------------------------------ */
 
-char *engine_reserve(struct engine_client *c, size_t n) {
+char *engine_reserve_slow(struct engine_client *c, size_t n) {
     struct engine_out *o = &c->out;
     if (o->failed)
         return NULL;
@@ -105,19 +87,6 @@ void engine_out(struct engine_client *c, const char *s, size_t n) {
     c->out.end += n;
 }
 
-void engine_reply(struct engine_client *c, const char *s) {
-    if (c->s.noreply)
-        return;
-    size_t n = strlen(s);
-    char *p = engine_reserve(c, n + 2);
-    if (p == NULL)
-        return;
-    memcpy(p, s, n);
-    p[n] = '\r';
-    p[n + 1] = '\n';
-    c->out.end += n + 2;
-}
-
 /* --- asks -------------------------------------------------------------------- */
 
 void engine_read_value(struct engine_client *c, struct item *it, bool crlf, engine_value_fn done) {
@@ -145,4 +114,102 @@ void engine_swallow(struct engine_client *c, uint64_t n) {
 
 void engine_hang_up(struct engine_client *c, bool send_pending) {
     c->next = send_pending ? ENGINE_CLOSE_AFTER_REPLY : ENGINE_CLOSE;
+}
+
+/* --- keyed requests ---------------------------------------------------------- */
+
+static void engine_fetch(struct engine_client *c, const struct engine_request *r) {
+    struct engine_hit h = {c, r};
+    enum store_status st = store_get(c->w->srv->store, r->key, r->nkey, &r->fetch, r->fmt->hit, &h);
+    if (r->fetch.touch && (st == STORE_OK || !r->fetch.touch_miss_is_get_miss))
+        STAT_INCR(c->w, cmd_touch);
+    else
+        STAT_INCR(c->w, cmd_get);
+    if (r->detail)
+        stats_detail_get(c->w->srv, r->key, r->nkey, st == STORE_OK);
+    if (st != STORE_OK) {
+        struct engine_outcome o = {.st = st};
+        r->fmt->done(c, r, &o);
+    }
+}
+
+/* The value is in: link the item, or say why not. */
+static void engine_store_done(struct engine_client *c) {
+    struct store *s = c->w->srv->store;
+    bool crlf_ok;
+    struct item *it = engine_take_value(c, &crlf_ok);
+    char key[ITEM_KEY_MAX];
+    struct engine_request r;
+    struct engine_outcome o;
+    r.op = ENGINE_STORE;
+    r.key = key;
+    r.nkey = it->nkey;
+    r.fmt = c->store_fmt;
+    r.arg = NULL;
+    r.detail = c->store_detail;
+    r.store.mode = (enum store_mode)c->s.cmd;
+    r.store.cas_in = c->s.cas_in;
+    o.st = STORE_NOT_STORED;
+    o.alloc_failed = o.bad_chunk = false;
+    o.cas = 0;
+    r.detail = r.detail && __atomic_load_n(&c->w->srv->detail_enabled, __ATOMIC_RELAXED);
+    if (r.fmt->store_key || r.detail)
+        memcpy(key, item_ckey(it), it->nkey); /* store_link consumes the item */
+    STAT_INCR(c->w, cmd_set);
+    if (!crlf_ok) {
+        store_release(s, it);
+        o.bad_chunk = true;
+        r.fmt->done(c, &r, &o);
+        return;
+    }
+    if (r.detail)
+        stats_detail_set(c->w->srv, key, r.nkey);
+    o.st = store_link(s, it, r.store.mode, r.store.cas_in, &o.cas);
+    r.fmt->done(c, &r, &o);
+}
+
+static void engine_store(struct engine_client *c, const struct engine_request *r) {
+    struct store *s = c->w->srv->store;
+    const struct engine_store_req *q = &r->store;
+    enum store_status st;
+    struct item *it = store_alloc(s, r->key, r->nkey, q->flags, clock_exptime(q->exptime), q->vlen, &st);
+    if (it == NULL) {
+        struct engine_outcome o = {.st = st, .alloc_failed = true};
+        r->fmt->done(c, r, &o);
+        engine_swallow(c, q->vlen + (q->crlf ? 2 : 0));
+        if (q->drop_old) /* the old value must not outlive a store that failed */
+            store_unlink(s, r->key, r->nkey);
+        return;
+    }
+    if (q->item_bits)
+        item_bits_set(it, q->item_bits);
+    c->s.cmd = (int)q->mode;
+    c->s.cas_in = q->cas_in;
+    c->store_fmt = r->fmt;
+    c->store_detail = r->detail;
+    engine_read_value(c, it, q->crlf, engine_store_done);
+}
+
+void engine_execute(struct engine_client *c, const struct engine_request *r) {
+    if (r->op == ENGINE_FETCH) {
+        engine_fetch(c, r);
+        return;
+    }
+    if (r->op == ENGINE_STORE) {
+        engine_store(c, r);
+        return;
+    }
+    struct store *s = c->w->srv->store;
+    struct engine_outcome o = {0};
+    switch (r->op) {
+    case ENGINE_FETCH:
+    case ENGINE_STORE: break;
+    case ENGINE_ARITH: o.st = store_marith(s, r->key, r->nkey, &r->arith, &o.arith); break;
+    case ENGINE_DELETE:
+        if (r->detail)
+            stats_detail_delete(c->w->srv, r->key, r->nkey);
+        o.st = store_mdelete(s, r->key, r->nkey, &r->del);
+        break;
+    }
+    r->fmt->done(c, r, &o);
 }

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "storage/item.h"
+#include "storage/store.h"
 
 struct worker;
 
@@ -96,7 +97,36 @@ struct engine_out {
 };
 
 struct engine_client;
+struct engine_request;
 typedef void (*engine_value_fn)(struct engine_client *c);
+
+/* What a keyed request came to, for its front end to format. */
+struct engine_outcome {
+    enum store_status st;
+    bool alloc_failed; /* store: no item for the value (st says why) */
+    bool bad_chunk;    /* store: the bytes after the value were not "\r\n" */
+    uint64_t cas;      /* store: the new item's cas (0 when it failed) */
+    struct store_marith_result arith;
+};
+
+/* A fetch's hit, as its formatter sees it. */
+struct engine_hit {
+    struct engine_client *c;
+    const struct engine_request *r;
+};
+
+/* A front end's formatting of keyed requests.  `hit` is called by the store
+ * itself, under the shard lock, with a const struct engine_hit * as its ctx
+ * and the item found by a fetch: it writes the reply, copying what it
+ * needs, and keeps nothing.  `done` gets every other outcome: a fetch that
+ * missed, and the end of a store, arithmetic or delete.  `store_key` asks
+ * for the stored key in a store's outcome (r->key), which costs a copy. */
+struct engine_format {
+    store_fetch_fn hit;
+    void (*done)(struct engine_client *c, const struct engine_request *r,
+                 const struct engine_outcome *o);
+    bool store_key;
+};
 
 struct engine_client {
     struct worker *w; /* counters, the server, the store */
@@ -110,6 +140,9 @@ struct engine_client {
     char value_end[2];
     engine_value_fn value_done;
     uint64_t swallow; /* ENGINE_SWALLOW: bytes to discard */
+    /* a store waiting for its value: what its completion needs */
+    const struct engine_format *store_fmt;
+    bool store_detail;
     enum engine_result next; /* what the request asked for, so far */
     unsigned hold_ms;        /* ENGINE_HOLD: how long */
     /* the client's address (AF_UNSPEC when none: unix, tests), for the
@@ -117,14 +150,84 @@ struct engine_client {
     struct sockaddr_storage peer;
 };
 
+/* --- keyed requests ------------------------------------------------------------
+ * Every protocol's get, gets, gat, touch, mg (FETCH); set, add, replace,
+ * append, prepend, cas, ms (STORE); incr, decr, ma (ARITH); delete, md
+ * (DELETE) are one request type, run by one function: the front ends parse
+ * into it and format its outcome, and the rules in which they differ
+ * (how a missed touch counts, whether a failed store drops the old value,
+ * whether `stats detail` sees it) are fields, not copies of the code. */
+enum engine_op { ENGINE_FETCH, ENGINE_STORE, ENGINE_ARITH, ENGINE_DELETE };
+
+/* A store: the item, its value's length, and what follows it. */
+struct engine_store_req {
+    enum store_mode mode;
+    uint64_t cas_in;
+    uint32_t flags;
+    int64_t exptime; /* as the protocol gave it */
+    uint64_t vlen;
+    bool crlf;       /* "\r\n" follows the value (text) */
+    bool drop_old;   /* a store that gets no item unlinks the key's old value */
+    uint8_t item_bits;
+};
+
+struct engine_request {
+    enum engine_op op;
+    const char *key;
+    size_t nkey;
+    const struct engine_format *fmt;
+    void *arg; /* the front end's own, for fmt (not kept past a store's value) */
+    bool detail; /* counted by `stats detail` (classic and binary, not meta) */
+    union {
+        struct store_fetch_opts fetch; /* ENGINE_FETCH */
+        struct engine_store_req store; /* ENGINE_STORE */
+        struct store_marith_opts arith; /* ENGINE_ARITH */
+        struct store_mdelete_opts del;  /* ENGINE_DELETE */
+    };
+};
+
+/* Runs a keyed request; a store asks for its value (engine_read_value) and
+ * formats its outcome once the value is in. */
+void engine_execute(struct engine_client *c, const struct engine_request *r);
+
 /* Sets up a client of worker w whose output may grow to out_max bytes. */
 void engine_client_init(struct engine_client *c, struct worker *w, int id, enum engine_proto proto,
                         size_t out_max);
 /* Frees what the client holds (its output buffer, a value being read). */
 void engine_client_free(struct engine_client *c);
 
-/* Runs at most one request from buf[0, len); *used gets the bytes it took. */
-enum engine_result engine_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+/* The front ends, for engine_run.  cmd_run (cmd.c) runs one text command
+ * line if a whole one is in buf[0, len); memcached's rule for a line that
+ * never ends (too long and not a retrieval) closes the connection.  bin_run
+ * (binary.c) runs one binary request once its header, extras and key are
+ * in.  engine_pick decides -B auto on a first byte. */
+enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+/* login_run (login.c): the text front end before a -Y login */
+enum engine_result login_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+enum engine_proto engine_pick(const char *buf);
+
+/* Runs at most one request from buf[0, len) (len > 0); *used gets the bytes
+ * it took.  Inline: it is on every request's path. */
+static inline enum engine_result engine_run(struct engine_client *c, const char *buf, size_t len,
+                                            size_t *used) {
+    *used = 0;
+    if (__builtin_expect(c->s.proto == ENGINE_PROTO_AUTO, 0))
+        c->s.proto = engine_pick(buf);
+    c->next = ENGINE_DONE;
+    enum engine_result r;
+    if (c->s.proto == ENGINE_PROTO_BINARY)
+        r = bin_run(c, buf, len, used);
+    else if (__builtin_expect(c->s.authed, 1))
+        r = cmd_run(c, buf, len, used);
+    else
+        r = login_run(c, buf, len, used); /* -Y: nothing else until then */
+    if (__builtin_expect(c->out.failed, 0))
+        return ENGINE_CLOSE;
+    if (r == ENGINE_PAUSED)
+        *used = 0;
+    return r;
+}
 /* The value of ENGINE_NEED_VALUE and its terminator are in: finish the store. */
 enum engine_result engine_value_done(struct engine_client *c);
 
@@ -135,11 +238,29 @@ static inline int engine_client_id(const struct engine_client *c) { return c->id
 /* --- output (front ends) -----------------------------------------------------
  * Reserve space, write into it, commit what was used.  NULL when the buffer
  * cannot grow: the client is then closing and the caller stops. */
-char *engine_reserve(struct engine_client *c, size_t n);
+char *engine_reserve_slow(struct engine_client *c, size_t n);
+static inline char *engine_reserve(struct engine_client *c, size_t n) {
+    struct engine_out *o = &c->out;
+    if (__builtin_expect(o->size - o->end >= n && !o->failed, 1))
+        return o->buf + o->end;
+    return engine_reserve_slow(c, n);
+}
 static inline void engine_commit(struct engine_client *c, size_t n) { c->out.end += n; }
 void engine_out(struct engine_client *c, const char *s, size_t n);
-/* Appends s and "\r\n" unless the session's command is noreply. */
-void engine_reply(struct engine_client *c, const char *s);
+/* Appends s and "\r\n" unless the session's command is noreply.  Inline,
+ * so that the length of a literal reply is known at compile time. */
+static inline void engine_reply(struct engine_client *c, const char *s) {
+    if (c->s.noreply)
+        return;
+    size_t n = __builtin_strlen(s);
+    char *p = engine_reserve(c, n + 2);
+    if (p == NULL)
+        return;
+    __builtin_memcpy(p, s, n);
+    p[n] = '\r';
+    p[n + 1] = '\n';
+    c->out.end += n + 2;
+}
 /* Unsent output: its length, a pointer at offset off, and cutting it back to
  * len bytes (a reply that turned into an error). */
 static inline size_t engine_out_len(const struct engine_client *c) {

@@ -24,7 +24,6 @@
 #include "server/stats.h"
 #include "storage/store.h"
 
-static void meta_complete_nread(struct engine_client *c);
 
 /* Longest reply line: code, size, 19 flags with numbers, a base64 key. */
 #define META_LINE_MAX 2048
@@ -149,10 +148,10 @@ static char *meta_get_flags(char *p, const struct meta_get_ctx *g, const struct 
     return p;
 }
 
-/* store_fetch_fn: the reply line and value, copied under the shard lock. */
-static void meta_emit_get(void *arg, const struct item *it, const struct store_fetch_info *in) {
-    struct meta_get_ctx *g = arg;
-    struct engine_client *c = g->c;
+/* The reply line and value of a hit, copied under the shard lock. */
+static void meta_hit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    struct engine_client *c = ((const struct engine_hit *)ctx)->c;
+    const struct meta_get_ctx *g = ((const struct engine_hit *)ctx)->r->arg;
     if (g->m->opaque_too_long)
         return; /* the caller answers the error */
     char *line = engine_reserve(c, META_LINE_MAX + it->nbytes + 2);
@@ -175,30 +174,38 @@ static void meta_emit_get(void *arg, const struct item *it, const struct store_f
     engine_commit(c, (size_t)(p - line));
 }
 
+static void meta_missed(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
+    (void)o;
+    const struct meta_get_ctx *g = r->arg;
+    if (!g->m->opaque_too_long)
+        meta_send_status(c, g->m, "EN", g->m->quiet);
+}
+
+static const struct engine_format meta_fmt_get = {.hit = meta_hit, .done = meta_missed};
+
 static void meta_get(struct engine_client *c, const struct meta_request *m) {
-    struct store_fetch_opts o = {
-        .no_bump = m->no_bump,
-        .touch = meta_has(m, 'T'),
-        .exptime = clock_exptime(m->exptime),
-        .vivify = meta_has(m, 'N'),
-        .vivify_exptime = clock_exptime(m->vivify_exptime),
-        .vivify_last = meta_after(m, 'N', 'T'),
-        .recache = meta_has(m, 'R'),
-        .recache_time = clock_exptime(m->recache_time),
-        .recache_after_touch = meta_after(m, 'R', 'T'),
-        .tokens = true,
-        .touch_miss_is_get_miss = true,
+    struct meta_get_ctx g = {c, m, NULL, clock_now()};
+    struct engine_request r = {
+        .op = ENGINE_FETCH, .key = m->key, .nkey = m->nkey, .fmt = &meta_fmt_get, .arg = &g,
+        .fetch = {
+            .no_bump = m->no_bump,
+            .touch = meta_has(m, 'T'),
+            .exptime = clock_exptime(m->exptime),
+            .vivify = meta_has(m, 'N'),
+            .vivify_exptime = clock_exptime(m->vivify_exptime),
+            .vivify_last = meta_after(m, 'N', 'T'),
+            .tokens = true,
+            .recache = meta_has(m, 'R'),
+            .recache_time = clock_exptime(m->recache_time),
+            .recache_after_touch = meta_after(m, 'R', 'T'),
+            .touch_miss_is_get_miss = true, /* memcached counts a missed mg T as a get */
+        },
     };
-    struct meta_get_ctx g = {c, m, &o, clock_now()};
-    enum store_status st = store_get(meta_store(c), m->key, m->nkey, &o, meta_emit_get, &g);
-    if (st == STORE_OK && o.touch)
-        STAT_INCR(engine_worker(c), cmd_touch);
-    else
-        STAT_INCR(engine_worker(c), cmd_get);
+    g.o = &r.fetch;
+    engine_execute(c, &r);
     if (m->opaque_too_long)
         engine_reply(c, "CLIENT_ERROR opaque token too long");
-    else if (st != STORE_OK)
-        meta_send_status(c, m, "EN", m->quiet);
 }
 
 /* --- ms ---------------------------------------------------------------------- */
@@ -244,23 +251,6 @@ static void meta_set_stash(struct engine_session *c, const struct meta_request *
     c->meta_ret_len = n;
 }
 
-static void meta_set(struct engine_client *c, const struct meta_request *m) {
-    /* memcached drops the old value whatever the mode */
-    struct item *it =
-        cmd_alloc_value(c, m->key, m->nkey, m->client_flags, m->exptime, m->vlen, true);
-    if (it == NULL)
-        return;
-    if (m->key_binary)
-        item_bits_set(it, ITEM_KEY_BINARY);
-    struct engine_session *ss = engine_session(c);
-    meta_set_stash(ss, m);
-    ss->meta_flags = (m->quiet ? META_CONN_QUIET : 0) |
-                     (m->key_binary ? META_CONN_KEY_BINARY : 0);
-    ss->cmd = (int)meta_set_mode(m, &ss->cas_in);
-    engine_read_value(c, it, true, meta_complete_nread);
-}
-
-
 static const char *meta_set_code(enum store_status st) {
     switch (st) {
     case STORE_OK: return "HD";
@@ -270,27 +260,23 @@ static const char *meta_set_code(enum store_status st) {
     }
 }
 
-static void meta_complete_nread(struct engine_client *c) {
+/* The ms reply, from what was stashed in the session before the value. */
+static void meta_stored(struct engine_client *c, const struct engine_request *r,
+                        const struct engine_outcome *o) {
     struct engine_session *ss = engine_session(c);
-    bool crlf_ok;
-    struct item *it = engine_take_value(c, &crlf_ok);
     uint32_t bits = ss->meta_flags;
     ss->meta_flags = 0;
-    STAT_INCR(engine_worker(c), cmd_set);
-    if (!crlf_ok) {
-        store_release(meta_store(c), it);
+    if (o->alloc_failed) {
+        cmd_reply_no_item(c, o->st);
+        return;
+    }
+    if (o->bad_chunk) {
         engine_reply(c, "CLIENT_ERROR bad data chunk");
         return;
     }
-    char key[PROTO_KEY_MAX];
-    size_t nkey = it->nkey;
-    memcpy(key, item_ckey(it), nkey); /* store_link consumes the item */
-    uint64_t cas = 0;
-    enum store_status st = store_link(meta_store(c), it, (enum store_mode)ss->cmd, ss->cas_in, &cas);
-
     char line[META_LINE_MAX];
     char *p = line;
-    memcpy(p, meta_set_code(st), 2);
+    memcpy(p, meta_set_code(o->st), 2);
     p += 2;
     for (size_t i = 0; i < ss->meta_ret_len; i++) {
         char f = ss->meta_ret[i];
@@ -299,31 +285,65 @@ static void meta_complete_nread(struct engine_client *c) {
             p = meta_put_opaque(p, &t);
             i += 1 + t.len;
         } else if (f == 'k') {
-            p = meta_put_key(p, key, nkey, bits & META_CONN_KEY_BINARY);
+            p = meta_put_key(p, r->key, r->nkey, bits & META_CONN_KEY_BINARY);
         } else {
-            p = meta_put_u64(p, 'c', st == STORE_OK ? cas : 0);
+            p = meta_put_u64(p, 'c', o->st == STORE_OK ? o->cas : 0);
         }
     }
     p = meta_put_crlf(p);
-    meta_send(c, line, (size_t)(p - line), st == STORE_OK && (bits & META_CONN_QUIET));
+    meta_send(c, line, (size_t)(p - line), o->st == STORE_OK && (bits & META_CONN_QUIET));
+}
+
+static const struct engine_format meta_fmt_set = {.done = meta_stored, .store_key = true};
+
+static void meta_set(struct engine_client *c, const struct meta_request *m) {
+    struct engine_session *ss = engine_session(c);
+    struct engine_request r = {
+        .op = ENGINE_STORE, .key = m->key, .nkey = m->nkey, .fmt = &meta_fmt_set,
+        .store = {
+            .flags = m->client_flags,
+            .exptime = m->exptime,
+            .vlen = (uint64_t)m->vlen,
+            .crlf = true,
+            .drop_old = true, /* memcached drops the old value whatever the mode */
+            .item_bits = m->key_binary ? ITEM_KEY_BINARY : 0,
+        },
+    };
+    r.store.mode = meta_set_mode(m, &r.store.cas_in);
+    meta_set_stash(ss, m);
+    ss->meta_flags = (m->quiet ? META_CONN_QUIET : 0) |
+                     (m->key_binary ? META_CONN_KEY_BINARY : 0);
+    engine_execute(c, &r);
 }
 
 /* --- md, ma ------------------------------------------------------------------ */
 
-static void meta_delete(struct engine_client *c, const struct meta_request *m) {
-    struct store_mdelete_opts o = {
-        .has_cas = m->has_cas,
-        .cas = m->cas,
-        .invalidate = m->invalidate,
-        .new_ttl = meta_has(m, 'T'),
-        .exptime = clock_exptime(m->exptime),
-        .mismatch_is_miss = true, /* memcached's md counts a cas mismatch as a miss */
-    };
-    switch (store_mdelete(meta_store(c), m->key, m->nkey, &o)) {
+static void meta_deleted(struct engine_client *c, const struct engine_request *r,
+                         const struct engine_outcome *o) {
+    const struct meta_request *m = r->arg;
+    switch (o->st) {
     case STORE_OK: meta_send_status(c, m, "HD", m->quiet); break;
     case STORE_EXISTS: meta_send_status(c, m, "EX", false); break;
     default: meta_send_status(c, m, "NF", false); break;
     }
+}
+
+static const struct engine_format meta_fmt_delete = {.done = meta_deleted};
+
+static void meta_delete(struct engine_client *c, const struct meta_request *m) {
+    struct engine_request r = {
+        .op = ENGINE_DELETE, .key = m->key, .nkey = m->nkey, .fmt = &meta_fmt_delete,
+        .arg = (void *)m,
+        .del = {
+            .has_cas = m->has_cas,
+            .cas = m->cas,
+            .invalidate = m->invalidate,
+            .new_ttl = meta_has(m, 'T'),
+            .exptime = clock_exptime(m->exptime),
+            .mismatch_is_miss = true, /* memcached's md counts a cas mismatch as a miss */
+        },
+    };
+    engine_execute(c, &r);
 }
 
 /* The flags of a successful ma, left to right. */
@@ -370,27 +390,17 @@ static void meta_arith_reply(struct engine_client *c, const struct meta_request 
     meta_send(c, line, (size_t)(p - line), m->quiet && !r->created);
 }
 
-static void meta_arith(struct engine_client *c, const struct meta_request *m) {
-    struct store_marith_opts o = {
-        .incr = m->mode != 'D' && m->mode != '-',
-        .delta = m->delta,
-        .cas_in = m->has_cas ? m->cas : 0,
-        .vivify = meta_has(m, 'N'),
-        .initial = m->initial,
-        .vivify_exptime = clock_exptime(m->vivify_exptime),
-        .vivify_last = meta_after(m, 'N', 'T'),
-        .touch = meta_has(m, 'T'),
-        .exptime = clock_exptime(m->exptime),
-    };
-    struct store_marith_result r;
-    enum store_status st = store_marith(meta_store(c), m->key, m->nkey, &o, &r);
+static void meta_counted(struct engine_client *c, const struct engine_request *r,
+                         const struct engine_outcome *o) {
+    const struct meta_request *m = r->arg;
     /* memcached checks the opaque while writing, after the change is made */
-    if (m->opaque_too_long && (st == STORE_OK || st == STORE_NOT_FOUND || st == STORE_EXISTS)) {
+    if (m->opaque_too_long &&
+        (o->st == STORE_OK || o->st == STORE_NOT_FOUND || o->st == STORE_EXISTS)) {
         engine_reply(c, "CLIENT_ERROR opaque token too long");
         return;
     }
-    switch (st) {
-    case STORE_OK: meta_arith_reply(c, m, &o, &r); break;
+    switch (o->st) {
+    case STORE_OK: meta_arith_reply(c, m, &r->arith, &o->arith); break;
     case STORE_NOT_FOUND: meta_send_status(c, m, "NF", false); break;
     case STORE_EXISTS: meta_send_status(c, m, "EX", false); break;
     case STORE_NON_NUMERIC:
@@ -399,6 +409,27 @@ static void meta_arith(struct engine_client *c, const struct meta_request *m) {
     case STORE_NOT_STORED: engine_reply(c, "SERVER_ERROR Out of memory allocating new item"); break;
     default: engine_reply(c, "SERVER_ERROR out of memory"); break;
     }
+}
+
+static const struct engine_format meta_fmt_arith = {.done = meta_counted};
+
+static void meta_arith(struct engine_client *c, const struct meta_request *m) {
+    struct engine_request r = {
+        .op = ENGINE_ARITH, .key = m->key, .nkey = m->nkey, .fmt = &meta_fmt_arith,
+        .arg = (void *)m,
+        .arith = {
+            .incr = m->mode != 'D' && m->mode != '-',
+            .delta = m->delta,
+            .cas_in = m->has_cas ? m->cas : 0,
+            .vivify = meta_has(m, 'N'),
+            .initial = m->initial,
+            .vivify_exptime = clock_exptime(m->vivify_exptime),
+            .vivify_last = meta_after(m, 'N', 'T'),
+            .touch = meta_has(m, 'T'),
+            .exptime = clock_exptime(m->exptime),
+        },
+    };
+    engine_execute(c, &r);
 }
 
 /* --- me ---------------------------------------------------------------------- */

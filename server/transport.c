@@ -3,7 +3,13 @@
  */
 #include "server/transport.h"
 
+#include <errno.h>
 #include <unistd.h>
+
+ssize_t transport_plain_errno(void) {
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? TRANSPORT_AGAIN
+                                                                    : TRANSPORT_ERROR;
+}
 
 static ssize_t plain_read(void *ctx, int fd, void *buf, size_t n) {
     (void)ctx;

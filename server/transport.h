@@ -17,7 +17,6 @@
 #ifndef LARDER_TRANSPORT_H
 #define LARDER_TRANSPORT_H
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -42,28 +41,21 @@ struct transport_ops {
 extern const struct transport_ops transport_plain;
 
 /* transport_plain's read and write, inline: conn.c calls them directly when
- * the connection is plain, so the common case costs no indirect call. */
-static inline ssize_t transport_plain_result(ssize_t r) {
-    if (r >= 0)
-        return r;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? TRANSPORT_AGAIN : TRANSPORT_ERROR;
-}
+ * the connection is plain, so the common case costs no indirect call.  A
+ * failure's errno is sorted out of line (EINTR counts as "again": the
+ * socket is level-triggered, so the event loop comes straight back). */
+ssize_t transport_plain_errno(void);
 
 static inline ssize_t transport_plain_read(int fd, void *buf, size_t n) {
-    ssize_t r;
-    do
-        r = read(fd, buf, n);
-    while (r < 0 && errno == EINTR);
-    return transport_plain_result(r);
+    ssize_t r = read(fd, buf, n);
+    return r >= 0 ? r : transport_plain_errno();
 }
 
 static inline ssize_t transport_plain_write(int fd, const void *buf, size_t n) {
-    ssize_t r;
-    do
-        r = send(fd, buf, n, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    /* a send of n > 0 bytes never returns 0; treat it as "try later" */
-    return r == 0 ? TRANSPORT_AGAIN : transport_plain_result(r);
+    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+    if (r > 0)
+        return r;
+    return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();
 }
 
 #endif

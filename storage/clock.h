@@ -22,8 +22,13 @@ typedef uint32_t rel_time_t;
 #define CLOCK_EXPIRED 1
 #define CLOCK_MAX_DELTA (60 * 60 * 24 * 30) /* larger exptimes are unix times */
 
-/* Seconds since process start (>= 2).  Cheap: reads the coarse monotonic clock. */
+/* Seconds since process start (>= 2).  Cheap once clock_start() has run:
+ * one load of the second a ticker thread keeps. */
 rel_time_t clock_now(void);
+
+/* Starts the ticker thread (once; the store does it).  Call it after any
+ * fork() that the process makes to daemonize: threads do not survive one. */
+void clock_start(void);
 
 /* Unix time at which the process started, minus two seconds (see above). */
 time_t clock_started(void);

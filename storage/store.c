@@ -239,6 +239,7 @@ static void *store_crawler_main(void *arg);
 struct store *store_create(const struct store_config *cfg) {
     if (cfg->item_size_max < 1024 || cfg->mem_limit == 0)
         return NULL;
+    clock_start(); /* item times are read on every request */
     struct store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;

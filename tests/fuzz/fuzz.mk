@@ -11,7 +11,8 @@
 # The fuzz targets need clang (libFuzzer); they are built in build/fuzz with
 # ASan and UBSan, from the same sources as the server:
 #   fuzz_proto  proto_parse, proto_next_key, the number parsers, formatting
-#   fuzz_store  the store against a model, with allocation failures injected
+#   fuzz_store  the command engine and the store against a model, with
+#               allocation failures injected
 #   fuzz_conn   server/conn.c + cmd.c + stats.c through a socketpair
 # A crash input is kept in tests/fuzz/crashes/<target>/ for good: once the
 # bug is fixed it stays as a regression test.  To see what an input does:
@@ -48,8 +49,9 @@ $(FUZZ_BUILD)/fuzz_proto: $(FUZZ_BUILD)/tests/fuzz/fuzz_proto.o $(FUZZ_CORE)
 
 # The store target wraps the allocator of the objects it links, to inject
 # allocation failures into the store (see fuzz_store.c).
-$(FUZZ_BUILD)/fuzz_store: $(FUZZ_BUILD)/tests/fuzz/fuzz_store.o $(FUZZ_CORE)
-	$(FUZZ_CC) $(FUZZ_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^
+$(FUZZ_BUILD)/fuzz_store: $(FUZZ_BUILD)/tests/fuzz/fuzz_store.o $(FUZZ_SRV) $(FUZZ_CORE)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ \
+	    $(shell pkg-config --libs libevent libevent_pthreads $(SEC_PKGS))
 
 $(FUZZ_BUILD)/fuzz_conn: $(FUZZ_BUILD)/tests/fuzz/fuzz_conn.o $(FUZZ_SRV) $(FUZZ_CORE)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libevent_pthreads $(SEC_PKGS))

@@ -1,33 +1,44 @@
 /*
- * fuzz_store: libFuzzer target for the store (storage/) against a model.
+ * fuzz_store: libFuzzer target for the command engine and the store against
+ * a model.
  *
  * The input is a client's byte stream: the first byte picks the set-up, the
- * rest is read as protocol lines (parsed by proto_parse) and data blocks,
- * executed through the storage API the way server/cmd.c does, against a
- * 2 MB store so that eviction runs all the time.  A model of what each key
- * should hold is kept beside the store, and every answer is checked:
+ * rest is read as protocol lines and data blocks.  Each keyed command runs
+ * through the real engine (server/engine.c and the text front end, the
+ * code every connection runs) on a client that has no connection, against a
+ * 2 MB store so that eviction runs all the time, and its reply text is
+ * checked against a model of what each key should hold:
  *
- *   - a hit returns exactly the last value stored, never a stale or torn one;
+ *   - a hit returns exactly the last value stored, never a stale or torn one,
+ *     with the cas the last store gave it;
  *   - a miss, NOT_STORED or NOT_FOUND happens only for a key the model says
  *     is absent, or that may have gone (an eviction or reclaim happened since
  *     it was stored, it has an expiry time, a delayed flush is pending);
  *   - incr/decr give the right number on plain decimal values;
- *   - STORE_NO_MEMORY only happens with -M, inside append/incr (which
- *     allocate under a shard lock and may not evict from it), or when an
- *     allocation failure was injected;
+ *   - "SERVER_ERROR out of memory" only happens with -M, inside append/incr
+ *     (which allocate under a shard lock and may not evict from it), or when
+ *     an allocation failure was injected;
  *   - the page memory never passes the limit plus one first page per class.
+ *
+ * Lines are rebuilt from what proto_parse made of them (noreply dropped,
+ * a cas of 1 replaced by the key's real cas, so that the fuzzer reaches
+ * success); fuzz_proto and fuzz_conn fuzz the parser and the framing.
  *
  * Set-up byte: bit 0 turns eviction off (-M); the high nibble, when not
  * zero, makes every n-th allocation inside the store fail (malloc, calloc
  * and realloc are wrapped at link time: -Wl,--wrap=...), which covers slab
  * pages, the page table and hash table growth.
  */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/proto.h"
+#include "server/engine.h"
+#include "server/server.h"
+#include "server/settings.h"
 #include "storage/store.h"
 
 #define CHECK(cond)                                                                  \
@@ -144,46 +155,138 @@ static void model_note_evictions(void) {
 static bool may_be_absent(const struct entry *e) { return e == NULL || !e->present || e->maybe_gone; }
 static bool may_be_present(const struct entry *e) { return e != NULL && e->present; }
 
-/* --- reading the store ------------------------------------------------------ */
+/* --- the engine, on a client without a connection ------------------------- */
 
-struct fetched {
+#define FUZZ_OUT_MAX ((size_t)8 << 20) /* above ENGINE_OUT_HIGH + one value */
+
+static struct settings fz_settings;
+static struct server fz_srv;
+static struct worker fz_worker;
+static struct engine_client cl;
+static char *reply;       /* what the last command answered */
+static size_t reply_len;
+
+/* Moves the client's output into `reply`. */
+static void collect(void) {
+    size_t n = engine_out_len(&cl);
+    char *p = realloc(reply, reply_len + n + 1);
+    CHECK(p != NULL);
+    reply = p;
+    memcpy(reply + reply_len, engine_out_at(&cl, 0), n);
+    reply_len += n;
+    reply[reply_len] = '\0';
+    cl.out.start = cl.out.end = 0;
+}
+
+/* Runs one command line, and its value when it asks for one; allocation
+ * failures are injected into what the engine and the store do meanwhile. */
+static void run(const char *line, size_t len, const char *value, size_t nvalue) {
+    char *buf = malloc(len + 2);
+    CHECK(buf != NULL);
+    memcpy(buf, line, len);
+    memcpy(buf + len, "\r\n", 2);
+    reply_len = 0;
+    size_t used, off = 0;
+    enum engine_result r;
+    do {
+        inject_armed = true;
+        r = engine_run(&cl, buf + off, len + 2 - off, &used);
+        inject_armed = false;
+        off += used;
+        collect();
+    } while (r == ENGINE_PAUSED);
+    CHECK(r != ENGINE_MORE && r != ENGINE_CLOSE && r != ENGINE_CLOSE_AFTER_REPLY);
+    if (r == ENGINE_NEED_VALUE) {
+        CHECK(cl.value->nbytes == nvalue);
+        memcpy(item_value(cl.value), value, nvalue);
+        memcpy(cl.value_end, "\r\n", 2);
+        inject_armed = true;
+        r = engine_value_done(&cl);
+        inject_armed = false;
+        collect();
+        CHECK(r == ENGINE_DONE);
+    } else if (r == ENGINE_SWALLOW) {
+        CHECK(cl.swallow == nvalue + 2);
+    } else {
+        CHECK(r == ENGINE_DONE && off == len + 2);
+    }
+    free(buf);
+}
+
+static bool reply_is(const char *line) {
+    size_t n = strlen(line);
+    return reply_len == n + 2 && memcmp(reply, line, n) == 0 && memcmp(reply + n, "\r\n", 2) == 0;
+}
+
+/* The key's cas as a gets would show it, read without touching the item. */
+struct peeked {
     bool hit;
     char *value;
     size_t n;
     uint64_t cas;
 };
 
-static void fetch_emit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
-    struct fetched *f = ctx;
-    (void)in;
+static void peek_emit(void *ctx, const struct item *it) {
+    struct peeked *f = ctx;
     f->hit = true;
     f->n = it->nbytes;
     f->value = malloc(f->n ? f->n : 1);
     CHECK(f->value != NULL);
     memcpy(f->value, item_cvalue(it), f->n);
-    f->cas = it->cas;
+    f->cas = store_item_cas(st, it);
 }
 
-static void check_get(const char *key, size_t nkey, const struct store_fetch_opts *opts,
-                      bool expires) {
-    struct entry *e = model_find(key, nkey, false);
-    struct fetched f = {0};
-    enum store_status s = store_get(st, key, nkey, opts, fetch_emit, &f);
-    CHECK((s == STORE_OK) == f.hit);
-    if (f.hit) {
-        CHECK(may_be_present(e));
-        CHECK(f.n == e->nvalue && memcmp(f.value, e->value, f.n) == 0);
-        CHECK(f.cas == e->cas);
-        if (opts != NULL && opts->touch)
-            e->maybe_gone = expires || flush_pending || e->maybe_gone;
-    } else {
-        CHECK(may_be_absent(e));
-        model_drop(e);
-    }
-    free(f.value);
+static struct peeked peek(const char *key, size_t nkey) {
+    struct peeked f = {0};
+    store_peek(st, key, nkey, peek_emit, &f);
+    return f;
 }
 
 /* --- executing requests ----------------------------------------------------- */
+
+/* Checks a get, gets, gat or gats reply key by key against the model. */
+static void check_get_reply(const struct proto_request *req, bool with_cas, bool touch) {
+    const char *p = req->keys, *end = req->keys + req->keys_len;
+    struct proto_token key;
+    bool long_key = false;
+    while (proto_next_key(&p, end, &key))
+        long_key = long_key || key.len > PROTO_KEY_MAX;
+    if (long_key) {
+        CHECK(reply_is("CLIENT_ERROR bad command line format"));
+        return;
+    }
+    const char *r = reply, *rend = reply + reply_len;
+    p = req->keys;
+    while (proto_next_key(&p, end, &key)) {
+        struct entry *e = model_find(key.s, key.len, false);
+        size_t hdr = 6 + key.len;
+        if ((size_t)(rend - r) > hdr && memcmp(r, "VALUE ", 6) == 0 &&
+            memcmp(r + 6, key.s, key.len) == 0 && r[hdr] == ' ') {
+            unsigned long long flags, bytes, cas = 0;
+            int used = 0;
+            /* no whitespace directive after the numbers: the value may start with some */
+            if (with_cas)
+                CHECK(sscanf(r + hdr, " %llu %llu %llu%n", &flags, &bytes, &cas, &used) == 3);
+            else
+                CHECK(sscanf(r + hdr, " %llu %llu%n", &flags, &bytes, &used) == 2);
+            r += hdr + (size_t)used;
+            CHECK(rend - r >= 2 && memcmp(r, "\r\n", 2) == 0);
+            r += 2;
+            CHECK(may_be_present(e));
+            CHECK(bytes == e->nvalue && (size_t)(rend - r) >= bytes + 2);
+            CHECK(memcmp(r, e->value, bytes) == 0 && memcmp(r + bytes, "\r\n", 2) == 0);
+            if (with_cas)
+                CHECK(cas == e->cas);
+            r += bytes + 2;
+            if (touch)
+                e->maybe_gone = req->exptime != 0 || flush_pending || e->maybe_gone;
+        } else {
+            CHECK(may_be_absent(e));
+            model_drop(e);
+        }
+    }
+    CHECK(rend - r == 5 && memcmp(r, "END\r\n", 5) == 0);
+}
 
 static enum store_mode mode_of(enum proto_cmd cmd) {
     switch (cmd) {
@@ -196,42 +299,73 @@ static enum store_mode mode_of(enum proto_cmd cmd) {
     }
 }
 
+static const char *cmd_name(enum proto_cmd cmd) {
+    switch (cmd) {
+    case PROTO_CMD_ADD: return "add";
+    case PROTO_CMD_REPLACE: return "replace";
+    case PROTO_CMD_APPEND: return "append";
+    case PROTO_CMD_PREPEND: return "prepend";
+    case PROTO_CMD_CAS: return "cas";
+    case PROTO_CMD_INCR: return "incr";
+    case PROTO_CMD_DECR: return "decr";
+    case PROTO_CMD_DELETE: return "delete";
+    case PROTO_CMD_TOUCH: return "touch";
+    default: return "set";
+    }
+}
+
+/* "<cmd> <key>" followed by the rest, formatted; the key may hold any byte
+ * but a space. */
+static size_t build(char *out, const struct proto_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static size_t build(char *out, const struct proto_request *req, const char *fmt, ...) {
+    size_t n = (size_t)sprintf(out, "%s ", cmd_name(req->cmd));
+    memcpy(out + n, req->key.s, req->key.len);
+    n += req->key.len;
+    va_list ap;
+    va_start(ap, fmt);
+    n += (size_t)vsprintf(out + n, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+static enum store_status store_reply_status(void) {
+    if (reply_is("STORED"))
+        return STORE_OK;
+    if (reply_is("NOT_STORED"))
+        return STORE_NOT_STORED;
+    if (reply_is("EXISTS"))
+        return STORE_EXISTS;
+    if (reply_is("NOT_FOUND"))
+        return STORE_NOT_FOUND;
+    if (reply_is("SERVER_ERROR object too large for cache"))
+        return STORE_TOO_LARGE;
+    CHECK(reply_is("SERVER_ERROR out of memory storing object"));
+    return STORE_NO_MEMORY;
+}
+
 static void exec_update(const struct proto_request *req, const char *value, size_t n) {
     enum store_mode mode = mode_of(req->cmd);
     struct entry *e = model_find(req->key.s, req->key.len, true);
     if (e == NULL)
         return; /* model full: leave this key alone */
     bool expires = req->exptime != 0;
+    /* cas 1 stands for "the right cas" so that the fuzzer can reach success */
+    uint64_t cas_in = mode == STORE_CAS ? (req->cas == 1 ? e->cas : req->cas) : 0;
+    char line[PROTO_KEY_MAX + 128];
+    size_t len = mode == STORE_CAS
+                     ? build(line, req, " %u %lld %zu %llu", req->flags, (long long)req->exptime, n,
+                             (unsigned long long)cas_in)
+                     : build(line, req, " %u %lld %zu", req->flags, (long long)req->exptime, n);
     unsigned fired = inject_fired;
-    enum store_status s;
-    inject_armed = true;
-    struct item *it = store_alloc(st, req->key.s, req->key.len, req->flags,
-                                  clock_exptime(req->exptime), n, &s);
-    inject_armed = false;
+    uint64_t gone_before = gone_seen;
+    run(line, len, value, n);
+    enum store_status s = store_reply_status();
     /* An allocation may evict (even one that then fails: a page taken from
      * another class is emptied before the new one is allocated). */
     model_note_evictions();
-    if (it == NULL) {
-        if (item_total(req->key.len, n) > FUZZ_ITEM_MAX)
-            CHECK(s == STORE_TOO_LARGE);
-        else
-            CHECK(s == STORE_NO_MEMORY && (!store_config(st)->evict || inject_fired != fired));
-        if (mode == STORE_SET) {
-            store_unlink(st, req->key.s, req->key.len); /* as cmd.c does */
-            model_drop(e);
-        }
-        return;
-    }
-    memcpy(item_value(it), value, n);
-    /* cas 1 stands for "the right cas" so that the fuzzer can reach success */
-    uint64_t cas_in = mode == STORE_CAS ? (req->cas == 1 ? e->cas : req->cas) : 0;
-    uint64_t cas_out = 0;
-    inject_armed = true;
-    s = store_link(st, it, mode, cas_in, &cas_out);
-    inject_armed = false;
-    model_note_evictions();
     switch (s) {
-    case STORE_OK:
+    case STORE_OK: {
         if (mode == STORE_ADD)
             CHECK(may_be_absent(e));
         if (mode == STORE_REPLACE || mode == STORE_APPEND || mode == STORE_PREPEND ||
@@ -239,26 +373,50 @@ static void exec_update(const struct proto_request *req, const char *value, size
             CHECK(may_be_present(e));
         if (mode == STORE_CAS)
             CHECK(cas_in == e->cas);
+        struct peeked now = peek(req->key.s, req->key.len);
+        if (!now.hit) { /* gone already: it expired, or the maintenance thread evicted */
+            model_note_evictions();
+            CHECK(expires || flush_pending || gone_seen != gone_before);
+            model_drop(e);
+            break;
+        }
         if (mode == STORE_APPEND || mode == STORE_PREPEND) {
             char *joined = malloc(e->nvalue + n + 1);
             CHECK(joined != NULL);
             memcpy(joined + (mode == STORE_APPEND ? 0 : n), e->value, e->nvalue);
             memcpy(joined + (mode == STORE_APPEND ? e->nvalue : 0), value, n);
             bool gone = e->maybe_gone;
-            model_set(e, joined, e->nvalue + n, cas_out, false);
+            CHECK(now.n == e->nvalue + n && memcmp(now.value, joined, now.n) == 0);
+            model_set(e, joined, e->nvalue + n, now.cas, false);
             e->maybe_gone = e->maybe_gone || gone;
             free(joined);
         } else {
-            model_set(e, value, n, cas_out, expires);
+            CHECK(now.n == n && memcmp(now.value, value, n) == 0);
+            model_set(e, value, n, now.cas, expires);
         }
+        free(now.value);
         break;
+    }
     case STORE_NOT_STORED:
-        if (mode == STORE_ADD)
+        CHECK(mode != STORE_SET && mode != STORE_CAS);
+        if (mode == STORE_ADD) {
             CHECK(may_be_present(e));
-        else
+        } else if (mode == STORE_REPLACE) {
             CHECK(may_be_absent(e));
-        if (mode != STORE_ADD)
             model_drop(e);
+        } else {
+            /* append, prepend: absent, or present with no memory to join
+             * (allocated under the shard lock): then the old value stays */
+            struct peeked now = peek(req->key.s, req->key.len);
+            if (now.hit) {
+                CHECK(may_be_present(e) && now.n == e->nvalue &&
+                      memcmp(now.value, e->value, now.n) == 0);
+            } else {
+                CHECK(may_be_absent(e));
+                model_drop(e);
+            }
+            free(now.value);
+        }
         break;
     case STORE_NOT_FOUND:
         CHECK(mode == STORE_CAS && may_be_absent(e));
@@ -267,11 +425,15 @@ static void exec_update(const struct proto_request *req, const char *value, size
     case STORE_EXISTS:
         CHECK(mode == STORE_CAS && may_be_present(e) && cas_in != e->cas);
         break;
-    case STORE_NO_MEMORY:
     case STORE_TOO_LARGE:
-        /* append/prepend build the joined item under the shard lock */
-        CHECK(mode == STORE_APPEND || mode == STORE_PREPEND);
-        CHECK(may_be_present(e));
+        CHECK(item_total(req->key.len, n) > FUZZ_ITEM_MAX);
+        if (mode == STORE_SET)
+            model_drop(e); /* a failed set drops the old value */
+        break;
+    case STORE_NO_MEMORY:
+        CHECK(!store_config(st)->evict || inject_fired != fired);
+        if (mode == STORE_SET)
+            model_drop(e);
         break;
     default:
         CHECK(false);
@@ -300,78 +462,69 @@ static void exec_arith(const struct proto_request *req) {
     struct entry *e = model_find(req->key.s, req->key.len, true);
     if (e == NULL)
         return;
-    uint64_t v = 0, before = 0;
+    uint64_t before = 0;
     bool plain = may_be_present(e) && plain_counter(e->value, e->nvalue, &before);
-    unsigned fired = inject_fired;
-    inject_armed = true;
-    enum store_status s = store_arith(st, req->key.s, req->key.len, incr, req->delta, &v, NULL);
-    inject_armed = false;
+    char line[PROTO_KEY_MAX + 64];
+    size_t len = build(line, req, " %llu", (unsigned long long)req->delta);
+    run(line, len, NULL, 0);
     model_note_evictions();
-    switch (s) {
-    case STORE_OK: {
+    unsigned long long v;
+    int used = 0;
+    if (sscanf(reply, "%llu%n", &v, &used) == 1 && (size_t)used + 2 == reply_len &&
+        reply[0] >= '0' && reply[0] <= '9') {
         CHECK(may_be_present(e));
         if (plain)
             CHECK(v == (incr ? before + req->delta : (req->delta > before ? 0 : before - req->delta)));
-        struct fetched f = {0};
-        if (store_get(st, req->key.s, req->key.len, NULL, fetch_emit, &f) != STORE_OK) {
+        struct peeked now = peek(req->key.s, req->key.len);
+        if (!now.hit) {
             CHECK(e->maybe_gone); /* it expired in between: the clock ticked */
             model_drop(e);
-            break;
+            return;
         }
         uint64_t back;
-        CHECK(plain_counter(f.value, f.n, &back) && back == v);
+        CHECK(plain_counter(now.value, now.n, &back) && back == v);
         bool gone = e->maybe_gone;
-        model_set(e, f.value, f.n, f.cas, false);
+        model_set(e, now.value, now.n, now.cas, false);
         e->maybe_gone = gone;
-        free(f.value);
-        break;
-    }
-    case STORE_NOT_FOUND:
+        free(now.value);
+    } else if (reply_is("NOT_FOUND")) {
         CHECK(may_be_absent(e));
         model_drop(e);
-        break;
-    case STORE_NON_NUMERIC:
+    } else if (reply_is("CLIENT_ERROR cannot increment or decrement non-numeric value")) {
         CHECK(may_be_present(e) && !plain);
-        break;
-    case STORE_NO_MEMORY:
+    } else {
         /* a longer number needs a new item, allocated under the shard lock */
+        CHECK(reply_is("SERVER_ERROR out of memory"));
         CHECK(may_be_present(e));
-        (void)fired;
-        break;
-    default:
-        CHECK(false);
     }
 }
 
-static void exec_request(const struct proto_request *req) {
+static void exec_request(const char *line, size_t len, const struct proto_request *req) {
+    char buf[PROTO_KEY_MAX + 64];
     switch (req->cmd) {
     case PROTO_CMD_GET:
     case PROTO_CMD_GETS:
     case PROTO_CMD_GAT:
-    case PROTO_CMD_GATS: {
-        bool touch = req->cmd == PROTO_CMD_GAT || req->cmd == PROTO_CMD_GATS;
-        struct store_fetch_opts opts = {.touch = touch};
-        if (touch)
-            opts.exptime = clock_exptime(req->exptime);
-        const char *p = req->keys, *end = req->keys + req->keys_len;
-        struct proto_token key;
-        while (proto_next_key(&p, end, &key))
-            if (key.len <= PROTO_KEY_MAX)
-                check_get(key.s, key.len, &opts, touch && req->exptime != 0);
+    case PROTO_CMD_GATS:
+        /* the line as it came: its key list is the interesting part */
+        run(line, len, NULL, 0);
+        model_note_evictions();
+        check_get_reply(req, req->cmd == PROTO_CMD_GETS || req->cmd == PROTO_CMD_GATS,
+                        req->cmd == PROTO_CMD_GAT || req->cmd == PROTO_CMD_GATS);
         break;
-    }
     case PROTO_CMD_DELETE: {
         struct entry *e = model_find(req->key.s, req->key.len, false);
-        enum store_status s = store_delete(st, req->key.s, req->key.len, 0);
-        CHECK(s == STORE_OK ? may_be_present(e) : may_be_absent(e));
+        run(buf, build(buf, req, "%s", ""), NULL, 0);
+        CHECK(reply_is("DELETED") ? may_be_present(e) : reply_is("NOT_FOUND") && may_be_absent(e));
         model_drop(e);
         break;
     }
     case PROTO_CMD_TOUCH: {
         struct entry *e = model_find(req->key.s, req->key.len, false);
-        enum store_status s = store_touch(st, req->key.s, req->key.len, clock_exptime(req->exptime));
-        CHECK(s == STORE_OK ? may_be_present(e) : may_be_absent(e));
-        if (s != STORE_OK)
+        run(buf, build(buf, req, " %lld", (long long)req->exptime), NULL, 0);
+        bool ok = reply_is("TOUCHED");
+        CHECK(ok ? may_be_present(e) : reply_is("NOT_FOUND") && may_be_absent(e));
+        if (!ok)
             model_drop(e);
         else if (req->exptime != 0)
             e->maybe_gone = true;
@@ -382,7 +535,8 @@ static void exec_request(const struct proto_request *req) {
         exec_arith(req);
         break;
     case PROTO_CMD_FLUSH_ALL:
-        store_flush(st, req->exptime);
+        run(buf, (size_t)sprintf(buf, "flush_all %lld", (long long)req->exptime), NULL, 0);
+        CHECK(reply_is("OK"));
         if (req->exptime > 0) {
             flush_pending = true;
             for (size_t i = 0; i < nmodel; i++)
@@ -393,11 +547,12 @@ static void exec_request(const struct proto_request *req) {
         }
         break;
     case PROTO_CMD_LRU_CRAWLER:
-        store_crawl(st);
+        run("lru_crawler crawl all", 21, NULL, 0);
+        CHECK(reply_is("OK"));
         model_note_evictions();
         break;
     default:
-        break;
+        break; /* not a keyed command: fuzz_conn covers the rest */
     }
 }
 
@@ -415,21 +570,44 @@ static void check_final(void) {
     struct store_stats ss;
     store_stats(st, &ss);
     CHECK(walked <= ss.curr_items);
-    for (size_t i = 0; i < nmodel; i++)
-        check_get(model[i].key, model[i].nkey, NULL, false);
+    for (size_t i = 0; i < nmodel; i++) {
+        char line[PROTO_KEY_MAX + 8] = "gets ";
+        memcpy(line + 5, model[i].key, model[i].nkey);
+        struct proto_request req;
+        proto_parse(line, 5 + model[i].nkey, &req);
+        run(line, 5 + model[i].nkey, NULL, 0);
+        check_get_reply(&req, true, false);
+    }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size == 0)
-        return 0;
+/* A store, a server and a worker for the engine, without threads or sockets. */
+static void setup(bool evict) {
     struct store_config cfg;
     store_config_defaults(&cfg);
     cfg.mem_limit = FUZZ_MEM_LIMIT;
     cfg.item_size_max = FUZZ_ITEM_MAX;
     cfg.hashpower = 8;
-    cfg.evict = !(data[0] & 1);
+    cfg.evict = evict;
     st = store_create(&cfg);
     CHECK(st != NULL);
+    settings_defaults(&fz_settings);
+    fz_settings.item_size_max = FUZZ_ITEM_MAX;
+    memset(&fz_srv, 0, sizeof(fz_srv));
+    fz_srv.settings = &fz_settings;
+    fz_srv.store = st;
+    memset(&fz_worker, 0, sizeof(fz_worker));
+    fz_worker.srv = &fz_srv;
+    engine_client_init(&cl, &fz_worker, 0, ENGINE_PROTO_TEXT, FUZZ_OUT_MAX);
+    /* all the output the engine may hold, taken before failures are armed */
+    cl.out.buf = malloc(FUZZ_OUT_MAX);
+    CHECK(cl.out.buf != NULL);
+    cl.out.size = FUZZ_OUT_MAX;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size == 0)
+        return 0;
+    setup(!(data[0] & 1));
     inject_every = data[0] >> 4;
     inject_count = inject_fired = 0;
 
@@ -461,11 +639,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             exec_update(&req, value, n);
             free(value);
         } else {
-            exec_request(&req);
+            exec_request(line, len, &req);
         }
     }
     check_final();
     model_reset();
+    engine_client_free(&cl);
     store_destroy(st);
     st = NULL;
     return 0;
