@@ -50,9 +50,9 @@ bench-integration: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 test-bench: bench-unit bench-integration
 
 # tls_load: TLS requests/s against -Z servers (larder-load speaks plain TCP);
-# see bench/tls_load.c and the README's Encryption section.
+# see bench/tls/tls_load.c (outside bench/*.c: its own main) and the README's Encryption section.
 TLS_LOAD := $(BUILD)/bench/tls_load
 bench-tls-load: $(TLS_LOAD)
-$(TLS_LOAD): bench/tls_load.c
+$(TLS_LOAD): bench/tls/tls_load.c
 	@mkdir -p $(dir $@)
 	$(CC) $(FINAL_CFLAGS) -o $@ $< $(FINAL_LDFLAGS) $(shell pkg-config --libs openssl) -pthread

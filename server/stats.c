@@ -198,12 +198,13 @@ static void stats_general(struct engine_client *c) {
     stats_end(c);
 }
 
-/* memcached prints these whether or not -Z is on; paths not given show
- * as NULL. */
+/* memcached prints these whether or not -Z is on; a path not given shows
+ * as its printf shows a null string ("(null)") for the certificate and
+ * key, and as "NULL" for the others, which it spells out. */
 static void stats_tls_settings(struct engine_client *c, const struct settings *st) {
     stats_line(c, "ssl_enabled", "%s", st->ssl_enabled ? "yes" : "no");
-    stats_line(c, "ssl_chain_cert", "%s", st->ssl_chain_cert ? st->ssl_chain_cert : "NULL");
-    stats_line(c, "ssl_key", "%s", st->ssl_key ? st->ssl_key : "NULL");
+    stats_line(c, "ssl_chain_cert", "%s", st->ssl_chain_cert ? st->ssl_chain_cert : "(null)");
+    stats_line(c, "ssl_key", "%s", st->ssl_key ? st->ssl_key : "(null)");
     stats_line(c, "ssl_verify_mode", "%d", tls_verify_flags(st->ssl_verify_mode));
     stats_line(c, "ssl_keyformat", "%d", st->ssl_keyformat);
     stats_line(c, "ssl_ciphers", "%s", st->ssl_ciphers ? st->ssl_ciphers : "NULL");
