@@ -421,6 +421,9 @@ enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len,
         req.key = req.extras + h.extlen;
     }
     *used = need;
+    c->buffered = len - need;
     bin_execute(c, &req, check);
+    if (c->next == ENGINE_MORE)
+        c->want += need; /* counted from the header's start */
     return c->next;
 }

@@ -100,7 +100,7 @@ static void cmd_get(struct engine_client *c, const struct proto_request *req, bo
         r.key = key.s;
         r.nkey = key.len;
         engine_execute(c, &r);
-        if (engine_out_len(c) > ENGINE_OUT_HIGH && p < end) {
+        if (engine_should_pause(c) && p < end) {
             /* What is queued goes out before the rest is read, so an
              * over-long key further on must be found now: memcached
              * answers such a line with the error alone. */
@@ -397,6 +397,9 @@ enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len,
         cmd_log_line(c, buf, n);
     struct proto_request req;
     proto_parse(buf, n, &req);
+    c->buffered = len - *used;
     cmd_execute(c, &req);
+    if (c->next == ENGINE_MORE)
+        c->want += *used; /* counted from the line's start */
     return c->next;
 }

@@ -105,6 +105,7 @@ static char *conn_buf_take(struct worker *w) {
 static void conn_buf_give(struct worker *w, char *buf, size_t size) {
     if (buf == NULL)
         return;
+    budget_give(&w->srv->conn_mem, engine_buf_charge(size));
     if (size == CONN_BUF_INITIAL && w->nspare < WORKER_SPARE_BUFS)
         w->spare_bufs[w->nspare++] = buf;
     else
@@ -202,6 +203,10 @@ void conn_close(struct conn *c) {
         __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
     }
     free(c->udp);
+    if (c->transport == CONN_UDP) {
+        free(c->rbuf); /* a datagram's buffer, fixed, not in the budget */
+        c->rbuf = NULL;
+    }
     conn_buf_give(w, c->rbuf, c->rsize);
     conn_buf_give(w, c->cl.out.buf, c->cl.out.size);
     c->cl.out.buf = NULL;
@@ -248,15 +253,17 @@ void conn_each(struct worker *w,
     pthread_mutex_unlock(&w->lock);
 }
 
-/* A connection waiting for a command (not one in the middle of a value,
- * nor one whose client has replies to read) is idle past the timeout. */
+/* A connection is idle past the timeout when its last whole request came
+ * longer ago, unless its client has replies to read: waiting for a
+ * command, or in the middle of a line or a value that trickles in (bytes
+ * that do not finish a request do not count as activity). */
 unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
     unsigned kicked = 0;
     struct conn *c = w->conns;
     while (c != NULL) {
         struct conn *next = c->next;
-        if (c->transport != CONN_UDP && c->state == CONN_PARSE && c->cl.out.end == c->cl.out.start &&
-            now - c->last_cmd > timeout) {
+        if (c->transport != CONN_UDP && c->state != CONN_CLOSING &&
+            c->cl.out.end == c->cl.out.start && now - c->last_cmd > timeout) {
             conn_close(c);
             kicked++;
         }
@@ -289,6 +296,7 @@ static bool conn_flush(struct conn *c) {
     if (c->cl.out.size > 64 * CONN_BUF_INITIAL && c->rstart == c->rend) {
         char *p = realloc(c->cl.out.buf, CONN_BUF_INITIAL);
         if (p) {
+            budget_give(&c->cl.w->srv->conn_mem, engine_buf_charge(c->cl.out.size));
             c->cl.out.buf = p;
             c->cl.out.size = CONN_BUF_INITIAL;
         }
@@ -298,19 +306,34 @@ static bool conn_flush(struct conn *c) {
 
 /* --- input ----------------------------------------------------------------- */
 
-/* Makes room for at least one more read; false if the line is too long. */
+/* Resizes the read buffer, within the memory budget. */
+static bool conn_rbuf_resize(struct conn *c, size_t size) {
+    struct budget *b = &c->cl.w->srv->conn_mem;
+    size_t was = engine_buf_charge(c->rsize), now = engine_buf_charge(size);
+    if (now > was && !budget_take(b, now - was))
+        return false;
+    char *p = realloc(c->rbuf, size);
+    if (p == NULL) {
+        if (now > was)
+            budget_give(b, now - was);
+        return false;
+    }
+    if (now < was)
+        budget_give(b, was - now);
+    c->rbuf = p;
+    c->rsize = size;
+    return true;
+}
+
+/* Makes room for at least one more read; false if the line is too long, or
+ * would pass the memory budget: this client is then hung up on, not others. */
 static bool conn_rbuf_room(struct conn *c) {
     if (!conn_buf_ensure(c, &c->rbuf, &c->rsize))
         return false;
     if (c->rstart == c->rend) {
         c->rstart = c->rend = 0;
-        if (c->rsize > 64 * CONN_BUF_INITIAL) {
-            char *p = realloc(c->rbuf, CONN_BUF_INITIAL);
-            if (p) {
-                c->rbuf = p;
-                c->rsize = CONN_BUF_INITIAL;
-            }
-        }
+        if (c->rsize > 64 * CONN_BUF_INITIAL)
+            conn_rbuf_resize(c, CONN_BUF_INITIAL);
     }
     if (c->rstart > 0 && c->rend == c->rsize) {
         memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
@@ -319,14 +342,17 @@ static bool conn_rbuf_room(struct conn *c) {
     }
     if (c->rend < c->rsize)
         return true;
-    if (c->rsize >= PROTO_GET_LINE_MAX + 2)
+    /* a line may be this long (a retrieval's key list); a store's value
+     * that waits for upload memory as long as the engine says */
+    size_t max = PROTO_GET_LINE_MAX + 2;
+    if (c->cl.want > max)
+        max = c->cl.want;
+    if (c->rsize >= max)
         return false;
-    char *p = realloc(c->rbuf, c->rsize * 2);
-    if (p == NULL)
-        return false;
-    c->rbuf = p;
-    c->rsize *= 2;
-    return true;
+    size_t size = c->rsize * 2;
+    while (size < c->cl.want)
+        size *= 2;
+    return conn_rbuf_resize(c, size);
 }
 
 /* Bytes read (> 0), 0 at end of stream, -1 when nothing is ready, -2 on error. */
@@ -456,6 +482,13 @@ static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
     }
 }
 
+/* Past ENGINE_OUT_HIGH unsent, or with any output unsent while the memory
+ * budget is tight, a connection runs no more requests until it drains. */
+static inline bool conn_backed_up(const struct conn *c) {
+    size_t n = c->cl.out.end - c->cl.out.start;
+    return n > ENGINE_OUT_HIGH || (n > 0 && budget_tight(&c->cl.w->srv->conn_mem));
+}
+
 /* Runs the connection as far as input and output allow. */
 static void conn_drive(struct conn *c) {
     struct worker *w = c->cl.w;
@@ -469,14 +502,14 @@ static void conn_drive(struct conn *c) {
         return;
     }
     while (c->state != CONN_CLOSING && !w->stopping) {
-        if (c->cl.out.end - c->cl.out.start > ENGINE_OUT_HIGH) {
+        if (conn_backed_up(c)) {
             /* Write what the socket takes; wait for the client to read
              * only if the output is still backed up after that. */
             if (!conn_flush(c)) {
                 conn_close(c);
                 return;
             }
-            if (c->cl.out.end - c->cl.out.start > ENGINE_OUT_HIGH)
+            if (conn_backed_up(c))
                 break;
         }
         if (c->state == CONN_PARSE && reqs >= w->srv->settings->reqs_per_event) {

@@ -24,14 +24,28 @@ void engine_client_init(struct engine_client *c, struct worker *w, int id, enum 
     c->s.authed = w == NULL || (w->srv->auth == NULL && !w->srv->settings->sasl);
 }
 
+static void engine_upload_done(struct engine_client *c) {
+    if (c->upload_charge != 0)
+        budget_give(&c->w->srv->uploads, c->upload_charge);
+    c->upload_charge = 0;
+}
+
 void engine_client_free(struct engine_client *c) {
     if (c->value != NULL)
         store_release(c->w->srv->store, c->value);
     c->value = NULL;
     sasl_srv_free(c->s.sasl);
     c->s.sasl = NULL;
+    engine_upload_done(c);
+    if (c->out.buf != NULL)
+        budget_give(&c->w->srv->conn_mem, engine_buf_charge(c->out.size));
     free(c->out.buf);
     c->out.buf = NULL;
+}
+
+bool engine_should_pause(const struct engine_client *c) {
+    size_t n = engine_out_len(c);
+    return n > ENGINE_OUT_HIGH || (n > ENGINE_OUT_TIGHT && budget_tight(&c->w->srv->conn_mem));
 }
 
 enum engine_proto engine_pick(const char *buf) {
@@ -69,8 +83,17 @@ char *engine_reserve_slow(struct engine_client *c, size_t n) {
     size_t size = o->size ? o->size : ENGINE_OUT_INITIAL;
     while (size < need)
         size *= 2;
+    /* past its first buffer, output counts against the memory budget: a
+     * request that would pass it is this client's, and so is the hang-up */
+    size_t more = engine_buf_charge(size) - engine_buf_charge(o->size);
+    struct budget *b = &c->w->srv->conn_mem;
+    if (more > 0 && !budget_take(b, more)) {
+        o->failed = true;
+        return NULL;
+    }
     char *p = realloc(o->buf, size);
     if (p == NULL) {
+        budget_give(b, more);
         o->failed = true; /* out of memory for output: the reply stream is broken */
         return NULL;
     }
@@ -101,6 +124,7 @@ void engine_read_value(struct engine_client *c, struct item *it, bool crlf, engi
 struct item *engine_take_value(struct engine_client *c, bool *crlf_ok) {
     struct item *it = c->value;
     c->value = NULL;
+    engine_upload_done(c);
     *crlf_ok = c->value_end[0] == '\r' && c->value_end[1] == '\n';
     return it;
 }
@@ -131,6 +155,25 @@ static void engine_fetch(struct engine_client *c, const struct engine_request *r
         struct engine_outcome o = {.st = st};
         r->fmt->done(c, r, &o);
     }
+}
+
+/* A value that is not all in yet holds its item while it arrives: from the
+ * uploads share of -m, so that clients that send values slowly (or never
+ * finish them) cannot take the memory every other store needs.  When the
+ * share is used up the request waits, its line unconsumed, until the whole
+ * value is in the read buffer (which the connection memory budget bounds);
+ * its item is then filled at once.  False when it waits. */
+static bool engine_upload_begin(struct engine_client *c, size_t nkey, uint64_t vlen, size_t need) {
+    size_t total = item_total(nkey, vlen);
+    if (vlen > c->w->srv->settings->item_size_max)
+        return true; /* refused as too large anyway, without waiting */
+    if (budget_take(&c->w->srv->uploads, total)) {
+        c->upload_charge = total;
+        return true;
+    }
+    c->want = need;
+    c->next = ENGINE_MORE;
+    return false;
 }
 
 /* The value is in: link the item, or say why not. */
@@ -172,8 +215,12 @@ static void engine_store(struct engine_client *c, const struct engine_request *r
     struct store *s = c->w->srv->store;
     const struct engine_store_req *q = &r->store;
     enum store_status st;
+    size_t need = q->vlen + (q->crlf ? 2 : 0);
+    if (c->buffered < need && !engine_upload_begin(c, r->nkey, q->vlen, need))
+        return; /* wait: the value goes into the read buffer first */
     struct item *it = store_alloc(s, r->key, r->nkey, q->flags, clock_exptime(q->exptime), q->vlen, &st);
     if (it == NULL) {
+        engine_upload_done(c);
         struct engine_outcome o = {.st = st, .alloc_failed = true};
         r->fmt->done(c, r, &o);
         engine_swallow(c, q->vlen + (q->crlf ? 2 : 0));

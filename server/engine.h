@@ -43,6 +43,14 @@ struct worker;
 /* Output is never let grow past this plus the largest item: room for a
  * paused reply's last step (one value, or one shard's worth of a dump). */
 #define ENGINE_OUT_MAX ((size_t)16 << 20)
+/* While the memory budget is tight (budget.h), clients pause at this much. */
+#define ENGINE_OUT_TIGHT ((size_t)64 << 10)
+
+/* What a buffer of `size` bytes costs the memory budget: all but its first
+ * ENGINE_OUT_INITIAL bytes, which every connection may hold (bounded by -c). */
+static inline size_t engine_buf_charge(size_t size) {
+    return size > ENGINE_OUT_INITIAL ? size - ENGINE_OUT_INITIAL : 0;
+}
 
 enum engine_result {
     ENGINE_MORE,       /* no whole request is buffered yet: read more */
@@ -140,6 +148,12 @@ struct engine_client {
     char value_end[2];
     engine_value_fn value_done;
     uint64_t swallow; /* ENGINE_SWALLOW: bytes to discard */
+    /* the front end's input: bytes buffered after the request's line, and,
+     * with ENGINE_MORE, how many bytes from the line's start it waits for
+     * (a value that waits for upload memory: the whole of it) */
+    size_t buffered;
+    size_t want;
+    size_t upload_charge; /* bytes of the uploads budget a value being read holds */
     /* a store waiting for its value: what its completion needs */
     const struct engine_format *store_fmt;
     bool store_detail;
@@ -215,6 +229,7 @@ static inline enum engine_result engine_run(struct engine_client *c, const char 
     if (__builtin_expect(c->s.proto == ENGINE_PROTO_AUTO, 0))
         c->s.proto = engine_pick(buf);
     c->next = ENGINE_DONE;
+    c->want = 0;
     enum engine_result r;
     if (c->s.proto == ENGINE_PROTO_BINARY)
         r = bin_run(c, buf, len, used);
@@ -224,7 +239,7 @@ static inline enum engine_result engine_run(struct engine_client *c, const char 
         r = login_run(c, buf, len, used); /* -Y: nothing else until then */
     if (__builtin_expect(c->out.failed, 0))
         return ENGINE_CLOSE;
-    if (r == ENGINE_PAUSED)
+    if (r == ENGINE_PAUSED || r == ENGINE_MORE)
         *used = 0;
     return r;
 }
@@ -301,5 +316,8 @@ static inline void engine_hold(struct engine_client *c, unsigned ms) {
 /* Leaves the request unconsumed, to run again once the output has drained
  * (a multi-get or dump that paused, see session resume). */
 static inline void engine_pause(struct engine_client *c) { c->next = ENGINE_PAUSED; }
+/* True when a long reply should pause here: its output is past
+ * ENGINE_OUT_HIGH, or past ENGINE_OUT_TIGHT while the budget is tight. */
+bool engine_should_pause(const struct engine_client *c);
 
 #endif

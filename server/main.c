@@ -8,6 +8,11 @@
  * is opened by the parent before the fork, before -u drops privileges, so
  * that `-d -P /run/larder.pid -u larder` can create it in a directory only
  * root may write; the parent, still root, removes it if the start fails.
+ *
+ * Exit codes are memcached's: 1 for a bad option value, EX_USAGE (64) for
+ * settings that contradict each other or ask for what Larder lacks,
+ * EX_NOUSER (67) for an unknown -u user, EX_OSERR (71) when identity,
+ * sockets or threads cannot be had.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +24,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "server/auth.h"
@@ -43,24 +47,25 @@ static int main_fail(const char *msg) {
 
 /* memcached refuses to run as root without -u; so does Larder.  Looks the
  * user up (before any fork, so that the error reaches the terminal): *uid
- * and *gid are the identity to switch to, *uid 0 when there is none. */
-static bool main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
+ * and *gid are the identity to switch to, *uid 0 when there is none.
+ * Returns 0, or the exit code to fail with. */
+static int main_find_user(const struct settings *st, uid_t *uid, gid_t *gid) {
     *uid = 0;
     *gid = 0;
     if (getuid() != 0 && geteuid() != 0)
-        return true;
+        return 0;
     if (st->user == NULL) {
         fprintf(stderr, "larder: can't run as root without the -u switch\n");
-        return false;
+        return SETTINGS_EX_USAGE;
     }
     struct passwd *pw = getpwnam(st->user);
     if (pw == NULL) {
         fprintf(stderr, "larder: can't find the user %s to switch to\n", st->user);
-        return false;
+        return SETTINGS_EX_NOUSER;
     }
     *uid = pw->pw_uid; /* 0 for -u root: asked for explicitly */
     *gid = pw->pw_gid;
-    return true;
+    return 0;
 }
 
 static bool main_drop_privileges(const struct settings *st, uid_t uid, gid_t gid) {
@@ -109,8 +114,9 @@ static int main_open_pidfile(const char *path, bool *created) {
 }
 
 /* Forks; the parent exits with the child's start-up status (removing a
- * pidfile it created if the start failed).  Returns the pipe the child
- * reports on, or -1 on error. */
+ * pidfile it created if the start failed): 'k' when serving, else the exit
+ * code the child failed with (1 if it said nothing).  Returns the pipe the
+ * child reports on, or -1 on error. */
 static int main_daemonize(const struct settings *st, bool pid_created) {
     int fds[2];
     if (pipe(fds) != 0)
@@ -126,7 +132,7 @@ static int main_daemonize(const struct settings *st, bool pid_created) {
             _exit(EXIT_SUCCESS);
         if (pid_created)
             unlink(st->pidfile);
-        _exit(EXIT_FAILURE);
+        _exit(n == 1 && ok != 0 ? (unsigned char)ok : EXIT_FAILURE);
     }
     close(fds[0]);
     setsid();
@@ -205,7 +211,7 @@ static int main_security(const struct settings *st, struct tls_server **tls, str
         *tls = tls_server_new(st, err, sizeof(err));
         if (*tls == NULL) {
             fprintf(stderr, "%s\n", err);
-            return EX_USAGE;
+            return SETTINGS_EX_USAGE;
         }
     }
     if (!main_load_auth(st, auth) || (st->sasl && !sasl_srv_setup(st->verbose))) {
@@ -227,80 +233,103 @@ static struct store *main_store(const struct settings *st) {
     cfg.evict = st->evict;
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
-    cfg.balance = st->slab_automove;
+    cfg.balance = st->slab_automove != 0;
     return store_create(&cfg);
+}
+
+/* Everything main does; returns the exit code.  *report is the pipe to a
+ * waiting -d parent while the start is not yet reported, else -1. */
+static int main_start(struct settings *st, int *report_fd, struct tls_server *tls,
+                      struct auth *auth);
+
+static int main_run(struct settings *st, int argc, char **argv, int *report_fd) {
+    switch (settings_parse(st, argc, argv)) {
+    case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
+    case SETTINGS_ERROR: return EXIT_FAILURE;
+    case SETTINGS_USAGE: return SETTINGS_EX_USAGE;
+    case SETTINGS_OK: break;
+    }
+    if (st->hash_user)
+        return main_hash_password(st->hash_user);
+    struct tls_server *tls;
+    struct auth *auth;
+    int sec = main_security(st, &tls, &auth);
+    if (sec != EXIT_SUCCESS)
+        return sec;
+    int rc = main_start(st, report_fd, tls, auth);
+    tls_server_free(tls);
+    auth_free(auth);
+    if (st->sasl)
+        sasl_srv_teardown();
+    return rc;
+}
+
+/* Everything after the security setup: identity, daemon, store, serve. */
+static int main_start(struct settings *st, int *report_fd, struct tls_server *tls,
+                      struct auth *auth) {
+    main_raise_nofile(st);
+    main_oom_score(st);
+    uid_t uid;
+    gid_t gid;
+    int user_rc = main_find_user(st, &uid, &gid);
+    if (user_rc != 0)
+        return user_rc;
+    int pidfd = -1;
+    bool pid_created = false;
+    if (st->pidfile != NULL && st->daemonize &&
+        (pidfd = main_open_pidfile(st->pidfile, &pid_created)) < 0)
+        return EXIT_FAILURE;
+    int report = st->daemonize ? main_daemonize(st, pid_created) : -1;
+    *report_fd = report;
+    if (st->daemonize && report < 0)
+        return main_fail("failed to daemonize");
+    if (!main_drop_privileges(st, uid, gid))
+        return SETTINGS_EX_OSERR;
+
+    struct store *store = main_store(st);
+    if (store == NULL)
+        return main_fail("cannot create the store (check -m, -I, -f, -n)");
+    struct server srv;
+    if (!server_init(&srv, st, store)) {
+        store_destroy(store);
+        return SETTINGS_EX_OSERR;
+    }
+    /* before server_run: nothing is accepted yet */
+    srv.tls = tls;
+    srv.auth = auth;
+    if (pidfd >= 0 && !main_write_pidfile(pidfd))
+        fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
+    if (report >= 0) {
+        char ok = 'k';
+        *report_fd = -1;
+        if (write(report, &ok, 1) != 1)
+            return EXIT_FAILURE;
+        close(report);
+    }
+    if (st->verbose > 0)
+        fprintf(stderr, "larder %s: serving with %d threads, %zu MB\n", LARDER_VERSION,
+                st->threads, st->maxbytes >> 20);
+
+    server_run(&srv);
+    server_free(&srv);
+    store_destroy(store);
+    if (pidfd >= 0)
+        main_remove_pidfile(st->pidfile, pidfd);
+    return EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv) {
     struct settings st;
     settings_defaults(&st);
-    int early = -1; /* an exit before serving, settings freed */
-    switch (settings_parse(&st, argc, argv)) {
-    case SETTINGS_EXIT_OK: early = EXIT_SUCCESS; break;
-    case SETTINGS_ERROR: early = EXIT_FAILURE; break;
-    case SETTINGS_USAGE: early = EX_USAGE; break;
-    case SETTINGS_OK: break;
-    }
-    if (early < 0 && st.hash_user)
-        early = main_hash_password(st.hash_user);
-    struct tls_server *tls = NULL;
-    struct auth *auth = NULL;
-    if (early < 0) {
-        int sec = main_security(&st, &tls, &auth);
-        if (sec != EXIT_SUCCESS)
-            early = sec;
-    }
-    if (early >= 0) {
-        settings_free(&st);
-        return early;
-    }
-    main_raise_nofile(&st);
-    main_oom_score(&st);
-    uid_t uid;
-    gid_t gid;
-    if (!main_find_user(&st, &uid, &gid))
-        return EXIT_FAILURE;
-    int pidfd = -1;
-    bool pid_created = false;
-    if (st.pidfile != NULL && st.daemonize &&
-        (pidfd = main_open_pidfile(st.pidfile, &pid_created)) < 0)
-        return EXIT_FAILURE;
-    int report = st.daemonize ? main_daemonize(&st, pid_created) : -1;
-    if (st.daemonize && report < 0)
-        return main_fail("failed to daemonize");
-    if (!main_drop_privileges(&st, uid, gid))
-        return EXIT_FAILURE;
-
-    struct store *store = main_store(&st);
-    if (store == NULL)
-        return main_fail("cannot create the store (check -m, -I, -f, -n)");
-    struct server srv;
-    if (!server_init(&srv, &st, store))
-        return EXIT_FAILURE;
-    /* before server_run: nothing is accepted yet */
-    srv.tls = tls;
-    srv.auth = auth;
-    if (pidfd >= 0 && !main_write_pidfile(pidfd))
-        fprintf(stderr, "larder: could not write pidfile %s\n", st.pidfile);
+    int report = -1;
+    int rc = main_run(&st, argc, argv, &report);
     if (report >= 0) {
-        char ok = 'k';
-        if (write(report, &ok, 1) != 1)
-            return EXIT_FAILURE;
+        /* a daemon that failed to start: its parent exits with our code */
+        char code = (char)(rc != 0 ? rc : EXIT_FAILURE);
+        ssize_t n = write(report, &code, 1);
+        (void)n;
         close(report);
     }
-    if (st.verbose > 0)
-        fprintf(stderr, "larder %s: serving with %d threads, %zu MB\n", LARDER_VERSION,
-                st.threads, st.maxbytes >> 20);
-
-    server_run(&srv);
-    server_free(&srv);
-    store_destroy(store);
-    tls_server_free(tls);
-    auth_free(auth);
-    if (st.sasl)
-        sasl_srv_teardown();
-    if (pidfd >= 0)
-        main_remove_pidfile(st.pidfile, pidfd);
     settings_free(&st);
-    return EXIT_SUCCESS;
+    return rc;
 }

@@ -4,8 +4,15 @@
  *
  * A refused connection (over -c) gets memcached's "ERROR Too many open
  * connections" line before it is closed, so clients see why; it is counted
- * in rejected_connections.  When the process runs out of descriptors,
- * accepting pauses briefly instead of spinning on the listener.
+ * in rejected_connections.  When the process runs out of descriptors, or
+ * -c is reached under -o no_maxconns_fast (memcached's way before 1.5:
+ * clients wait in the backlog), accepting pauses instead of spinning on the
+ * listener; each pause counts in listen_disabled_num and its length in
+ * time_in_listen_disabled_us.
+ *
+ * With MEMCACHED_PORT_FILENAME set, the ports bound (useful with -p -1,
+ * "any free port") are written to that file as memcached does: lines
+ * "TCP INET: PORT" / "UDP INET6: PORT", into NAME.lck renamed when done.
  */
 #include "server/server.h"
 
@@ -27,11 +34,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SERVER_ACCEPT_BATCH 64
 #define SERVER_REJECT_MSG "ERROR Too many open connections\r\n"
 #define SERVER_ACCEPT_PAUSE_MS 50
+#define SERVER_FULL_POLL_MS 10 /* -c reached: how often to look again */
 
 static void server_on_accept(evutil_socket_t fd, short what, void *arg);
 
@@ -74,6 +84,24 @@ static bool server_split_addr(const char *spec, int default_port, char *host, si
     return true;
 }
 
+/* "tcp:HOST:PORT" for the address fd is bound to (the port the kernel
+ * chose for -p -1), and its line in the port file. */
+static void server_bound_name(struct server *srv, int fd, bool udp, char *name, size_t len) {
+    struct sockaddr_storage ss = {0};
+    socklen_t sl = sizeof(ss);
+    char h[64] = "?", p[8] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p, sizeof(p),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    bool v6 = ss.ss_family == AF_INET6;
+    snprintf(name, len, v6 ? "%s6:[%s]:%s" : "%s:%s:%s", udp ? "udp" : "tcp", h, p);
+    if (srv->port_file != NULL)
+        fprintf(srv->port_file, "%s INET%s: %s\n", udp ? "UDP" : "TCP", v6 ? "6" : "", p);
+}
+
+/* memcached's -p -1 / -U -1: let the kernel pick. */
+static int server_bind_port(int port) { return port < 0 ? 0 : port; }
+
 static bool server_add_listener(struct server *srv, int fd, bool is_unix, const char *name) {
     struct listener *l = &srv->listeners[srv->nlisteners];
     l->fd = fd;
@@ -89,8 +117,9 @@ static bool server_add_listener(struct server *srv, int fd, bool is_unix, const 
 }
 
 static bool server_listen_tcp(struct server *srv, const char *spec, bool tls) {
-    char host[80], port[8];
-    if (!server_split_addr(spec, srv->settings->port, host, sizeof(host), port, sizeof(port))) {
+    char host[80], port[12];
+    if (!server_split_addr(spec, server_bind_port(srv->settings->port), host, sizeof(host), port,
+                           sizeof(port))) {
         fprintf(stderr, "larder: malformed listen address '%s'\n", spec);
         return false;
     }
@@ -120,10 +149,8 @@ static bool server_listen_tcp(struct server *srv, const char *spec, bool tls) {
             ok = false;
             break;
         }
-        char name[96], h[64] = "?", p[8] = "?";
-        getnameinfo(a->ai_addr, a->ai_addrlen, h, sizeof(h), p, sizeof(p),
-                    NI_NUMERICHOST | NI_NUMERICSERV);
-        snprintf(name, sizeof(name), a->ai_family == AF_INET6 ? "tcp6:[%s]:%s" : "tcp:%s:%s", h, p);
+        char name[96];
+        server_bound_name(srv, fd, false, name, sizeof(name));
         ok = server_add_listener(srv, fd, false, name);
         if (ok)
             srv->listeners[srv->nlisteners - 1].tls = tls;
@@ -137,10 +164,11 @@ static bool server_listen_tcp(struct server *srv, const char *spec, bool tls) {
  * on every socket, as memcached's threads do; a datagram goes to whichever
  * worker reads it first. */
 static bool server_listen_udp(struct server *srv, const char *spec) {
-    char host[80], port[8];
-    if (!server_split_addr(spec, srv->settings->udp_port, host, sizeof(host), port, sizeof(port)))
+    char host[80], port[12];
+    int udp_port = server_bind_port(srv->settings->udp_port);
+    if (!server_split_addr(spec, udp_port, host, sizeof(host), port, sizeof(port)))
         return false; /* server_listen_tcp has said why */
-    snprintf(port, sizeof(port), "%d", srv->settings->udp_port);
+    snprintf(port, sizeof(port), "%d", udp_port);
     struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_DGRAM};
     struct addrinfo *ai;
@@ -167,12 +195,8 @@ static bool server_listen_udp(struct server *srv, const char *spec) {
             break;
         }
         struct listener *l = &srv->udp[srv->nudp++];
-        char h[64] = "?", p[8] = "?";
-        getnameinfo(a->ai_addr, a->ai_addrlen, h, sizeof(h), p, sizeof(p),
-                    NI_NUMERICHOST | NI_NUMERICSERV);
         l->fd = fd;
-        snprintf(l->name, sizeof(l->name), a->ai_family == AF_INET6 ? "udp6:[%s]:%s" : "udp:%s:%s",
-                 h, p);
+        server_bound_name(srv, fd, true, l->name, sizeof(l->name));
     }
     freeaddrinfo(ai);
     return ok;
@@ -214,24 +238,53 @@ static void server_reject(struct server *srv, int fd) {
     __atomic_add_fetch(&srv->rejected_conns, 1, __ATOMIC_RELAXED);
 }
 
-static void server_resume_accept(evutil_socket_t fd, short what, void *arg) {
+static void server_full_poll(evutil_socket_t fd, short what, void *arg);
+
+static bool server_is_full(const struct server *srv) {
+    return !srv->settings->maxconns_fast &&
+           __atomic_load_n(&srv->curr_conns, __ATOMIC_RELAXED) >= (uint32_t)srv->settings->maxconns;
+}
+
+static void server_after_ms(struct server *srv, unsigned ms) {
+    struct timeval tv = {0, (long)ms * 1000};
+    if (event_base_once(srv->base, -1, EV_TIMEOUT, server_full_poll, srv, &tv) != 0)
+        server_full_poll(-1, 0, srv);
+}
+
+/* Resumes accepting once there is room again, adding the pause's length to
+ * time_in_listen_disabled_us. */
+static void server_full_poll(evutil_socket_t fd, short what, void *arg) {
     struct server *srv = arg;
     (void)fd;
     (void)what;
+    if (server_is_full(srv)) {
+        server_after_ms(srv, SERVER_FULL_POLL_MS);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us = (int64_t)(now.tv_sec - srv->disabled_since.tv_sec) * 1000000 +
+                 (now.tv_nsec - srv->disabled_since.tv_nsec) / 1000;
+    __atomic_add_fetch(&srv->time_in_listen_disabled_us, (uint64_t)(us > 0 ? us : 0),
+                       __ATOMIC_RELAXED);
+    __atomic_store_n(&srv->accepting, true, __ATOMIC_RELAXED);
     for (int i = 0; i < srv->nlisteners; i++)
         if (srv->listeners[i].fd >= 0)
             event_add(srv->listeners[i].ev, NULL);
 }
 
-/* The listeners are level-triggered: while descriptors are exhausted a
- * pending connection keeps them readable, so they leave the loop for a
- * moment instead of being polled at full speed. */
-static void server_pause_accept(struct server *srv) {
-    struct timeval tv = {0, SERVER_ACCEPT_PAUSE_MS * 1000};
+/* The listeners are level-triggered: while accepting cannot go on, a
+ * pending connection keeps them readable, so they leave the loop until
+ * server_full_poll finds room. */
+static void server_pause_accept(struct server *srv, unsigned ms) {
+    if (!__atomic_load_n(&srv->accepting, __ATOMIC_RELAXED))
+        return;
+    __atomic_store_n(&srv->accepting, false, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&srv->listen_disabled_num, 1, __ATOMIC_RELAXED);
+    clock_gettime(CLOCK_MONOTONIC, &srv->disabled_since);
     for (int i = 0; i < srv->nlisteners; i++)
         event_del(srv->listeners[i].ev);
-    if (event_base_once(srv->base, -1, EV_TIMEOUT, server_resume_accept, srv, &tv) != 0)
-        server_resume_accept(-1, 0, srv);
+    server_after_ms(srv, ms);
 }
 
 static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
@@ -242,6 +295,10 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
         if (srv->listeners[i].fd == lfd)
             l = &srv->listeners[i];
     for (int i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+        if (server_is_full(srv)) {
+            server_pause_accept(srv, SERVER_FULL_POLL_MS);
+            return;
+        }
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
@@ -249,7 +306,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
                  * until a connection closes; log once per burst. */
                 if (__atomic_load_n(&srv->verbose, __ATOMIC_RELAXED) > 0)
                     fprintf(stderr, "larder: too many open files, accept paused\n");
-                server_pause_accept(srv);
+                server_pause_accept(srv, SERVER_ACCEPT_PAUSE_MS);
             }
             return;
         }
@@ -268,6 +325,7 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg) {
         struct worker *w = &srv->workers[srv->next_worker];
         srv->next_worker = (srv->next_worker + 1) % srv->nworkers;
         if (!worker_dispatch(w, fd, l->name, l->is_unix)) {
+            __atomic_add_fetch(&srv->malloc_fails, 1, __ATOMIC_RELAXED);
             close(fd);
             __atomic_sub_fetch(&srv->curr_conns, 1, __ATOMIC_RELAXED);
         }
@@ -314,10 +372,8 @@ bool server_listener_tls(const struct server *srv, const char *listen_name) {
     return false;
 }
 
-static bool server_open_listeners(struct server *srv) {
+static bool server_open_inet(struct server *srv) {
     struct settings *st = srv->settings;
-    if (st->socket_path != NULL)
-        return server_listen_unix(srv, st->socket_path); /* as memcached: -s disables TCP */
     for (int i = 0; i < st->nlisten && st->port != 0; i++)
         if (!server_listen_tcp(srv, st->listen[i], st->ssl_enabled && !st->listen_notls[i]))
             return false;
@@ -325,6 +381,42 @@ static bool server_open_listeners(struct server *srv) {
         if (!server_listen_udp(srv, st->listen[i]))
             return false;
     return true;
+}
+
+static bool server_open_listeners(struct server *srv) {
+    struct settings *st = srv->settings;
+    if (st->socket_path != NULL)
+        return server_listen_unix(srv, st->socket_path); /* as memcached: -s disables TCP */
+    const char *name = getenv("MEMCACHED_PORT_FILENAME");
+    char tmp[4096];
+    if (name != NULL && (size_t)snprintf(tmp, sizeof(tmp), "%s.lck", name) < sizeof(tmp)) {
+        srv->port_file = fopen(tmp, "a");
+        if (srv->port_file == NULL)
+            fprintf(stderr, "larder: failed to open \"%s\": %s\n", tmp, strerror(errno));
+    }
+    bool ok = server_open_inet(srv);
+    if (srv->port_file != NULL) {
+        /* written whole, then renamed: a reader never sees half of it */
+        if (fclose(srv->port_file) == 0 && ok)
+            rename(tmp, name);
+        else
+            unlink(tmp);
+        srv->port_file = NULL;
+    }
+    return ok;
+}
+
+/* Descriptors open now, before any client: memcached's reserved_fds is its
+ * own estimate of the same (listeners, pipes, logs). */
+static uint32_t server_count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    uint32_t n = 0;
+    if (d == NULL)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n > 0 ? n - 1 : 0; /* less the directory's own */
 }
 
 static bool server_init_signals(struct server *srv) {
@@ -353,9 +445,14 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
     srv->store = store;
     srv->verbose = settings->verbose;
     srv->shutdown_rd = srv->shutdown_wr = -1;
+    budget_init(&srv->conn_mem, settings_conn_mem_limit(settings));
+    budget_init(&srv->uploads, settings_upload_limit(settings));
+    srv->accepting = true;
     srv->base = event_base_new();
-    if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv))
+    if (srv->base == NULL || !server_init_signals(srv) || !server_open_listeners(srv)) {
+        server_free(srv); /* no worker yet: the sockets and events go */
         return false;
+    }
     srv->nworkers = settings->threads;
     srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
     if (srv->workers == NULL)
@@ -381,6 +478,7 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
             return false;
         }
     }
+    srv->reserved_fds = server_count_fds();
     return true;
 }
 

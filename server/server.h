@@ -9,8 +9,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "server/budget.h"
 #include "server/settings.h"
 #include "server/worker.h"
 #include "storage/store.h"
@@ -51,6 +53,19 @@ struct server {
     uint64_t total_conns, rejected_conns;
     uint32_t conn_structures;
     bool detail_enabled;
+    uint64_t malloc_fails;      /* connection structures that could not be had */
+    /* accepting pauses: -c reached under -o no_maxconns_fast, or the
+     * process out of descriptors (memcached's listen_disabled_num) */
+    bool accepting;
+    uint64_t listen_disabled_num, time_in_listen_disabled_us;
+    struct timespec disabled_since; /* main thread only */
+    uint32_t reserved_fds;      /* descriptors held for other than clients */
+    /* MEMCACHED_PORT_FILENAME's file while the sockets are bound, else NULL */
+    FILE *port_file;
+    /* memory that is not items (budget.h): connection buffers, and values
+     * still arriving */
+    struct budget conn_mem;
+    struct budget uploads;
     /* security, set up by main before the first accept (NULL when off) */
     struct tls_server *tls;  /* -Z */
     struct auth *auth;       /* -Y */

@@ -37,8 +37,16 @@ void settings_defaults(struct settings *s) {
         .dump_enabled = true,
         .hashpower = 16,
         .lru_crawler = true,
-        .slab_automove = true,
+        .slab_automove = 1,
         .worker_yield = true,
+        .maxconns_fast = true,
+        .lru_maintainer = true,
+        .slab_reassign = true,
+        .slab_automove_ratio = 0.8,
+        .slab_automove_window = 30,
+        .lru_crawler_sleep = 100,
+        .watcher_logbuf_size = 256u << 10,
+        .worker_logbuf_size = 64u << 10,
         .ssl_keyformat = 1,     /* SSL_FILETYPE_PEM */
         .ssl_min_version = 2,   /* TLS 1.2, as memcached */
         .ssl_wbuf_size = 16 * 1024,
@@ -134,11 +142,18 @@ static void settings_usage(void) {
            "--hash-password=<user>    read a password on stdin, print a -Y line\n"
            "                          'user:$y$...' (yescrypt) and exit\n"
            "-o, --extended            comma separated list of extended options:\n"
-           "   - idle_timeout=<secs>: close connections idle this long (default: 0, never)\n"
+           "   - idle_timeout=<secs>: close connections idle this long (default: 0, never);\n"
+           "                          a value that trickles in counts as idle\n"
+           "   - conn_mem_limit=<mb>: memory for connection buffers, unfinished lines and\n"
+           "                          queued replies (default: -m / 4, at least 32)\n"
            "   - oom_score_adj=<n>:   write n to /proc/self/oom_score_adj at start\n"
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
-           "   - slab_automove=<0|1>: move memory pages between size classes (default: 1)\n"
+           "   - slab_automove=<0|1|2>: move memory pages between size classes (default: 1)\n"
+           "   - no_slab_reassign, no_lru_maintainer, no_maxconns_fast, no_modern,\n"
+           "     slab_automove_ratio, slab_automove_window, lru_crawler_sleep,\n"
+           "     lru_crawler_tocrawl, watcher_logbuf_size, worker_logbuf_size: as memcached's,\n"
+           "     shown in stats settings (docs/STATS.md says what each changes)\n"
            "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
            "   - ssl_chain_cert:      certificate chain file in PEM format\n"
            "   - ssl_key:             private key, if not part of the -ssl_chain_cert\n"
@@ -181,12 +196,31 @@ static bool settings_add_listen(struct settings *s, const char *arg) {
     return ok;
 }
 
-/* -o options whose absence would make the server less safe (an ssl_*
- * Larder does not know) or lose data (ext_* for extstore, memory_file for
- * warm restarts). */
+/* -o options whose absence would make the server less safe (ssl_*), lose
+ * data (ext_* for extstore, memory_file for warm restarts) or send data
+ * elsewhere than meant (proxy_* would make a router a plain cache). */
 static bool settings_extended_unsafe(const char *name) {
-    return strncmp(name, "ssl_", 4) == 0 || strncmp(name, "ext_", 4) == 0 ||
-           strcmp(name, "memory_file") == 0;
+    return strncmp(name, "ext_", 4) == 0 ||
+           strncmp(name, "proxy_", 6) == 0 || strcmp(name, "memory_file") == 0;
+}
+
+static bool settings_double(const char *arg, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end != '\0' || !(v > min && v < max))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* memcached's no_modern: its pre-1.5 defaults, as far as Larder has them. */
+static void settings_no_modern(struct settings *s) {
+    s->slab_reassign = false;
+    s->slab_automove = 0;
+    s->maxconns_fast = false;
+    s->lru_crawler = false;
+    s->lru_maintainer = false;
 }
 
 static bool settings_set_str(char **dst, const char *name, const char *val) {
@@ -263,70 +297,145 @@ static int settings_ssl_option(struct settings *s, const char *name, const char 
     return 1;
 }
 
-static bool settings_extended(struct settings *s, const char *arg) {
+/* One "name[=value]" of -o.  SETTINGS_OK when taken or ignored with a
+ * warning; memcached's messages and codes otherwise. */
+static enum settings_result settings_suboption(struct settings *s, const char *t, const char *val) {
+    long v;
+    double d;
+    int ssl = strncmp(t, "ssl_", 4) == 0 ? settings_ssl_option(s, t, val) : 0;
+    if (ssl != 0)
+        return ssl > 0 ? SETTINGS_OK : SETTINGS_ERROR;
+    if (strncmp(t, "ssl_", 4) == 0) {
+        /* memcached: "Illegal suboption", status 1 */
+        fprintf(stderr, "larder: unknown TLS option -o %s; refusing to start without it\n", t);
+        return SETTINGS_ERROR;
+    }
+#define SUB_IS(name) (strcmp(t, name) == 0)
+#define SUB_BAD(msg) do { fprintf(stderr, "larder: " msg "\n"); return SETTINGS_ERROR; } while (0)
+    if (SUB_IS("idle_timeout") || SUB_IS("oom_score_adj") || SUB_IS("hashpower")) {
+        long lo = SUB_IS("oom_score_adj") ? -1000 : SUB_IS("hashpower") ? 12 : 0;
+        long hi = SUB_IS("oom_score_adj") ? 1000 : SUB_IS("hashpower") ? 32 : INT_MAX;
+        if (val == NULL || !settings_int(val, lo, hi, &v)) {
+            fprintf(stderr, "larder: bad value for -o %s\n", t);
+            return SETTINGS_ERROR;
+        }
+        if (SUB_IS("idle_timeout"))
+            s->idle_timeout = (unsigned)v;
+        else if (SUB_IS("hashpower"))
+            s->hashpower = (unsigned)v;
+        else {
+            s->oom_score_adj = (int)v;
+            s->oom_score_set = true;
+        }
+    } else if (SUB_IS("conn_mem_limit")) {
+        if (val == NULL || !settings_int(val, 1, 1 << 20, &v)) {
+            fprintf(stderr, "larder: bad value for -o %s\n", t);
+            return SETTINGS_ERROR;
+        }
+        s->conn_mem_limit = (size_t)v << 20;
+    } else if (SUB_IS("slab_automove")) {
+        if (val == NULL || !settings_int(val, 0, 2, &v))
+            SUB_BAD("slab_automove must be between 0 and 2");
+        s->slab_automove = (unsigned)v;
+    } else if (SUB_IS("slab_automove_ratio")) {
+        if (val == NULL || !settings_double(val, 0, 1, &d))
+            SUB_BAD("slab_automove_ratio must be > 0 and < 1");
+        s->slab_automove_ratio = d;
+    } else if (SUB_IS("slab_automove_window")) {
+        if (val == NULL || !settings_int(val, 3, INT_MAX, &v))
+            SUB_BAD("slab_automove_window must be > 2");
+        s->slab_automove_window = (unsigned)v;
+    } else if (SUB_IS("lru_crawler_sleep")) {
+        if (val == NULL || !settings_int(val, 0, 1000000, &v))
+            SUB_BAD("LRU crawler sleep must be between 0 and 1 second");
+        s->lru_crawler_sleep = (unsigned)v;
+    } else if (SUB_IS("lru_crawler_tocrawl")) {
+        if (val == NULL || !settings_int(val, 0, LONG_MAX, &v))
+            SUB_BAD("Missing lru_crawler_tocrawl argument");
+        s->lru_crawler_tocrawl = (unsigned long)v;
+    } else if (SUB_IS("watcher_logbuf_size") || SUB_IS("worker_logbuf_size")) {
+        if (val == NULL || !settings_int(val, 1, (long)(UINT_MAX >> 10), &v)) {
+            fprintf(stderr, "larder: could not parse argument to %s\n", t);
+            return SETTINGS_ERROR;
+        }
+        *(SUB_IS("watcher_logbuf_size") ? &s->watcher_logbuf_size : &s->worker_logbuf_size) =
+            (unsigned)v << 10;
+    } else if (SUB_IS("worker_yield")) {
+        if (val == NULL || !settings_int(val, 0, 1, &v))
+            SUB_BAD("bad value for -o worker_yield");
+        s->worker_yield = v != 0;
+    } else if (SUB_IS("lru_crawler") || SUB_IS("no_lru_crawler")) {
+        s->lru_crawler = SUB_IS("lru_crawler");
+    } else if (SUB_IS("lru_maintainer") || SUB_IS("no_lru_maintainer")) {
+        s->lru_maintainer = SUB_IS("lru_maintainer");
+    } else if (SUB_IS("slab_reassign") || SUB_IS("no_slab_reassign")) {
+        s->slab_reassign = SUB_IS("slab_reassign");
+    } else if (SUB_IS("no_slab_automove")) {
+        s->slab_automove = 0;
+    } else if (SUB_IS("maxconns_fast") || SUB_IS("no_maxconns_fast")) {
+        s->maxconns_fast = SUB_IS("maxconns_fast");
+    } else if (SUB_IS("no_modern")) {
+        settings_no_modern(s);
+    } else if (SUB_IS("modern")) {
+        /* memcached: "currently no new defaults" */
+    } else if (settings_extended_unsafe(t)) {
+        /* never silently weaker: TLS settings that were meant to encrypt,
+         * an extstore or memory file meant to keep data, a proxy config */
+        fprintf(stderr, "larder: -o %s is not supported yet; refusing to start without it\n", t);
+        return SETTINGS_USAGE;
+    } else {
+        fprintf(stderr, "larder: warning: ignoring -o %s%s%s\n", t, val ? "=" : "", val ? val : "");
+    }
+#undef SUB_IS
+#undef SUB_BAD
+    return SETTINGS_OK;
+}
+
+static enum settings_result settings_extended(struct settings *s, const char *arg) {
     char *copy = strdup(arg);
     char *save = NULL;
-    bool ok = copy != NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; ok && t; t = strtok_r(NULL, ",", &save)) {
+    enum settings_result r = copy != NULL ? SETTINGS_OK : SETTINGS_ERROR;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; r == SETTINGS_OK && t;
+         t = strtok_r(NULL, ",", &save)) {
         char *val = strchr(t, '=');
         if (val)
             *val++ = '\0';
-        long v;
-        int ssl = strncmp(t, "ssl_", 4) == 0 ? settings_ssl_option(s, t, val) : 0;
-        if (ssl != 0) {
-            ok = ssl > 0;
-        } else if (strcmp(t, "idle_timeout") == 0 && val && settings_int(val, 0, INT_MAX, &v)) {
-            s->idle_timeout = (unsigned)v;
-        } else if (strcmp(t, "oom_score_adj") == 0 && val && settings_int(val, -1000, 1000, &v)) {
-            s->oom_score_adj = (int)v;
-            s->oom_score_set = true;
-        } else if (strcmp(t, "hashpower") == 0 && val && settings_int(val, 12, 32, &v)) {
-            s->hashpower = (unsigned)v;
-        } else if (strcmp(t, "slab_automove") == 0 && val && settings_int(val, 0, 2, &v)) {
-            s->slab_automove = v != 0;
-        } else if (strcmp(t, "worker_yield") == 0 && val && settings_int(val, 0, 1, &v)) {
-            s->worker_yield = v != 0;
-        } else if (strcmp(t, "no_lru_crawler") == 0) {
-            s->lru_crawler = false;
-        } else if (strcmp(t, "lru_crawler") == 0) {
-            s->lru_crawler = true;
-        } else if (strcmp(t, "idle_timeout") == 0 || strcmp(t, "oom_score_adj") == 0 ||
-                   strcmp(t, "hashpower") == 0) {
-            fprintf(stderr, "larder: bad value for -o %s\n", t);
-            ok = false;
-        } else if (strncmp(t, "ssl_", 4) == 0) {
-            fprintf(stderr, "larder: unknown TLS option -o %s; refusing to start without it\n", t);
-            ok = false;
-        } else if (settings_extended_unsafe(t)) {
-            /* never silently weaker: TLS settings that were meant to
-             * encrypt, or an extstore or memory file meant to keep data */
-            fprintf(stderr, "larder: -o %s is not supported yet; refusing to start without it\n", t);
-            ok = false;
-        } else {
-            fprintf(stderr, "larder: warning: ignoring -o %s%s%s\n", t, val ? "=" : "", val ? val : "");
-        }
+        r = settings_suboption(s, t, val);
     }
     free(copy);
-    return ok;
+    return r;
 }
 
-static bool settings_fail(const char *what, const char *arg) {
+static enum settings_result settings_fail(const char *what, const char *arg) {
     fprintf(stderr, "larder: %s: '%s'\n", what, arg ? arg : "");
-    return false;
+    return SETTINGS_ERROR;
 }
 
-static bool settings_opt(struct settings *s, int c, const char *arg) {
+/* The same, for what memcached rejects with EX_USAGE. */
+static enum settings_result settings_usage_fail(const char *what, const char *arg) {
+    settings_fail(what, arg);
+    return SETTINGS_USAGE;
+}
+
+/* -p and -U: memcached takes -1 for "any free port" (its test suite uses
+ * it with MEMCACHED_PORT_FILENAME) and refuses ports above 65535 with
+ * EX_USAGE. */
+static enum settings_result settings_port(const char *arg, const char *what, int *out) {
+    long v;
+    if (!settings_int(arg, -1, LONG_MAX, &v))
+        return settings_fail(what, arg);
+    if (v > 65535)
+        return settings_usage_fail(what, arg);
+    *out = (int)v;
+    return SETTINGS_OK;
+}
+
+static enum settings_result settings_opt(struct settings *s, int c, const char *arg) {
     long v;
     size_t sz;
     switch (c) {
-    case 'p':
-        if (!settings_int(arg, 0, 65535, &v)) return settings_fail("bad TCP port (-p)", arg);
-        s->port = (int)v;
-        break;
-    case 'U':
-        if (!settings_int(arg, 0, 65535, &v)) return settings_fail("bad UDP port (-U)", arg);
-        s->udp_port = (int)v;
-        break;
+    case 'p': return settings_port(arg, "bad TCP port (-p)", &s->port);
+    case 'U': return settings_port(arg, "bad UDP port (-U)", &s->udp_port);
     case 's': free(s->socket_path); s->socket_path = strdup(arg); break;
     case 'a':
         if (!settings_int(arg, 0, 0777, &v) && sscanf(arg, "%lo", (unsigned long *)&v) != 1)
@@ -381,18 +490,19 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
         else if (strcmp(arg, "binary") == 0)
             s->protocol = SETTINGS_PROTO_BINARY;
         else
-            return settings_fail("protocol (-B) must be auto, ascii or binary", arg);
+            return settings_usage_fail("protocol (-B) must be auto, ascii or binary", arg);
         break;
     case 'I':
-        if (!settings_parse_size(arg, &sz) || sz < 1024 || sz > (1024u << 20))
-            return settings_fail("item size (-I) must be between 1k and 1024m", arg);
+        if (!settings_parse_size(arg, &sz))
+            return settings_fail("bad item size (-I)", arg);
+        if (sz < 1024 || sz > (1024u << 20))
+            return settings_usage_fail("item size (-I) must be between 1k and 1024m", arg);
         s->item_size_max = sz;
         break;
     case 'F': s->flush_enabled = false; break;
     case 'X': s->dump_enabled = false; break;
     case 'o':
-        if (!settings_extended(s, arg)) return false;
-        break;
+        return settings_extended(s, arg);
     case 'k': case 'L': case 'r': case 'W':
         fprintf(stderr, "larder: warning: ignoring -%c\n", c);
         break;
@@ -406,12 +516,12 @@ static bool settings_opt(struct settings *s, int c, const char *arg) {
     /* Never silently weaker: a server told to keep its items across a
      * restart must not start empty instead. */
     case 'e':
-        return settings_fail("memory files for warm restarts (-e) are not supported yet; "
+        return settings_usage_fail("memory files for warm restarts (-e) are not supported yet; "
                              "refusing to start with an empty cache", arg);
     default:
-        return false;
+        return SETTINGS_ERROR;
     }
-    return true;
+    return SETTINGS_OK;
 }
 
 /* The combinations memcached refuses, with its messages; the protocol
@@ -475,6 +585,7 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
         {0, 0, 0, 0},
     };
     int c;
+    bool tcp_given = false, udp_given = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:U:s:a:Al:dru:m:Mc:kvhiVP:f:n:Lt:R:Cb:B:I:SFXWo:D:e:Y:Z",
                             longopts, NULL)) != -1) {
@@ -490,20 +601,44 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
             printf("larder is free software; libevent is BSD-licensed.\n");
             return SETTINGS_EXIT_OK;
         }
-        if (c == '?' || !settings_opt(s, c, optarg))
+        if (c == '?')
             return SETTINGS_ERROR;
+        tcp_given |= c == 'p';
+        udp_given |= c == 'U';
+        enum settings_result r = settings_opt(s, c, optarg);
+        if (r != SETTINGS_OK)
+            return r;
     }
     if (s->hash_user)
         return SETTINGS_OK; /* nothing else matters: main prints the line */
+    /* memcached: -U alone moves the TCP port with it */
+    if (udp_given && s->udp_port != 0 && !tcp_given)
+        s->port = s->udp_port;
     if (optind < argc) {
         fprintf(stderr, "larder: unexpected argument '%s'\n", argv[optind]);
         return SETTINGS_ERROR;
     }
     if (s->item_size_max > s->maxbytes / 2) {
         fprintf(stderr, "larder: cannot set item size limit (-I) above half the memory limit (-m)\n");
-        return SETTINGS_ERROR;
+        return SETTINGS_USAGE;
     }
     if (s->nlisten == 0 && s->socket_path == NULL)
         settings_add_listen(s, "127.0.0.1");
     return settings_check_security(s);
+}
+
+size_t settings_conn_mem_limit(const struct settings *s) {
+    if (s->conn_mem_limit != 0)
+        return s->conn_mem_limit;
+    size_t v = s->maxbytes / 4;
+    if (v < (size_t)32 << 20)
+        v = (size_t)32 << 20;
+    if (v < 2 * s->item_size_max)
+        v = 2 * s->item_size_max;
+    return v;
+}
+
+size_t settings_upload_limit(const struct settings *s) {
+    size_t v = s->maxbytes / 8;
+    return v < s->item_size_max ? s->item_size_max : v;
 }

@@ -17,8 +17,8 @@
 enum settings_protocol { SETTINGS_PROTO_AUTO, SETTINGS_PROTO_ASCII, SETTINGS_PROTO_BINARY };
 
 struct settings {
-    int port;                 /* -p */
-    int udp_port;             /* -U, 0 = off */
+    int port;                 /* -p, 0 = off, -1 = any free port */
+    int udp_port;             /* -U, 0 = off, -1 = any free port */
     char *listen[SETTINGS_MAX_LISTEN]; /* -l, each "addr" or "addr:port" */
     int nlisten;
     char *socket_path;        /* -s */
@@ -42,12 +42,24 @@ struct settings {
     bool flush_enabled;       /* !-F */
     bool dump_enabled;        /* !-X */
     unsigned idle_timeout;    /* -o idle_timeout=N */
+    size_t conn_mem_limit;    /* -o conn_mem_limit=MB; 0 until resolved (see below) */
     int oom_score_adj;        /* -o oom_score_adj=N */
     bool oom_score_set;
     unsigned hashpower;       /* -o hashpower=N */
     bool lru_crawler;         /* -o no_lru_crawler turns it off */
-    bool slab_automove;       /* -o slab_automove=0 turns page moves off */
+    unsigned slab_automove;   /* -o slab_automove=0|1|2; 0 turns page moves off */
     bool worker_yield;        /* -o worker_yield=0: no sched_yield between batches */
+    /* memcached's -o knobs that Larder keeps and reports in `stats settings`
+     * (docs/STATS.md says which of them change behaviour) */
+    bool maxconns_fast;       /* -o no_maxconns_fast: stop accepting at -c instead */
+    bool lru_maintainer;      /* -o no_lru_maintainer */
+    bool slab_reassign;       /* -o no_slab_reassign */
+    double slab_automove_ratio;
+    unsigned slab_automove_window;
+    unsigned lru_crawler_sleep;
+    unsigned long lru_crawler_tocrawl;
+    unsigned watcher_logbuf_size; /* bytes (given in KB) */
+    unsigned worker_logbuf_size;  /* bytes (given in KB) */
     bool listen_notls[SETTINGS_MAX_LISTEN]; /* -l notls:ADDR: plain TCP beside -Z */
     /* security: see server/tls.h, server/auth.h, server/sasl.h */
     bool sasl;                /* -S */
@@ -67,13 +79,28 @@ struct settings {
     char *hash_user;          /* --hash-password USER: print an authfile line, exit */
 };
 
-/* SETTINGS_USAGE: a combination memcached refuses with EX_USAGE (64). */
+/* What the command line asks: SETTINGS_ERROR and SETTINGS_USAGE fail with
+ * memcached's exit codes (1, and EX_USAGE for inconsistent or unsupported
+ * settings). */
 enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR, SETTINGS_USAGE };
+
+/* memcached's exit codes (sysexits.h) */
+#define SETTINGS_EX_USAGE 64
+#define SETTINGS_EX_NOUSER 67
+#define SETTINGS_EX_OSERR 71
 
 /* memcached's -o ssl_min_version levels as text ("tlsv1.2"), for stats. */
 const char *settings_tls_version_name(int level);
 
 void settings_defaults(struct settings *s);
+
+/* The memory budget for everything that is not items (server/budget.h):
+ * -o conn_mem_limit, or by default a quarter of -m, at least 32 MB and at
+ * least two of the largest items. */
+size_t settings_conn_mem_limit(const struct settings *s);
+/* The share of -m that values still arriving may hold: an eighth, at least
+ * the largest item. */
+size_t settings_upload_limit(const struct settings *s);
 
 /* Parses argv into s.  Prints help or version (SETTINGS_EXIT_OK) or an error
  * on stderr (SETTINGS_ERROR). */

@@ -24,6 +24,7 @@
 #include "server/auth.h"
 #include "server/binary.h"
 #include "server/conn.h"
+#include "server/engine.h"
 #include "server/sasl.h"
 #include "server/tls.h"
 #include "server/worker.h"
@@ -96,9 +97,9 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
     }
 }
 
-/* memcached's auth_cmds/auth_errors (-Y and -S), then Larder's own:
- * failure replies held back, attempts failed unchecked while their
- * address was being slowed. */
+static uint64_t stats_atomic(const uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
+
+/* memcached's auth_cmds/auth_errors, for -Y and -S together. */
 static void stats_auth(struct engine_client *c, struct server *srv) {
     struct auth_stats as = {0};
     uint64_t sasl_cmds = 0, sasl_errors = 0;
@@ -108,11 +109,9 @@ static void stats_auth(struct engine_client *c, struct server *srv) {
         sasl_srv_stats(&sasl_cmds, &sasl_errors);
     stats_u64(c, "auth_cmds", as.cmds + sasl_cmds);
     stats_u64(c, "auth_errors", as.errors + sasl_errors);
-    stats_u64(c, "auth_delayed", as.delayed);
-    stats_u64(c, "auth_throttled", as.throttled);
 }
 
-/* memcached's TLS figures, shown only with -Z, in its order. */
+/* memcached's TLS figures, shown only with -Z, where it shows them. */
 static void stats_tls(struct engine_client *c, struct server *srv, time_t now) {
     if (srv->tls == NULL)
         return;
@@ -122,6 +121,110 @@ static void stats_tls(struct engine_client *c, struct server *srv, time_t now) {
         stats_u64(c, "ssl_new_sessions", ts.new_sessions);
     stats_u64(c, "ssl_handshake_errors", ts.handshake_errors);
     stats_u64(c, "time_since_server_cert_refresh", (uint64_t)(now - ts.last_cert_refresh));
+}
+
+/* The connection part of `stats`, in memcached's order.  Larder has no
+ * response objects nor memcached's pooled read buffers (replies and reads
+ * go through per-connection buffers), so those figures are 0; see
+ * docs/STATS.md. */
+static void stats_general_conns(struct engine_client *c, struct server *srv) {
+    stats_u64(c, "max_connections", (uint64_t)srv->settings->maxconns);
+    stats_u64(c, "curr_connections", __atomic_load_n(&srv->curr_conns, __ATOMIC_RELAXED));
+    stats_u64(c, "total_connections", stats_atomic(&srv->total_conns));
+    if (srv->settings->maxconns_fast)
+        stats_u64(c, "rejected_connections", stats_atomic(&srv->rejected_conns));
+    stats_u64(c, "connection_structures", __atomic_load_n(&srv->conn_structures, __ATOMIC_RELAXED));
+    stats_u64(c, "response_obj_oom", 0);
+    stats_u64(c, "response_obj_count", 0);
+    stats_u64(c, "response_obj_bytes", 0);
+    stats_u64(c, "read_buf_count", 0);
+    stats_u64(c, "read_buf_bytes", 0);
+    stats_u64(c, "read_buf_bytes_free", 0);
+    stats_u64(c, "read_buf_oom", 0);
+    stats_u64(c, "reserved_fds", srv->reserved_fds);
+}
+
+static void stats_general_cmds(struct engine_client *c, struct server *srv,
+                               const struct worker_stats *ws, const struct store_stats *ss) {
+    stats_u64(c, "cmd_get", ws->cmd_get);
+    stats_u64(c, "cmd_set", ws->cmd_set);
+    stats_u64(c, "cmd_flush", ws->cmd_flush);
+    stats_u64(c, "cmd_touch", ws->cmd_touch);
+    stats_u64(c, "cmd_meta", ws->cmd_meta);
+    stats_u64(c, "get_hits", ss->get_hits);
+    stats_u64(c, "get_misses", ss->get_misses);
+    stats_u64(c, "get_expired", ss->get_expired);
+    stats_u64(c, "get_flushed", ss->get_flushed);
+    stats_u64(c, "delete_misses", ss->delete_misses);
+    stats_u64(c, "delete_hits", ss->delete_hits);
+    stats_u64(c, "incr_misses", ss->incr_misses);
+    stats_u64(c, "incr_hits", ss->incr_hits);
+    stats_u64(c, "decr_misses", ss->decr_misses);
+    stats_u64(c, "decr_hits", ss->decr_hits);
+    stats_u64(c, "cas_misses", ss->cas_misses);
+    stats_u64(c, "cas_hits", ss->cas_hits);
+    stats_u64(c, "cas_badval", ss->cas_badval);
+    stats_u64(c, "touch_hits", ss->touch_hits);
+    stats_u64(c, "touch_misses", ss->touch_misses);
+    stats_u64(c, "store_too_large", ss->store_too_large);
+    stats_u64(c, "store_no_memory", ss->store_no_memory);
+    stats_auth(c, srv);
+}
+
+/* Page moves, the crawler, the maintainer and the loggers, each printed
+ * only when memcached would print it (the option is on). */
+static void stats_general_threads(struct engine_client *c, struct server *srv, const struct store_stats *ss) {
+    const struct settings *st = srv->settings;
+    if (st->slab_reassign) {
+        stats_u64(c, "slab_reassign_rescues", 0);
+        stats_u64(c, "slab_reassign_chunk_rescues", 0);
+        stats_u64(c, "slab_reassign_evictions_nomem", 0);
+        stats_u64(c, "slab_reassign_inline_reclaim", 0);
+        stats_u64(c, "slab_reassign_busy_items", 0);
+        stats_u64(c, "slab_reassign_busy_deletes", 0);
+        stats_u64(c, "slab_reassign_running", 0);
+        stats_u64(c, "slabs_moved", ss->slabs_moved);
+    }
+    if (st->lru_crawler) {
+        stats_u64(c, "lru_crawler_running", 0);
+        stats_u64(c, "lru_crawler_starts", 0);
+    }
+    if (st->lru_maintainer)
+        stats_u64(c, "lru_maintainer_juggles", 0);
+    stats_u64(c, "malloc_fails", stats_atomic(&srv->malloc_fails));
+    stats_u64(c, "log_worker_dropped", 0);
+    stats_u64(c, "log_worker_written", 0);
+    stats_u64(c, "log_watcher_skipped", 0);
+    stats_u64(c, "log_watcher_sent", 0);
+    stats_u64(c, "log_watchers", 0);
+    stats_tls(c, srv, clock_unix_now());
+    stats_u64(c, "unexpected_napi_ids", 0);
+    stats_u64(c, "round_robin_fallback", 0);
+}
+
+/* The item totals memcached appends to `stats`. */
+static void stats_general_items(struct engine_client *c, struct server *srv, const struct store_stats *ss) {
+    bool seg = srv->settings->lru_maintainer;
+    stats_u64(c, "bytes", ss->bytes);
+    stats_u64(c, "curr_items", ss->curr_items);
+    stats_u64(c, "total_items", ss->total_items);
+    stats_u64(c, "slab_global_page_pool", 0);
+    stats_u64(c, "expired_unfetched", ss->expired_unfetched);
+    stats_u64(c, "evicted_unfetched", ss->evicted_unfetched);
+    if (seg)
+        stats_u64(c, "evicted_active", ss->evicted_active);
+    stats_u64(c, "evictions", ss->evictions);
+    stats_u64(c, "reclaimed", ss->reclaimed);
+    stats_u64(c, "crawler_reclaimed", ss->crawler_reclaimed);
+    stats_u64(c, "crawler_items_checked", ss->crawler_items_checked);
+    stats_u64(c, "lrutail_reflocked", 0);
+    if (seg) {
+        stats_u64(c, "moves_to_cold", 0);
+        stats_u64(c, "moves_to_warm", 0);
+        stats_u64(c, "moves_within_lru", 0);
+        stats_u64(c, "direct_reclaims", ss->direct_reclaims);
+        stats_u64(c, "lru_bumps_dropped", 0);
+    }
 }
 
 static void stats_general(struct engine_client *c) {
@@ -142,60 +245,133 @@ static void stats_general(struct engine_client *c) {
     stats_line(c, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     stats_line(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     stats_line(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    stats_u64(c, "max_connections", (uint64_t)srv->settings->maxconns);
-    stats_u64(c, "curr_connections", __atomic_load_n(&srv->curr_conns, __ATOMIC_RELAXED));
-    stats_u64(c, "total_connections", __atomic_load_n(&srv->total_conns, __ATOMIC_RELAXED));
-    stats_u64(c, "rejected_connections", __atomic_load_n(&srv->rejected_conns, __ATOMIC_RELAXED));
-    stats_u64(c, "connection_structures", __atomic_load_n(&srv->conn_structures, __ATOMIC_RELAXED));
-    stats_u64(c, "cmd_get", ws.cmd_get);
-    stats_u64(c, "cmd_set", ws.cmd_set);
-    stats_u64(c, "cmd_flush", ws.cmd_flush);
-    stats_u64(c, "cmd_touch", ws.cmd_touch);
-    stats_u64(c, "cmd_meta", ws.cmd_meta);
-    stats_u64(c, "get_hits", ss.get_hits);
-    stats_u64(c, "get_misses", ss.get_misses);
-    stats_u64(c, "get_expired", ss.get_expired);
-    stats_u64(c, "get_flushed", ss.get_flushed);
-    stats_u64(c, "delete_misses", ss.delete_misses);
-    stats_u64(c, "delete_hits", ss.delete_hits);
-    stats_u64(c, "incr_misses", ss.incr_misses);
-    stats_u64(c, "incr_hits", ss.incr_hits);
-    stats_u64(c, "decr_misses", ss.decr_misses);
-    stats_u64(c, "decr_hits", ss.decr_hits);
-    stats_u64(c, "cas_misses", ss.cas_misses);
-    stats_u64(c, "cas_hits", ss.cas_hits);
-    stats_u64(c, "cas_badval", ss.cas_badval);
-    stats_u64(c, "touch_hits", ss.touch_hits);
-    stats_u64(c, "touch_misses", ss.touch_misses);
-    stats_u64(c, "store_too_large", ss.store_too_large);
-    stats_u64(c, "store_no_memory", ss.store_no_memory);
-    stats_auth(c, srv);
+    stats_general_conns(c, srv);
+    stats_general_cmds(c, srv, &ws, &ss);
+    if (srv->settings->idle_timeout != 0)
+        stats_u64(c, "idle_kicks", ws.idle_kicks);
     stats_u64(c, "bytes_read", ws.bytes_read);
     stats_u64(c, "bytes_written", ws.bytes_written);
     stats_u64(c, "limit_maxbytes", ss.limit_maxbytes);
-    stats_u64(c, "accepting_conns", 1);
+    stats_u64(c, "accepting_conns", __atomic_load_n(&srv->accepting, __ATOMIC_RELAXED));
+    stats_u64(c, "listen_disabled_num", stats_atomic(&srv->listen_disabled_num));
+    stats_u64(c, "time_in_listen_disabled_us", stats_atomic(&srv->time_in_listen_disabled_us));
     stats_u64(c, "threads", (uint64_t)srv->nworkers);
     stats_u64(c, "conn_yields", ws.conn_yields);
     stats_u64(c, "hash_power_level", ss.hash_power_level);
     stats_u64(c, "hash_bytes", ss.hash_bytes);
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
-    stats_u64(c, "idle_kicks", ws.idle_kicks);
+    stats_general_threads(c, srv, &ss);
+    stats_general_items(c, srv, &ss);
+    stats_end(c);
+}
+
+/* Larder's own figures, which memcached's `stats` has no names for (a
+ * client counting memcached's names must not meet extra ones there). */
+static void stats_larder(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
+    struct worker_stats ws;
+    stats_sum_workers(srv, &ws);
     stats_u64(c, "udp_datagrams_received", ws.udp_received);
     stats_u64(c, "udp_datagrams_sent", ws.udp_sent);
     stats_u64(c, "udp_datagrams_dropped", ws.udp_dropped);
-    stats_u64(c, "total_malloced", ss.total_malloced);
-    stats_u64(c, "bytes", ss.bytes);
-    stats_u64(c, "curr_items", ss.curr_items);
-    stats_u64(c, "total_items", ss.total_items);
-    stats_u64(c, "expired_unfetched", ss.expired_unfetched);
-    stats_u64(c, "evicted_unfetched", ss.evicted_unfetched);
-    stats_u64(c, "evictions", ss.evictions);
-    stats_u64(c, "reclaimed", ss.reclaimed);
-    stats_u64(c, "crawler_reclaimed", ss.crawler_reclaimed);
-    stats_u64(c, "crawler_items_checked", ss.crawler_items_checked);
-    stats_u64(c, "slabs_moved", ss.slabs_moved);
-    stats_tls(c, srv, now);
+    stats_u64(c, "total_malloced", slab_total_malloced(store_slabs(srv->store)));
+    stats_u64(c, "idle_kicks", ws.idle_kicks);
+    /* the memory budget for what is not items (budget.h) */
+    stats_u64(c, "conn_mem_bytes", budget_used(&srv->conn_mem));
+    stats_u64(c, "conn_mem_limit", srv->conn_mem.limit);
+    stats_u64(c, "conn_mem_refusals", budget_refusals(&srv->conn_mem));
+    stats_u64(c, "upload_mem_bytes", budget_used(&srv->uploads));
+    stats_u64(c, "upload_mem_limit", srv->uploads.limit);
+    stats_u64(c, "upload_mem_waits", budget_refusals(&srv->uploads));
+    /* the -Y failure brake: replies held back, and attempts failed
+     * unchecked while their address was being slowed */
+    struct auth_stats as = {0};
+    if (srv->auth)
+        auth_get_stats(srv->auth, &as);
+    stats_u64(c, "auth_delayed", as.delayed);
+    stats_u64(c, "auth_throttled", as.throttled);
     stats_end(c);
+}
+
+/* memcached's -l as given: the addresses joined with commas. */
+static void stats_settings_inter(struct engine_client *c, const struct settings *st) {
+    char inter[512] = "NULL";
+    size_t n = 0;
+    for (int i = 0; i < st->nlisten && n < sizeof(inter); i++)
+        n += (size_t)snprintf(inter + n, sizeof(inter) - n, "%s%s", i ? "," : "", st->listen[i]);
+    stats_line(c, "inter", "%s", inter);
+}
+
+/* The largest chunk: Larder never splits an item over chunks, so this is
+ * its largest class, where memcached's default is half a page. */
+static uint64_t stats_chunk_max(struct slabs *sl) {
+    struct slab_class_stats cs;
+    slab_class_stats(sl, slab_class_count(sl), &cs);
+    return cs.chunk_size;
+}
+
+static void stats_settings_core(struct engine_client *c, struct server *srv) {
+    const struct settings *st = srv->settings;
+    stats_u64(c, "maxbytes", slab_limit(store_slabs(srv->store)));
+    stats_u64(c, "maxconns", (uint64_t)st->maxconns);
+    stats_line(c, "tcpport", "%d", st->port);
+    stats_line(c, "udpport", "%d", st->udp_port);
+    stats_settings_inter(c, st);
+    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&srv->verbose, __ATOMIC_RELAXED));
+    stats_u64(c, "oldest", store_oldest_live(srv->store));
+    stats_line(c, "evictions", "%s", st->evict ? "on" : "off");
+    stats_line(c, "domain_socket", "%s", st->socket_path ? st->socket_path : "NULL");
+    stats_line(c, "umask", "%o", st->socket_mask);
+    stats_line(c, "shutdown_command", "%s", st->shutdown_command ? "yes" : "no");
+    stats_line(c, "growth_factor", "%.2f", st->factor);
+    stats_u64(c, "chunk_size", st->chunk_size);
+    stats_u64(c, "num_threads", (uint64_t)st->threads);
+    stats_u64(c, "num_threads_per_udp", (uint64_t)st->threads);
+    stats_line(c, "stat_key_prefix", "%c", STATS_DETAIL_DELIM);
+    stats_line(c, "detail_enabled", "%s",
+               __atomic_load_n(&srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
+    stats_u64(c, "reqs_per_event", (uint64_t)st->reqs_per_event);
+    stats_line(c, "cas_enabled", "%s", st->use_cas ? "yes" : "no");
+    stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
+    static const char *const protocols[] = {"auto-negotiate", "ascii", "binary"};
+    stats_line(c, "binding_protocol", "%s", protocols[st->protocol]);
+    stats_line(c, "auth_enabled_sasl", "%s", st->sasl ? "yes" : "no");
+    stats_line(c, "auth_enabled_ascii", "%s", st->auth_file ? st->auth_file : "no");
+    stats_u64(c, "item_size_max", st->item_size_max);
+    stats_line(c, "maxconns_fast", "%s", st->maxconns_fast ? "yes" : "no");
+    stats_u64(c, "hashpower_init", st->hashpower);
+}
+
+/* Page moves, the crawler and memcached's LRU knobs.  Larder's CLOCK has no
+ * segments, temporary LRU or tail repair: those read as off. */
+static void stats_settings_lru(struct engine_client *c, struct server *srv) {
+    const struct settings *st = srv->settings;
+    stats_line(c, "slab_reassign", "%s", st->slab_reassign ? "yes" : "no");
+    stats_u64(c, "slab_automove", st->slab_automove);
+    stats_line(c, "slab_automove_ratio", "%.2f", st->slab_automove_ratio);
+    stats_u64(c, "slab_automove_window", st->slab_automove_window);
+    stats_u64(c, "slab_chunk_max", stats_chunk_max(store_slabs(srv->store)));
+    stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
+    stats_u64(c, "lru_crawler_sleep", st->lru_crawler_sleep);
+    stats_u64(c, "lru_crawler_tocrawl", st->lru_crawler_tocrawl);
+    stats_u64(c, "tail_repair_time", 0);
+    stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
+    stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
+    stats_line(c, "hash_algorithm", "siphash13");
+    stats_line(c, "lru_maintainer_thread", "%s", st->lru_maintainer ? "yes" : "no");
+    stats_line(c, "lru_segmented", "no");
+    stats_u64(c, "hot_lru_pct", 0);
+    stats_u64(c, "warm_lru_pct", 0);
+    stats_line(c, "hot_max_factor", "0.00");
+    stats_line(c, "warm_max_factor", "0.00");
+    stats_line(c, "temp_lru", "no");
+    stats_u64(c, "temporary_ttl", 0);
+    stats_u64(c, "idle_timeout", st->idle_timeout);
+    stats_u64(c, "watcher_logbuf_size", st->watcher_logbuf_size);
+    stats_u64(c, "worker_logbuf_size", st->worker_logbuf_size);
+    stats_u64(c, "read_buf_mem_limit", 0);
+    stats_line(c, "track_sizes", "no");
+    stats_line(c, "inline_ascii_response", "no");
 }
 
 /* memcached prints these whether or not -Z is on; a path not given shows
@@ -215,42 +391,30 @@ static void stats_tls_settings(struct engine_client *c, const struct settings *s
     stats_line(c, "ssl_min_version", "%s", settings_tls_version_name(st->ssl_min_version));
 }
 
-static void stats_settings(struct engine_client *c) {
-    const struct settings *st = engine_worker(c)->srv->settings;
-    stats_u64(c, "maxbytes", slab_limit(store_slabs(engine_worker(c)->srv->store)));
-    stats_u64(c, "maxconns", (uint64_t)st->maxconns);
-    stats_u64(c, "tcpport", (uint64_t)st->port);
-    stats_u64(c, "udpport", (uint64_t)st->udp_port);
-    stats_line(c, "inter", "%s", st->nlisten > 0 ? st->listen[0] : "NULL");
-    stats_u64(c, "verbosity", (uint64_t)__atomic_load_n(&engine_worker(c)->srv->verbose, __ATOMIC_RELAXED));
-    stats_line(c, "evictions", "%s", st->evict ? "on" : "off");
-    stats_line(c, "domain_socket", "%s", st->socket_path ? st->socket_path : "NULL");
-    stats_line(c, "umask", "%o", st->socket_mask);
-    stats_line(c, "shutdown_command", "%s", st->shutdown_command ? "yes" : "no");
-    stats_line(c, "growth_factor", "%.2f", st->factor);
-    stats_u64(c, "chunk_size", st->chunk_size);
-    stats_u64(c, "num_threads", (uint64_t)st->threads);
-    stats_u64(c, "num_threads_per_udp", (uint64_t)st->threads);
-    stats_line(c, "stat_key_prefix", "%c", STATS_DETAIL_DELIM);
-    stats_line(c, "detail_enabled", "%s",
-               __atomic_load_n(&engine_worker(c)->srv->detail_enabled, __ATOMIC_RELAXED) ? "yes" : "no");
-    stats_u64(c, "reqs_per_event", (uint64_t)st->reqs_per_event);
-    stats_line(c, "cas_enabled", "%s", st->use_cas ? "yes" : "no");
-    stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
-    static const char *const protocols[] = {"auto-negotiate", "ascii", "binary"};
-    stats_line(c, "binding_protocol", "%s", protocols[st->protocol]);
-    stats_line(c, "auth_enabled_sasl", "%s", st->sasl ? "yes" : "no");
-    stats_line(c, "auth_enabled_ascii", "%s", st->auth_file ? st->auth_file : "no");
-    stats_u64(c, "item_size_max", st->item_size_max);
-    stats_line(c, "maxconns_fast", "yes");
-    stats_u64(c, "hashpower_init", st->hashpower);
-    stats_line(c, "lru_crawler", "%s", st->lru_crawler ? "yes" : "no");
-    stats_u64(c, "slab_automove", st->slab_automove);
-    stats_line(c, "worker_yield", "%s", st->worker_yield ? "yes" : "no");
-    stats_u64(c, "idle_timeout", st->idle_timeout);
-    stats_line(c, "flush_enabled", "%s", st->flush_enabled ? "yes" : "no");
-    stats_line(c, "dump_enabled", "%s", st->dump_enabled ? "yes" : "no");
+/* extstore, which Larder refuses to be configured for: every figure reads
+ * as absent; then TLS, which it has. */
+static void stats_settings_absent(struct engine_client *c, const struct settings *st) {
+    static const char *const ext_zero[] = {
+        "ext_item_size", "ext_item_age", "ext_low_ttl", "ext_recache_rate", "ext_wbuf_size",
+        "ext_compact_under", "ext_drop_under", "ext_max_sleep",
+    };
+    for (size_t i = 0; i < sizeof(ext_zero) / sizeof(ext_zero[0]); i++)
+        stats_u64(c, ext_zero[i], 0);
+    stats_line(c, "ext_max_frag", "0.00");
+    stats_line(c, "slab_automove_freeratio", "0.000");
+    stats_line(c, "ext_drop_unread", "no");
     stats_tls_settings(c, st);
+    stats_line(c, "num_napi_ids", "(null)");
+    stats_line(c, "memory_file", "(null)");
+}
+
+static void stats_settings(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
+    stats_settings_core(c, srv);
+    stats_settings_lru(c, srv);
+    stats_settings_absent(c, srv->settings);
+    stats_line(c, "worker_yield", "%s", srv->settings->worker_yield ? "yes" : "no");
+    stats_u64(c, "conn_mem_limit", srv->conn_mem.limit >> 20);
     stats_end(c);
 }
 
@@ -263,28 +427,80 @@ static void stats_class_line(struct engine_client *c, const char *group, unsigne
     stats_u64(c, key, v);
 }
 
+/* The per-class counters kept by the store (one array, freed by the caller). */
+static struct store_class_stats *stats_store_classes(struct engine_client *c) {
+    struct store_class_stats *cls = calloc(SLAB_CLASS_MAX + 1, sizeof(*cls));
+    if (cls == NULL) {
+        engine_reply(c, "SERVER_ERROR out of memory writing stats");
+        return NULL;
+    }
+    store_class_stats(engine_worker(c)->srv->store, cls);
+    return cls;
+}
+
+/* One class of `stats items`.  Larder's one CLOCK per class is what
+ * memcached's COLD LRU is (where eviction happens): every item counts as
+ * cold, every hit as a hit to cold, and the segment moves are 0. */
+static void stats_items_class(struct engine_client *c, unsigned i, const struct slab_class_stats *cs,
+                              const struct store_class_stats *k, bool seg) {
+    struct slabs *sl = store_slabs(engine_worker(c)->srv->store);
+    rel_time_t oldest = slab_class_oldest(sl, i);
+    stats_class_line(c, "items:", i, "number", cs->used_chunks);
+    if (seg) {
+        stats_class_line(c, "items:", i, "number_hot", 0);
+        stats_class_line(c, "items:", i, "number_warm", 0);
+        stats_class_line(c, "items:", i, "number_cold", cs->used_chunks);
+        stats_class_line(c, "items:", i, "age_hot", 0);
+        stats_class_line(c, "items:", i, "age_warm", 0);
+    }
+    stats_class_line(c, "items:", i, "age", oldest ? clock_now() - oldest : 0);
+    stats_class_line(c, "items:", i, "mem_requested", k->mem_requested);
+    stats_class_line(c, "items:", i, "evicted", cs->evicted);
+    stats_class_line(c, "items:", i, "evicted_nonzero", cs->evicted_nonzero);
+    stats_class_line(c, "items:", i, "evicted_time", cs->evicted_time);
+    stats_class_line(c, "items:", i, "outofmemory", cs->outofmemory);
+    stats_class_line(c, "items:", i, "tailrepairs", 0);
+    stats_class_line(c, "items:", i, "reclaimed", cs->reclaimed + k->reclaimed);
+    stats_class_line(c, "items:", i, "expired_unfetched", cs->expired_unfetched + k->expired_unfetched);
+    stats_class_line(c, "items:", i, "evicted_unfetched", cs->evicted_unfetched);
+    if (seg)
+        stats_class_line(c, "items:", i, "evicted_active", cs->evicted_active);
+    stats_class_line(c, "items:", i, "crawler_reclaimed", k->crawler_reclaimed);
+    stats_class_line(c, "items:", i, "crawler_items_checked", k->crawler_items_checked);
+    stats_class_line(c, "items:", i, "lrutail_reflocked", 0);
+    if (seg) {
+        stats_class_line(c, "items:", i, "moves_to_cold", 0);
+        stats_class_line(c, "items:", i, "moves_to_warm", 0);
+        stats_class_line(c, "items:", i, "moves_within_lru", 0);
+        stats_class_line(c, "items:", i, "direct_reclaims", cs->direct_reclaims);
+        stats_class_line(c, "items:", i, "hits_to_hot", 0);
+        stats_class_line(c, "items:", i, "hits_to_warm", 0);
+        stats_class_line(c, "items:", i, "hits_to_cold", k->get_hits + k->touch_hits);
+        stats_class_line(c, "items:", i, "hits_to_temp", 0);
+    }
+}
+
 static void stats_items(struct engine_client *c) {
     struct slabs *sl = store_slabs(engine_worker(c)->srv->store);
+    struct store_class_stats *k = stats_store_classes(c);
+    if (k == NULL)
+        return;
+    bool seg = engine_worker(c)->srv->settings->lru_maintainer;
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
         slab_class_stats(sl, i, &cs);
-        if (cs.used_chunks == 0 && cs.evicted == 0 && cs.outofmemory == 0)
-            continue;
-        rel_time_t oldest = slab_class_oldest(sl, i);
-        stats_class_line(c, "items:", i, "number", cs.used_chunks);
-        stats_class_line(c, "items:", i, "age", oldest ? clock_now() - oldest : 0);
-        stats_class_line(c, "items:", i, "evicted", cs.evicted);
-        stats_class_line(c, "items:", i, "evicted_time", cs.evicted_time);
-        stats_class_line(c, "items:", i, "evicted_unfetched", cs.evicted_unfetched);
-        stats_class_line(c, "items:", i, "outofmemory", cs.outofmemory);
-        stats_class_line(c, "items:", i, "reclaimed", cs.reclaimed);
-        stats_class_line(c, "items:", i, "expired_unfetched", cs.expired_unfetched);
+        if (cs.used_chunks != 0) /* memcached lists the classes holding items */
+            stats_items_class(c, i, &cs, &k[i], seg);
     }
+    free(k);
     stats_end(c);
 }
 
 static void stats_slabs(struct engine_client *c) {
     struct slabs *sl = store_slabs(engine_worker(c)->srv->store);
+    struct store_class_stats *k = stats_store_classes(c);
+    if (k == NULL)
+        return;
     unsigned active = 0;
     for (unsigned i = 1; i <= slab_class_count(sl); i++) {
         struct slab_class_stats cs;
@@ -294,12 +510,23 @@ static void stats_slabs(struct engine_client *c) {
         active++;
         stats_class_line(c, "", i, "chunk_size", cs.chunk_size);
         stats_class_line(c, "", i, "chunks_per_page", cs.per_page);
-        stats_class_line(c, "", i, "page_bytes", cs.page_bytes);
         stats_class_line(c, "", i, "total_pages", cs.pages);
         stats_class_line(c, "", i, "total_chunks", cs.pages * cs.per_page);
         stats_class_line(c, "", i, "used_chunks", cs.used_chunks);
         stats_class_line(c, "", i, "free_chunks", cs.free_chunks);
+        /* pages are cut into the free list whole: none left at an end */
+        stats_class_line(c, "", i, "free_chunks_end", 0);
+        stats_class_line(c, "", i, "get_hits", k[i].get_hits);
+        stats_class_line(c, "", i, "cmd_set", k[i].cmd_set);
+        stats_class_line(c, "", i, "delete_hits", k[i].delete_hits);
+        stats_class_line(c, "", i, "incr_hits", k[i].incr_hits);
+        stats_class_line(c, "", i, "decr_hits", k[i].decr_hits);
+        stats_class_line(c, "", i, "cas_hits", k[i].cas_hits);
+        stats_class_line(c, "", i, "cas_badval", k[i].cas_badval);
+        stats_class_line(c, "", i, "touch_hits", k[i].touch_hits);
+        stats_class_line(c, "", i, "page_bytes", cs.page_bytes); /* Larder's pages vary */
     }
+    free(k);
     stats_u64(c, "active_slabs", active);
     stats_u64(c, "total_malloced", slab_total_malloced(sl));
     stats_end(c);
@@ -310,14 +537,22 @@ struct stats_conns_ctx {
     rel_time_t now;
 };
 
-/* conn_each callback: one connection, as its worker last published it. */
+/* conn_each callback: one connection, as its worker last published it.  A
+ * UDP socket's connection is named by its own address, as in memcached. */
 static void stats_conn_one(void *arg, const struct engine_client *o, const struct conn_view *v) {
     struct stats_conns_ctx *x = arg;
+    bool udp = strncmp(v->addr, "udp", 3) == 0;
     char key[48];
+    if (udp) {
+        snprintf(key, sizeof(key), "%d:UDP", v->fd);
+        stats_line(x->c, key, "UDP");
+    }
     snprintf(key, sizeof(key), "%d:addr", v->fd);
     stats_line(x->c, key, "%s", v->addr);
-    snprintf(key, sizeof(key), "%d:listen_addr", v->fd);
-    stats_line(x->c, key, "%s", v->listen_name);
+    if (!udp) {
+        snprintf(key, sizeof(key), "%d:listen_addr", v->fd);
+        stats_line(x->c, key, "%s", v->listen_name);
+    }
     snprintf(key, sizeof(key), "%d:state", v->fd);
     stats_line(x->c, key, "%s", o == x->c ? "conn_parse_cmd" : v->state);
     snprintf(key, sizeof(key), "%d:secs_since_last_cmd", v->fd);
@@ -339,6 +574,8 @@ static void stats_conns(struct engine_client *c) {
         stats_line(c, key, "%s", srv->listeners[i].name);
         snprintf(key, sizeof(key), "%d:state", srv->listeners[i].fd);
         stats_line(c, key, "conn_listening");
+        snprintf(key, sizeof(key), "%d:secs_since_last_cmd", srv->listeners[i].fd);
+        stats_u64(c, key, now); /* a listener's "last command" is its start */
     }
     struct stats_conns_ctx ctx = {c, now};
     for (int i = 0; i < srv->nworkers; i++)
@@ -574,7 +811,7 @@ void stats_metadump(struct engine_client *c, const struct proto_token *which) {
         store_walk_part(engine_worker(c)->srv->store, part, stats_dump_one, &d);
         if (engine_is_closing(c))
             return;
-        if (engine_out_len(c) > ENGINE_OUT_HIGH && part + 1 < parts) {
+        if (engine_should_pause(c) && part + 1 < parts) {
             ss->resume = part + 1;
             engine_pause(c);
             return;
@@ -608,6 +845,10 @@ void stats_command(struct engine_client *c, const struct proto_request *req) {
         stats_detail(c, req);
     else if (proto_tok_is(sub, "cachedump"))
         stats_cachedump(c, req);
+    else if (proto_tok_is(sub, "extstore"))
+        stats_end(c); /* memcached without an extstore configured: nothing */
+    else if (proto_tok_is(sub, "larder"))
+        stats_larder(c);
     else
         engine_reply(c, "ERROR");
 }

@@ -51,7 +51,11 @@ static void worker_take_queue(struct worker *w) {
     pthread_mutex_unlock(&w->lock);
     while (p != NULL) {
         struct pending_conn *next = p->next;
-        if (w->stopping || !worker_open_conn(w, p)) {
+        bool made = !w->stopping && worker_open_conn(w, p);
+        if (!made) {
+            /* conn_new fails only when memory (or an event) cannot be had */
+            if (!w->stopping)
+                __atomic_add_fetch(&w->srv->malloc_fails, 1, __ATOMIC_RELAXED);
             close(p->fd);
             __atomic_sub_fetch(&w->srv->curr_conns, 1, __ATOMIC_RELAXED);
         }

@@ -52,6 +52,7 @@ struct slab_class {
     uint32_t hand_chunk;
     uint64_t evicted, evicted_unfetched, reclaimed, expired_unfetched, outofmemory;
     uint64_t evicted_time;
+    uint64_t evicted_nonzero, evicted_active, direct_reclaims;
     /* since the last balance: CLOCK evictions and their summed idle seconds,
      * and allocations refused (under -M, the only sign of pressure) */
     uint64_t win_evicted, win_idle, win_oom;
@@ -241,10 +242,14 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
         if (st != ITEM_LINKED)
             continue;
         bool fetched = item_bits(it) & ITEM_FETCHED;
+        bool active = item_bits(it) & ITEM_ACTIVE;
+        bool expires = it->exptime != CLOCK_NEVER;
         enum slab_reclaim r = reclaim(ctx, it);
         if (r == SLAB_RECLAIM_NONE || r == SLAB_RECLAIM_KEPT)
             return false;
         c->evicted += r == SLAB_RECLAIM_EVICTED;
+        c->evicted_nonzero += r == SLAB_RECLAIM_EVICTED && expires;
+        c->evicted_active += r == SLAB_RECLAIM_EVICTED && active;
         c->evicted_unfetched += r == SLAB_RECLAIM_EVICTED && !fetched;
         c->reclaimed += r == SLAB_RECLAIM_EXPIRED;
         c->expired_unfetched += r == SLAB_RECLAIM_EXPIRED && !fetched;
@@ -361,6 +366,8 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
             continue;
         }
         bool fetched = item_bits(it) & ITEM_FETCHED;
+        bool active = item_bits(it) & ITEM_ACTIVE;
+        bool expires = it->exptime != CLOCK_NEVER;
         switch (reclaim(ctx, it)) {
         case SLAB_RECLAIM_NONE:
             continue;
@@ -372,6 +379,9 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
             rel_time_t now = clock_now(), at = item_atime(it);
             uint64_t idle = at < now ? now - at : 0;
             c->evicted++;
+            c->evicted_nonzero += expires;
+            c->evicted_active += active;
+            c->direct_reclaims++;
             c->evicted_unfetched += !fetched;
             c->evicted_time = idle;
             c->win_evicted++;
@@ -380,6 +390,7 @@ static struct item *slab_sweep(struct slab_class *c, slab_reclaim_fn reclaim, vo
         }
         case SLAB_RECLAIM_EXPIRED:
             c->reclaimed++;
+            c->direct_reclaims++;
             c->expired_unfetched += !fetched;
             return it;
         }
@@ -564,8 +575,22 @@ void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *o
         .expired_unfetched = c->expired_unfetched,
         .outofmemory = c->outofmemory,
         .evicted_time = c->evicted_time,
+        .evicted_nonzero = c->evicted_nonzero,
+        .evicted_active = c->evicted_active,
+        .direct_reclaims = c->direct_reclaims,
     };
     pthread_mutex_unlock(&c->lock);
+}
+
+void slab_stats_reset(struct slabs *sl) {
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        pthread_mutex_lock(&c->lock);
+        c->evicted = c->evicted_unfetched = c->reclaimed = c->expired_unfetched = 0;
+        c->outofmemory = c->evicted_time = 0;
+        c->evicted_nonzero = c->evicted_active = c->direct_reclaims = 0;
+        pthread_mutex_unlock(&c->lock);
+    }
 }
 
 rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls) {

@@ -66,6 +66,9 @@ struct slab_class_stats {
     uint64_t expired_unfetched;
     uint64_t outofmemory;
     uint64_t evicted_time; /* seconds since last access of the latest victim */
+    uint64_t evicted_nonzero; /* victims that had an expiry time */
+    uint64_t evicted_active;  /* victims with the ACTIVE bit (page moves, long sweeps) */
+    uint64_t direct_reclaims; /* victims an allocating caller's CLOCK sweep took */
 };
 
 struct slabs;
@@ -101,6 +104,9 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx);
 
 /* Copies class `cls` figures (1 <= cls <= slab_class_count). */
 void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *out);
+
+/* Zeroes the event counters (stats reset); gauges stay. */
+void slab_stats_reset(struct slabs *sl);
 
 /* The oldest last-access time among the class's live items, or 0 when it
  * has none: memcached's per-class "age" is now minus this.  A CLOCK keeps no

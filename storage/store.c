@@ -42,6 +42,16 @@ struct counters {
     uint64_t store_too_large, store_no_memory;
 };
 
+/* Per size class, per shard (memcached keeps them per thread): bumped under
+ * the shard lock already held, summed over shards by store_class_stats. */
+struct class_counters {
+    uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits;
+    uint64_t cas_hits, cas_badval, touch_hits;
+    uint64_t reclaimed, expired_unfetched; /* a store replaced a dead item */
+    uint64_t crawler_reclaimed, crawler_items_checked;
+    uint64_t requested; /* gauge: bytes of the linked items (mem_requested) */
+};
+
 struct shard {
     pthread_mutex_t lock;
     struct table t[2];
@@ -50,7 +60,11 @@ struct shard {
     uint64_t bytes;
     uint64_t cas_seq;
     uint64_t crawl_pos;
+    /* An immediate flush_all: items of this shard whose cas is at most this
+     * are dead (cas values only grow within a shard).  0: none. */
+    uint64_t flush_cas;
     struct counters c;
+    struct class_counters *cc; /* [SLAB_CLASS_MAX + 1], by item clsid */
     const struct hash_seed *seed; /* the store's */
 } __attribute__((aligned(64)));
 
@@ -92,9 +106,12 @@ static inline unsigned shard_index(const struct store *s, const struct shard *sh
     return (unsigned)(sh - s->shards);
 }
 
-static enum item_life item_life(const struct store *s, const struct item *it, rel_time_t now) {
+static enum item_life item_life(const struct store *s, const struct shard *sh,
+                                const struct item *it, rel_time_t now) {
     if (it->exptime != CLOCK_NEVER && it->exptime <= now)
         return ITEM_EXPIRED_NOW;
+    if (sh->flush_cas != 0 && it->cas <= sh->flush_cas)
+        return ITEM_FLUSHED_NOW;
     rel_time_t oldest = __atomic_load_n(&s->oldest_live, __ATOMIC_RELAXED);
     if (oldest != 0 && oldest <= now && item_atime(it) <= oldest)
         return ITEM_FLUSHED_NOW;
@@ -163,6 +180,7 @@ static void shard_insert(struct shard *sh, uint64_t h, struct item *it) {
     *pp = it;
     sh->items++;
     sh->bytes += item_total(it->nkey, it->nbytes);
+    sh->cc[it->clsid].requested += item_total(it->nkey, it->nbytes);
     item_set_state(it, ITEM_LINKED);
     shard_maybe_grow(sh);
 }
@@ -174,6 +192,7 @@ static void shard_unlink_at(struct shard *sh, struct item **pp) {
     it->hnext = NULL;
     sh->items--;
     sh->bytes -= item_total(it->nkey, it->nbytes);
+    sh->cc[it->clsid].requested -= item_total(it->nkey, it->nbytes);
     item_set_state(it, ITEM_ALLOCATED);
 }
 
@@ -192,18 +211,30 @@ static struct item **shard_link_of(struct shard *sh, const struct item *it) {
 }
 
 /* Finds a live item; a dead one met on the way is unlinked and freed, and
- * *life says why it was dead. */
-static struct item **shard_lookup(struct store *s, struct shard *sh, uint64_t h, const char *key,
-                                  size_t nkey, rel_time_t now, enum item_life *life) {
+ * *life says why it was dead.  A store that meets a dead item (`store`)
+ * reuses its place, which memcached counts as reclaimed in its class. */
+static struct item **shard_lookup_for(struct store *s, struct shard *sh, uint64_t h,
+                                      const char *key, size_t nkey, rel_time_t now,
+                                      enum item_life *life, bool store) {
     struct item **pp = shard_find(sh, h, key, nkey);
     *life = ITEM_LIVE;
     if (pp == NULL)
         return NULL;
-    *life = item_life(s, *pp, now);
+    *life = item_life(s, sh, *pp, now);
     if (*life == ITEM_LIVE)
         return pp;
+    if (store) {
+        struct class_counters *cc = &sh->cc[(*pp)->clsid];
+        cc->reclaimed++;
+        cc->expired_unfetched += !(item_bits(*pp) & ITEM_FETCHED);
+    }
     shard_drop(s, sh, pp);
     return NULL;
+}
+
+static struct item **shard_lookup(struct store *s, struct shard *sh, uint64_t h, const char *key,
+                                  size_t nkey, rel_time_t now, enum item_life *life) {
+    return shard_lookup_for(s, sh, h, key, nkey, now, life, false);
 }
 
 static uint64_t shard_next_cas(const struct store *s, struct shard *sh) {
@@ -220,7 +251,7 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
     if (item_state(victim) == ITEM_LINKED) {
-        bool dead = item_life(s, victim, clock_now()) != ITEM_LIVE;
+        bool dead = item_life(s, sh, victim, clock_now()) != ITEM_LIVE;
         if (dead || s->cfg.evict) {
             shard_unlink_at(sh, shard_link_of(sh, victim));
             r = dead ? SLAB_RECLAIM_EXPIRED : SLAB_RECLAIM_EVICTED;
@@ -254,7 +285,8 @@ struct store *store_create(const struct store_config *cfg) {
         s->shards[i].seed = &s->seed;
         pthread_mutex_init(&s->shards[i].lock, NULL);
         s->shards[i].rehash = -1;
-        ok = ok && table_init(&s->shards[i].t[0], nb);
+        s->shards[i].cc = calloc(SLAB_CLASS_MAX + 1, sizeof(struct class_counters));
+        ok = ok && s->shards[i].cc != NULL && table_init(&s->shards[i].t[0], nb);
     }
     pthread_mutex_init(&s->crawler_lock, NULL);
     pthread_cond_init(&s->crawler_cond, NULL);
@@ -280,6 +312,7 @@ void store_destroy(struct store *s) {
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         free(s->shards[i].t[0].b);
         free(s->shards[i].t[1].b);
+        free(s->shards[i].cc);
         pthread_mutex_destroy(&s->shards[i].lock);
     }
     pthread_mutex_destroy(&s->crawler_lock);
@@ -290,6 +323,9 @@ void store_destroy(struct store *s) {
 
 const struct store_config *store_config(const struct store *s) { return &s->cfg; }
 struct slabs *store_slabs(struct store *s) { return s->slabs; }
+rel_time_t store_oldest_live(struct store *s) {
+    return __atomic_load_n(&s->oldest_live, __ATOMIC_RELAXED);
+}
 void store_set_limit(struct store *s, size_t mem_limit) { slab_set_limit(s->slabs, mem_limit); }
 
 uint64_t store_item_cas(const struct store *s, const struct item *it) {
@@ -386,7 +422,8 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
     enum item_life life;
 
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, item_ckey(it), it->nkey, now, &life);
+    sh->cc[it->clsid].cmd_set++;
+    struct item **pp = shard_lookup_for(s, sh, h, item_ckey(it), it->nkey, now, &life, true);
     struct item *old = pp ? *pp : NULL;
     enum store_status st = store_check(old, mode, cas_in);
     if (st == STORE_EXISTS && mode == STORE_CAS_STALE && cas_in != 0 && cas_in < old->cas) {
@@ -399,6 +436,10 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
         sh->c.cas_misses += st == STORE_NOT_FOUND;
         sh->c.cas_badval += st == STORE_EXISTS;
         sh->c.cas_hits += st == STORE_OK;
+        if (old != NULL) {
+            sh->cc[old->clsid].cas_badval += st == STORE_EXISTS;
+            sh->cc[old->clsid].cas_hits += st == STORE_OK;
+        }
     }
     if (st == STORE_OK && (mode == STORE_APPEND || mode == STORE_PREPEND)) {
         struct item *joined = store_join(s, old, it, mode == STORE_APPEND, &st);
@@ -554,8 +595,8 @@ enum store_status store_arith(struct store *s, const char *key, size_t nkey, boo
 /* --- flush and crawl ------------------------------------------------------- */
 
 /* Visits up to `budget` buckets of both tables from the shard's crawl
- * position, unlinking dead items; `all` forces a kill of live ones too. */
-static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget, bool all) {
+ * position, unlinking dead items. */
+static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget) {
     rel_time_t now = clock_now();
     uint64_t freed = 0;
     for (int t = 0; t < 2; t++) {
@@ -563,14 +604,16 @@ static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget, 
         if (tb->b == NULL)
             continue;
         uint64_t n = tb->mask + 1;
-        uint64_t start = all ? 0 : sh->crawl_pos & tb->mask;
-        uint64_t count = all || budget > n ? n : budget;
+        uint64_t start = sh->crawl_pos & tb->mask;
+        uint64_t count = budget > n ? n : budget;
         for (uint64_t k = 0; k < count; k++) {
             struct item **pp = &tb->b[(start + k) & tb->mask];
             while (*pp != NULL) {
                 struct item *it = *pp;
-                sh->c.crawler_items_checked += !all;
-                if (all || item_life(s, it, now) != ITEM_LIVE) {
+                sh->c.crawler_items_checked++;
+                sh->cc[it->clsid].crawler_items_checked++;
+                if (item_life(s, sh, it, now) != ITEM_LIVE) {
+                    sh->cc[it->clsid].crawler_reclaimed++;
                     shard_drop(s, sh, pp);
                     freed++;
                 } else {
@@ -579,10 +622,8 @@ static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget, 
             }
         }
     }
-    if (!all) {
-        sh->crawl_pos += budget;
-        sh->c.crawler_reclaimed += freed;
-    }
+    sh->crawl_pos += budget;
+    sh->c.crawler_reclaimed += freed;
     return freed;
 }
 
@@ -592,13 +633,15 @@ void store_flush(struct store *s, int64_t delay) {
         __atomic_store_n(&s->oldest_live, when > 1 ? when - 1 : 1, __ATOMIC_RELAXED);
         return;
     }
-    /* Immediate: unlink everything, one shard at a time, so that readers of
-     * other shards never wait on the whole walk. */
+    /* Immediate: every item stored so far is dead from now on, found so by
+     * the next access (counted in get_flushed, as in memcached), a store to
+     * its key or the CLOCK (reclaimed) or the crawler, which frees them
+     * within a pass.  One shard lock at a time, each for a moment. */
     __atomic_store_n(&s->oldest_live, 0, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
-        shard_sweep(s, sh, 0, true);
+        sh->flush_cas = sh->cas_seq * STORE_SHARDS + i;
         pthread_mutex_unlock(&sh->lock);
     }
     /* Without cas (-C) memcached can draw the line only at a whole second,
@@ -615,7 +658,7 @@ uint64_t store_crawl(struct store *s) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         shard_rehash_step(sh, 64);
-        freed += shard_sweep(s, sh, STORE_CRAWL_BUCKETS, false);
+        freed += shard_sweep(s, sh, STORE_CRAWL_BUCKETS);
         pthread_mutex_unlock(&sh->lock);
     }
     return freed;
@@ -657,7 +700,7 @@ static unsigned shard_walk(struct store *s, struct shard *sh, unsigned limit, st
         struct table *tb = &sh->t[t];
         for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
             for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
-                if (item_life(s, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
+                if (item_life(s, sh, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
                     fn(ctx, it);
                     seen++;
                 }
@@ -672,10 +715,29 @@ void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx) {
         seen += shard_walk(s, &s->shards[i], limit ? limit - seen : 0, fn, ctx);
 }
 
-unsigned store_walk_parts(void) { return STORE_SHARDS; }
+/* A part is a slice of one shard's buckets, so that a dump can stop
+ * inside a shard however many items it holds: 64 slices of 256 shards
+ * keep a part to about a ten-thousandth of the cache. */
+#define STORE_WALK_SLICES 64
+
+unsigned store_walk_parts(void) { return STORE_SHARDS * STORE_WALK_SLICES; }
 
 void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx) {
-    shard_walk(s, &s->shards[part % STORE_SHARDS], 0, fn, ctx);
+    struct shard *sh = &s->shards[(part / STORE_WALK_SLICES) % STORE_SHARDS];
+    uint64_t slice = part % STORE_WALK_SLICES;
+    rel_time_t now = clock_now();
+    pthread_mutex_lock(&sh->lock);
+    for (int t = 0; t < 2; t++) {
+        struct table *tb = &sh->t[t];
+        if (tb->b == NULL)
+            continue;
+        uint64_t n = tb->mask + 1;
+        for (uint64_t b = slice * n / STORE_WALK_SLICES; b < (slice + 1) * n / STORE_WALK_SLICES; b++)
+            for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
+                if (item_life(s, sh, it, now) == ITEM_LIVE)
+                    fn(ctx, it);
+    }
+    pthread_mutex_unlock(&sh->lock);
 }
 
 /* --- stats ----------------------------------------------------------------- */
@@ -710,6 +772,10 @@ void store_stats(struct store *s, struct store_stats *out) {
         out->store_no_memory += c->store_no_memory;
         out->hash_buckets += sh->t[0].mask + 1 + (sh->t[1].b ? sh->t[1].mask + 1 : 0);
         out->hash_is_expanding |= sh->rehash >= 0;
+        for (unsigned k = 1; k <= SLAB_CLASS_MAX; k++) {
+            out->reclaimed += sh->cc[k].reclaimed;
+            out->expired_unfetched += sh->cc[k].expired_unfetched;
+        }
         pthread_mutex_unlock(&sh->lock);
     }
     out->hash_bytes = out->hash_buckets * sizeof(struct item *);
@@ -724,6 +790,8 @@ void store_stats(struct store *s, struct store_stats *out) {
         out->evicted_unfetched += cs.evicted_unfetched;
         out->reclaimed += cs.reclaimed;
         out->expired_unfetched += cs.expired_unfetched;
+        out->evicted_active += cs.evicted_active;
+        out->direct_reclaims += cs.direct_reclaims;
     }
     out->limit_maxbytes = slab_limit(s->slabs);
     out->total_malloced = slab_total_malloced(s->slabs);
@@ -735,6 +803,37 @@ void store_stats_reset(struct store *s) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         memset(&sh->c, 0, sizeof(sh->c));
+        for (unsigned k = 0; k <= SLAB_CLASS_MAX; k++) {
+            uint64_t requested = sh->cc[k].requested; /* a gauge, not a count */
+            sh->cc[k] = (struct class_counters){.requested = requested};
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    slab_stats_reset(s->slabs);
+}
+
+void store_class_stats(struct store *s, struct store_class_stats out[SLAB_CLASS_MAX + 1]) {
+    memset(out, 0, (SLAB_CLASS_MAX + 1) * sizeof(*out));
+    for (unsigned i = 0; i < STORE_SHARDS; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        for (unsigned k = 1; k <= SLAB_CLASS_MAX; k++) {
+            const struct class_counters *c = &sh->cc[k];
+            struct store_class_stats *o = &out[k];
+            o->get_hits += c->get_hits;
+            o->cmd_set += c->cmd_set;
+            o->delete_hits += c->delete_hits;
+            o->incr_hits += c->incr_hits;
+            o->decr_hits += c->decr_hits;
+            o->cas_hits += c->cas_hits;
+            o->cas_badval += c->cas_badval;
+            o->touch_hits += c->touch_hits;
+            o->reclaimed += c->reclaimed;
+            o->expired_unfetched += c->expired_unfetched;
+            o->crawler_reclaimed += c->crawler_reclaimed;
+            o->crawler_items_checked += c->crawler_items_checked;
+            o->mem_requested += c->requested;
+        }
         pthread_mutex_unlock(&sh->lock);
     }
 }
@@ -824,10 +923,13 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
     }
     if (o->touch || in.created)
         meta_set_exptime(it, in.created, o->touch, o->exptime, o->vivify_exptime, o->vivify_last);
-    if (o->touch)
+    if (o->touch) {
         sh->c.touch_hits++;
-    else
+        sh->cc[it->clsid].touch_hits++;
+    } else {
         sh->c.get_hits++;
+        sh->cc[it->clsid].get_hits++;
+    }
     if (!o->no_bump)
         store_bump(it, now);
     emit(ctx, it, &in);
@@ -856,6 +958,7 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
         item_bits_clear(it, ITEM_TOKEN); /* the next reader may win */
         it->cas = shard_next_cas(s, sh);
     } else {
+        sh->cc[(*pp)->clsid].delete_hits++;
         shard_drop(s, sh, pp);
         sh->c.delete_hits++;
     }
@@ -897,9 +1000,12 @@ enum store_status store_marith(struct store *s, const char *key, size_t nkey,
     pthread_mutex_lock(&sh->lock);
     struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     if (pp != NULL) {
+        struct class_counters *cc = &sh->cc[(*pp)->clsid];
         st = shard_marith(s, sh, h, key, nkey, pp, o, r);
-        if (st == STORE_OK)
+        if (st == STORE_OK) {
             (*(o->incr ? &sh->c.incr_hits : &sh->c.decr_hits))++;
+            (*(o->incr ? &cc->incr_hits : &cc->decr_hits))++;
+        }
     } else if (!o->vivify) {
         st = STORE_NOT_FOUND;
         (*(o->incr ? &sh->c.incr_misses : &sh->c.decr_misses))++;

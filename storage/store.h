@@ -66,6 +66,19 @@ struct store_stats {
     unsigned hash_power_level;
     bool hash_is_expanding;
     uint64_t limit_maxbytes, total_malloced, slabs_moved;
+    uint64_t evicted_active, direct_reclaims;
+};
+
+/* One size class's figures as memcached's `stats slabs` and `stats items`
+ * print them (per class, summed over the shards). */
+struct store_class_stats {
+    uint64_t get_hits, cmd_set, delete_hits, incr_hits, decr_hits;
+    uint64_t cas_hits, cas_badval, touch_hits;
+    /* stores that replaced an expired or flushed item of this class (the
+     * slab's own count covers chunks its CLOCK reused) */
+    uint64_t reclaimed, expired_unfetched;
+    uint64_t crawler_reclaimed, crawler_items_checked;
+    uint64_t mem_requested; /* bytes of this class's linked items */
 };
 
 /* A fetch: get, gets, gat, touch (classic and binary) and mg (meta) are
@@ -161,14 +174,19 @@ uint64_t store_item_cas(const struct store *s, const struct item *it);
 
 void store_stats(struct store *s, struct store_stats *out);
 void store_stats_reset(struct store *s);
+/* Fills out[1..SLAB_CLASS_MAX] (out[0] is zeroed). */
+void store_class_stats(struct store *s, struct store_class_stats out[SLAB_CLASS_MAX + 1]);
 struct slabs *store_slabs(struct store *s);
+/* The pending delayed flush_all's line (memcached's "oldest"), or 0. */
+rel_time_t store_oldest_live(struct store *s);
 void store_set_limit(struct store *s, size_t mem_limit);
 
 /* Visits live items (under their shard lock), at most `limit` (0: all). */
 void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx);
 
-/* The same walk in store_walk_parts() pieces (one shard lock each), so a
- * long dump can stop between them and go on later.  Not a snapshot: items
+/* The same walk in store_walk_parts() pieces (a slice of one shard's
+ * buckets each, under its lock), so a long dump can stop between them and
+ * go on later, however many items one shard holds.  Not a snapshot: items
  * stored or moved by a rehash between parts may be missed or seen twice. */
 unsigned store_walk_parts(void);
 void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx);

@@ -84,9 +84,16 @@ tools_memdump() {
     [ "$out" = "$(printf 'empty\nrandom.bin\ntext.txt')" ] || { echo "$memdump: $out"; return 1; }
 }
 
+# As in memcached, flushed items stay in curr_items until something meets
+# them (here memcat) or the crawler frees them, within its pass: wait for
+# that, up to the harness's cap (only a hang reaches it).
 tools_flushed() {
-    ! timeout 10 "$memcat" --servers="$1" text.txt >/dev/null 2>&1 &&
-        [ "$(stat_of "$tl_port" curr_items)" = 0 ] || { echo "curr_items $(stat_of "$tl_port" curr_items)"; return 1; }
+    local deadline=$((SECONDS + ${LARDER_TEST_WAIT:-60}))
+    ! timeout 10 "$memcat" --servers="$1" text.txt >/dev/null 2>&1 || { echo "text.txt survived"; return 1; }
+    until [ "$(stat_of "$tl_port" curr_items)" = 0 ]; do
+        [ $SECONDS -lt $deadline ] || { echo "curr_items $(stat_of "$tl_port" curr_items)"; return 1; }
+        sleep 0.1
+    done
 }
 
 # --- nc, as people type it ---------------------------------------------------

@@ -595,6 +595,8 @@ static void setup(bool evict) {
     memset(&fz_srv, 0, sizeof(fz_srv));
     fz_srv.settings = &fz_settings;
     fz_srv.store = st;
+    budget_init(&fz_srv.conn_mem, settings_conn_mem_limit(&fz_settings));
+    budget_init(&fz_srv.uploads, (size_t)1 << 30); /* values are handed over whole */
     memset(&fz_worker, 0, sizeof(fz_worker));
     fz_worker.srv = &fz_srv;
     engine_client_init(&cl, &fz_worker, 0, ENGINE_PROTO_TEXT, FUZZ_OUT_MAX);

@@ -195,18 +195,34 @@ bool cli_closed(int fd) {
     return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
-uint64_t srv_stat(const struct srv *s, const char *name) {
+/* False when `name` is not in the answer to "stats GROUP". */
+static bool srv_stat_text(const struct srv *s, const char *group, const char *name, uint64_t *v) {
     int fd = cli_connect(s);
-    cli_sends(fd, "stats\r\n");
+    char req[96];
+    snprintf(req, sizeof(req), "stats%s%s\r\n", *group ? " " : "", group);
+    cli_sends(fd, req);
     char *out = cli_read_until(fd, "END\r\n");
     close(fd);
     char pat[128];
     snprintf(pat, sizeof(pat), "STAT %s ", name);
     char *p = strstr(out, pat);
-    cr_assert(p != NULL, "stat %s missing", name);
-    uint64_t v = strtoull(p + strlen(pat), NULL, 10);
+    if (p != NULL)
+        *v = strtoull(p + strlen(pat), NULL, 10);
     free(out);
+    return p != NULL;
+}
+
+uint64_t srv_stat_in(const struct srv *s, const char *group, const char *name) {
+    uint64_t v = 0;
+    cr_assert(srv_stat_text(s, group, name, &v), "stat %s %s missing", group, name);
     return v;
+}
+
+uint64_t srv_stat(const struct srv *s, const char *name) {
+    uint64_t v = 0;
+    if (srv_stat_text(s, "", name, &v))
+        return v;
+    return srv_stat_in(s, "larder", name); /* Larder's own figures */
 }
 
 long srv_rss_kb(const struct srv *s) {

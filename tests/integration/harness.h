@@ -46,8 +46,11 @@ void cli_expect(int fd, const char *request, const char *expect);
 /* True when the peer closed the connection (EOF or reset, in time). */
 bool cli_closed(int fd);
 
-/* The value of one general stat, read over a fresh connection. */
+/* The value of one general stat (or one of Larder's own, from "stats
+ * larder"), read over a fresh connection. */
 uint64_t srv_stat(const struct srv *s, const char *name);
+/* The value of NAME in the answer to "stats GROUP" ("" for plain stats). */
+uint64_t srv_stat_in(const struct srv *s, const char *group, const char *name);
 
 /* Resident memory of the server in KB (VmRSS). */
 long srv_rss_kb(const struct srv *s);

@@ -315,11 +315,86 @@ Test(store, flush_now_drops_everything) {
     for (unsigned i = 0; i < 500; i++)
         t_set(s, t_key(key, "k", i), "v");
     store_flush(s, 0);
+    cr_assert_not(t_has(s, "k7"));
+    cr_assert_not(t_has(s, "k499"));
+    cr_assert_eq(t_stats(s).get_flushed, 2, "a get of a flushed item counts as memcached's");
+    /* the flushed items are dead at once and freed by the crawler's pass */
+    cr_assert_eq(store_crawl(s), 498);
     cr_assert_eq(t_stats(s).curr_items, 0);
     cr_assert_eq(t_stats(s).bytes, 0);
-    cr_assert_not(t_has(s, "k7"));
     cr_assert_eq(t_set(s, "k7", "again"), STORE_OK, "store unusable after flush");
     t_assert_value(s, "k7", "again");
+    store_destroy(s);
+}
+
+/* memcached counts a store that meets an expired or flushed item of its key
+ * as reclaimed, in the dead item's class (its t/issue_183.t). */
+Test(store, store_over_flushed_or_expired_item_counts_reclaimed) {
+    t_clock_settle();
+    struct store *s = t_store();
+    t_set(s, "k", "v");
+    t_set_ttl(s, "e", "v", 2);
+    store_flush(s, 0);
+    t_set(s, "k", "w");
+    cr_assert_eq(t_stats(s).reclaimed, 1);
+    clock_test_advance(3);
+    t_set_ttl(s, "e", "v", 0);
+    cr_assert_eq(t_stats(s).reclaimed, 2);
+    cr_assert_eq(t_stats(s).expired_unfetched, 2, "neither dead item had been read");
+    t_assert_value(s, "k", "w");
+    store_destroy(s);
+}
+
+static struct store_class_stats t_class(struct store *s, const char *key) {
+    struct store_class_stats all[SLAB_CLASS_MAX + 1];
+    unsigned cls = 0;
+    store_class_stats(s, all);
+    for (unsigned i = 1; i <= SLAB_CLASS_MAX; i++)
+        if (all[i].mem_requested > 0)
+            cls = i;
+    cr_assert_neq(cls, 0, "no class holds %s", key);
+    return all[cls];
+}
+
+/* memcached's per-class counters (stats slabs) and mem_requested (stats
+ * items) move with each command on an item of that class. */
+Test(store_stats, per_class_counters_move) {
+    struct store *s = t_store();
+    uint64_t cas = 0;
+    t_set(s, "n", "5");
+    struct store_class_stats k = t_class(s, "n");
+    cr_assert_eq(k.cmd_set, 1);
+    cr_assert_eq(k.mem_requested, item_total(1, 1));
+    cr_assert(t_has(s, "n"));
+    uint64_t v;
+    cr_assert_eq(store_arith(s, "n", 1, true, 2, &v, &cas), STORE_OK);
+    cr_assert_eq(store_arith(s, "n", 1, false, 1, &v, &cas), STORE_OK);
+    cr_assert_eq(store_touch(s, "n", 1, CLOCK_NEVER), STORE_OK);
+    enum store_status st;
+    struct item *it = store_alloc(s, "n", 1, 0, CLOCK_NEVER, 1, &st);
+    memcpy(item_value(it), "9", 1);
+    cr_assert_eq(store_link(s, it, STORE_CAS, cas + 1000, NULL), STORE_EXISTS);
+    it = store_alloc(s, "n", 1, 0, CLOCK_NEVER, 1, &st);
+    memcpy(item_value(it), "9", 1);
+    cr_assert_eq(store_link(s, it, STORE_CAS, cas, NULL), STORE_OK);
+    k = t_class(s, "n");
+    cr_assert_eq(k.get_hits, 1);
+    cr_assert_eq(k.incr_hits, 1);
+    cr_assert_eq(k.decr_hits, 1);
+    cr_assert_eq(k.touch_hits, 1);
+    cr_assert_eq(k.cas_badval, 1);
+    cr_assert_eq(k.cas_hits, 1);
+    cr_assert_eq(k.cmd_set, 3);
+    cr_assert_eq(store_delete(s, "n", 1, 0), STORE_OK);
+    struct store_class_stats all[SLAB_CLASS_MAX + 1];
+    store_class_stats(s, all);
+    uint64_t deletes = 0, requested = 0;
+    for (unsigned i = 1; i <= SLAB_CLASS_MAX; i++) {
+        deletes += all[i].delete_hits;
+        requested += all[i].mem_requested;
+    }
+    cr_assert_eq(deletes, 1);
+    cr_assert_eq(requested, 0, "mem_requested must fall back when the item goes");
     store_destroy(s);
 }
 
@@ -1184,5 +1259,45 @@ Test(store, delete_counts_a_cas_mismatch_as_meta_or_classic) {
     cr_assert_eq(store_delete(s, "k", 1, 0), STORE_NOT_FOUND);
     cr_assert_eq(t_stats(s).delete_hits, 1);
     cr_assert_eq(t_stats(s).delete_misses, 2);
+    store_destroy(s);
+}
+
+struct t_part_count {
+    unsigned in_part;
+    unsigned total;
+    unsigned char *seen;
+};
+
+static void t_count_part(void *ctx, const struct item *it) {
+    struct t_part_count *p = ctx;
+    unsigned i = (unsigned)strtoul(item_ckey(it) + 1, NULL, 10);
+    cr_assert_lt(i, 50000);
+    cr_assert_eq(p->seen[i], 0, "key %u walked twice", i);
+    p->seen[i] = 1;
+    p->in_part++;
+    p->total++;
+}
+
+/* A dump pauses between parts: a part must be a small slice of a shard,
+ * so that no shard, however full, makes one part's output huge. */
+Test(store, walk_parts_are_slices_of_shards) {
+    struct store *s = t_store();
+    char key[16];
+    for (unsigned i = 0; i < 50000; i++) {
+        snprintf(key, sizeof(key), "k%u", i);
+        cr_assert_eq(t_set(s, key, "v"), STORE_OK);
+    }
+    struct t_part_count p = {.seen = calloc(50000, 1)};
+    unsigned biggest = 0;
+    for (unsigned part = 0; part < store_walk_parts(); part++) {
+        p.in_part = 0;
+        store_walk_part(s, part, t_count_part, &p);
+        if (p.in_part > biggest)
+            biggest = p.in_part;
+    }
+    cr_assert_eq(p.total, 50000, "walked %u of 50000", p.total);
+    /* 256 shards hold about 195 keys each; a part is a sixty-fourth of one */
+    cr_assert_lt(biggest, 50, "a part of %u items", biggest);
+    free(p.seen);
     store_destroy(s);
 }
