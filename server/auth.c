@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -338,6 +339,38 @@ static bool auth_verify(struct auth *a, const char *user, size_t ulen, const cha
     return ok;
 }
 
+/* Whether addr may be checked now; when exclusive (one check at a time per
+ * slowed address), the others wait meanwhile as if this one failed.
+ * Called with the lock held. */
+static bool auth_brake_enter_locked(struct auth *a, const unsigned char key[16], uint64_t now_ms,
+                                    bool exclusive, unsigned *delay_ms) {
+    struct auth_addr *s = auth_slot(a, key, now_ms);
+    if (now_ms + AUTH_SLACK_MS < s->until_ms) {
+        *delay_ms = (unsigned)(s->until_ms - now_ms);
+        a->stats.throttled++;
+        a->stats.delayed++;
+        return false;
+    }
+    if (exclusive && s->fails > 0)
+        s->until_ms = now_ms + auth_delay_for(s->fails + 1);
+    return true;
+}
+
+static unsigned auth_brake_leave_locked(struct auth *a, const unsigned char key[16], bool ok,
+                                        uint64_t now_ms) {
+    struct auth_addr *s = auth_slot(a, key, now_ms);
+    if (ok) {
+        s->used = false; /* forgiven */
+        return 0;
+    }
+    s->fails++;
+    s->last_ms = now_ms;
+    unsigned delay = auth_delay_for(s->fails);
+    s->until_ms = now_ms + delay;
+    a->stats.delayed++;
+    return delay;
+}
+
 enum auth_result auth_check(struct auth *a, const struct sockaddr *addr, const char *user,
                             size_t ulen, const char *pass, size_t plen, uint64_t now_ms,
                             unsigned *delay_ms) {
@@ -346,44 +379,58 @@ enum auth_result auth_check(struct auth *a, const struct sockaddr *addr, const c
     bool throttled = auth_addr_key(addr, key);
     pthread_mutex_lock(&a->lock);
     a->stats.cmds++;
-    if (throttled) {
-        struct auth_addr *s = auth_slot(a, key, now_ms);
-        if (now_ms + AUTH_SLACK_MS < s->until_ms) {
-            *delay_ms = (unsigned)(s->until_ms - now_ms);
-            a->stats.errors++;
-            a->stats.throttled++;
-            a->stats.delayed++;
-            pthread_mutex_unlock(&a->lock);
-            return AUTH_FAIL;
-        }
-        /* an address that has failed gets one check at a time: the
-         * others that arrive meanwhile wait as if this one failed */
-        if (s->fails > 0)
-            s->until_ms = now_ms + auth_delay_for(s->fails + 1);
+    if (throttled && !auth_brake_enter_locked(a, key, now_ms, true, delay_ms)) {
+        a->stats.errors++;
+        pthread_mutex_unlock(&a->lock);
+        return AUTH_FAIL;
     }
     pthread_mutex_unlock(&a->lock);
 
     bool ok = auth_verify(a, user, ulen, pass, plen);
 
     pthread_mutex_lock(&a->lock);
-    if (throttled) {
-        struct auth_addr *s = auth_slot(a, key, now_ms);
-        if (ok) {
-            s->used = false; /* forgiven */
-        } else {
-            s->fails++;
-            s->last_ms = now_ms;
-            *delay_ms = auth_delay_for(s->fails);
-            s->until_ms = now_ms + *delay_ms;
-        }
-    }
-    if (!ok) {
+    if (throttled)
+        *delay_ms = auth_brake_leave_locked(a, key, ok, now_ms);
+    if (!ok)
         a->stats.errors++;
-        if (*delay_ms)
-            a->stats.delayed++;
-    }
     pthread_mutex_unlock(&a->lock);
     return ok ? AUTH_OK : AUTH_FAIL;
+}
+
+struct auth *auth_brake_new(void) {
+    struct auth *a = calloc(1, sizeof(*a));
+    if (a != NULL)
+        pthread_mutex_init(&a->lock, NULL);
+    return a;
+}
+
+bool auth_brake_enter(struct auth *a, const struct sockaddr *addr, uint64_t now_ms,
+                      unsigned *delay_ms) {
+    unsigned char key[16];
+    *delay_ms = 0;
+    if (!auth_addr_key(addr, key))
+        return true;
+    pthread_mutex_lock(&a->lock);
+    /* not exclusive: a SASL exchange may take several rounds */
+    bool ok = auth_brake_enter_locked(a, key, now_ms, false, delay_ms);
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}
+
+unsigned auth_brake_leave(struct auth *a, const struct sockaddr *addr, bool ok, uint64_t now_ms) {
+    unsigned char key[16];
+    if (!auth_addr_key(addr, key))
+        return 0;
+    pthread_mutex_lock(&a->lock);
+    unsigned delay = auth_brake_leave_locked(a, key, ok, now_ms);
+    pthread_mutex_unlock(&a->lock);
+    return delay;
+}
+
+uint64_t auth_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void auth_get_stats(struct auth *a, struct auth_stats *out) {

@@ -75,6 +75,19 @@ enum auth_result auth_check(struct auth *a, const struct sockaddr *addr, const c
 
 void auth_get_stats(struct auth *a, struct auth_stats *out);
 
+/* The failure brake alone, for logins checked elsewhere (SASL): an auth
+ * with no entries.  Before a check, auth_brake_enter says whether addr may
+ * be checked (false: it is in its delay, fail it unchecked after
+ * *delay_ms); after a check that ended, auth_brake_leave records it and
+ * returns the delay for a failure's reply. */
+struct auth *auth_brake_new(void);
+bool auth_brake_enter(struct auth *a, const struct sockaddr *addr, uint64_t now_ms,
+                      unsigned *delay_ms);
+unsigned auth_brake_leave(struct auth *a, const struct sockaddr *addr, bool ok, uint64_t now_ms);
+
+/* Monotonic milliseconds, the clock the brake is given. */
+uint64_t auth_now_ms(void);
+
 /* Writes a yescrypt hash of pass into out (a NUL-terminated "$y$..."
  * string); false if libxcrypt cannot make one. */
 bool auth_hash_password(const char *pass, char *out, size_t outlen);

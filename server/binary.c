@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/auth.h"
 #include "server/sasl.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -278,14 +279,23 @@ static void bin_sasl_complete(struct engine_client *c) {
     bool crlf_ok;
     struct item *it = engine_take_value(c, &crlf_ok);
     struct sasl_srv *s = bin_sasl(c);
+    struct auth *brake = engine_worker(c)->srv->sasl_brake;
+    const struct sockaddr *from =
+        c->peer.ss_family != AF_UNSPEC ? (const struct sockaddr *)&c->peer : NULL;
+    uint64_t now = auth_now_ms();
+    unsigned delay = 0;
     const char *out = "";
     size_t outlen = 0;
     enum sasl_srv_status st = SASL_SRV_FAIL;
-    if (s && ss->bin_op == BIN_SASL_AUTH)
+    /* an address in its failure delay is failed unchecked */
+    bool may = brake == NULL || auth_brake_enter(brake, from, now, &delay);
+    if (may && s && ss->bin_op == BIN_SASL_AUTH)
         st = sasl_srv_start(s, ss->sasl_mech, ss->sasl_mechlen, item_cvalue(it), it->nbytes, &out,
                             &outlen);
-    else if (s)
+    else if (may && s)
         st = sasl_srv_step(s, item_cvalue(it), it->nbytes, &out, &outlen);
+    if (may && brake && st != SASL_SRV_CONTINUE)
+        delay = auth_brake_leave(brake, from, st == SASL_SRV_OK, now);
     store_release(bin_store(c), it);
     switch (st) {
     case SASL_SRV_OK:
@@ -295,7 +305,10 @@ static void bin_sasl_complete(struct engine_client *c) {
     case SASL_SRV_CONTINUE:
         bin_respond(c, BIN_AUTH_CONTINUE, 0, NULL, 0, NULL, 0, out, (uint32_t)outlen);
         break;
-    default: bin_error(c, BIN_AUTH_ERROR); break;
+    default:
+        bin_error(c, BIN_AUTH_ERROR);
+        engine_hold(c, delay); /* the reply waits out the brake's delay */
+        break;
     }
 }
 

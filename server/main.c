@@ -297,6 +297,8 @@ static int main_start(struct settings *st, int *report_fd, struct tls_server *tl
     /* before server_run: nothing is accepted yet */
     srv.tls = tls;
     srv.auth = auth;
+    struct auth *brake = st->sasl ? auth_brake_new() : NULL;
+    srv.sasl_brake = brake;
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
         fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
     if (report >= 0) {
@@ -312,6 +314,7 @@ static int main_start(struct settings *st, int *report_fd, struct tls_server *tl
 
     server_run(&srv);
     server_free(&srv);
+    auth_free(brake);
     store_destroy(store);
     if (pidfd >= 0)
         main_remove_pidfile(st->pidfile, pidfd);

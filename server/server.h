@@ -69,6 +69,7 @@ struct server {
     /* security, set up by main before the first accept (NULL when off) */
     struct tls_server *tls;  /* -Z */
     struct auth *auth;       /* -Y */
+    struct auth *sasl_brake; /* -S: the failure brake for SASL logins */
 };
 
 /* Binds the listeners and starts the workers; false (with a message on

@@ -283,13 +283,15 @@ static void stats_larder(struct engine_client *c) {
     stats_u64(c, "upload_mem_bytes", budget_used(&srv->uploads));
     stats_u64(c, "upload_mem_limit", srv->uploads.limit);
     stats_u64(c, "upload_mem_waits", budget_refusals(&srv->uploads));
-    /* the -Y failure brake: replies held back, and attempts failed
+    /* the -Y and -S failure brakes: replies held back, and attempts failed
      * unchecked while their address was being slowed */
-    struct auth_stats as = {0};
+    struct auth_stats as = {0}, bs = {0};
     if (srv->auth)
         auth_get_stats(srv->auth, &as);
-    stats_u64(c, "auth_delayed", as.delayed);
-    stats_u64(c, "auth_throttled", as.throttled);
+    if (srv->sasl_brake)
+        auth_get_stats(srv->sasl_brake, &bs);
+    stats_u64(c, "auth_delayed", as.delayed + bs.delayed);
+    stats_u64(c, "auth_throttled", as.throttled + bs.throttled);
     stats_end(c);
 }
 

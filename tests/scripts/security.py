@@ -414,6 +414,14 @@ def test_sasl():
     s.sendall(bin_req(0x21, b"PLAIN", b"\0testuser\0nope"))
     st, _ = bin_read(s)
     check("sasl: wrong password is AUTH_ERROR", st == 0x20, st)
+    # the brake: the next failures' replies come no sooner than 200, 400 ms
+    for want in (0.2, 0.4):
+        t0 = time.monotonic()
+        s.sendall(bin_req(0x21, b"PLAIN", b"\0testuser\0nope"))
+        st, _ = bin_read(s)
+        spent = time.monotonic() - t0
+        check("sasl: failure delayed >= %.1f s" % want, st == 0x20 and spent >= want * 0.9,
+              (st, spent))
     s.sendall(bin_req(0x21, b"PLAIN", b"\0testuser\0testpass"))
     st, msg = bin_read(s)
     check("sasl: PLAIN logs in", st == 0 and msg == b"Authenticated", (st, msg))
