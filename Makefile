@@ -63,7 +63,7 @@ UNIT_BIN   := $(BUILD)/tests/unit/unit
 INTEG_SRC  := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(BUILD)/tests/integration/integ
 
-.PHONY: all run test check deps unit integration asan tsan test-asan test-tsan test-scripts \
+.PHONY: all run test check deps unit integration asan tsan test-asan test-tsan test-scripts budget-long \
         clean pkg-check test-pkg-check
 
 all: $(BUILD)/larder
@@ -166,6 +166,12 @@ test-tsan:
 # Shell-level checks (daemon mode, memccapable, differential runs).
 test-scripts: $(BUILD)/larder
 	LARDER_BIN=$(CURDIR)/$(BUILD)/larder bash tests/run-scripts.sh
+
+# The long versions of the memory-bound attacks (tests/integration/
+# test_budget.c has the short ones, in make test): Larder, then memcached.
+budget-long: $(BUILD)/larder $(DEPS_STAMP)
+	python3 tests/scripts/budget_long.py $(CURDIR)/$(BUILD)/larder
+	python3 tests/scripts/budget_long.py /usr/bin/memcached
 
 # Every suite runs even when an earlier one fails, so one CI run shows all
 # failures; the closing line counts suites.

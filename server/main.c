@@ -234,7 +234,38 @@ static struct store *main_store(const struct settings *st) {
     cfg.hashpower = st->hashpower;
     cfg.crawler = st->lru_crawler;
     cfg.balance = st->slab_automove != 0;
-    return store_create(&cfg);
+    cfg.memory_file = st->memory_file;
+    char why[320];
+    struct store *store = store_open(&cfg, why, sizeof(why));
+    if (store == NULL)
+        fprintf(stderr, "larder: cannot create the store: %s\n", why);
+    return store;
+}
+
+/* One line on how a -e cache came back: operators watch for it after a
+ * restart (memcached logs its own "[restart]" lines). */
+static void main_report_restart(const struct settings *st, struct store *store) {
+    const struct store_restart *r = store_restart_info(store);
+    switch (r->mode) {
+    case STORE_RESTART_OFF:
+        break;
+    case STORE_RESTART_COLD:
+        if (r->why[0] != '\0')
+            fprintf(stderr, "larder: [restart] %s\n", r->why);
+        else if (st->verbose > 0)
+            fprintf(stderr, "larder: [restart] new memory file %s\n", st->memory_file);
+        break;
+    case STORE_RESTART_WARM:
+    case STORE_RESTART_RECOVERED:
+        fprintf(stderr,
+                "larder: [restart] %s from %s: %llu items restored, %llu dropped (not whole), "
+                "%llu expired while down, in %.3f s\n",
+                r->mode == STORE_RESTART_WARM ? "warm restart after a clean stop"
+                                              : "recovered after a crash (no clean-stop record)",
+                st->memory_file, (unsigned long long)r->restored, (unsigned long long)r->dropped,
+                (unsigned long long)r->expired, r->seconds);
+        break;
+    }
 }
 
 /* Everything main does; returns the exit code.  *report is the pipe to a
@@ -288,7 +319,8 @@ static int main_start(struct settings *st, int *report_fd, struct tls_server *tl
 
     struct store *store = main_store(st);
     if (store == NULL)
-        return main_fail("cannot create the store (check -m, -I, -f, -n)");
+        return EXIT_FAILURE;
+    main_report_restart(st, store);
     struct server srv;
     if (!server_init(&srv, st, store)) {
         store_destroy(store);
@@ -314,6 +346,12 @@ static int main_start(struct settings *st, int *report_fd, struct tls_server *tl
 
     server_run(&srv);
     server_free(&srv);
+    /* Every orderly stop (SIGUSR1, shutdown graceful, and also SIGTERM and
+     * shutdown, where memcached would start cold next time) records the
+     * clock for a warm restart; the workers are stopped by now. */
+    if (st->memory_file != NULL && !store_save(store))
+        fprintf(stderr, "larder: [restart] cannot write the clean-stop record for %s\n",
+                st->memory_file);
     auth_free(brake);
     store_destroy(store);
     if (pidfd >= 0)

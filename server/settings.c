@@ -59,6 +59,7 @@ void settings_free(struct settings *s) {
     free(s->socket_path);
     free(s->pidfile);
     free(s->user);
+    free(s->memory_file);
     free(s->auth_file);
     free(s->hash_user);
     free(s->ssl_chain_cert);
@@ -67,6 +68,7 @@ void settings_free(struct settings *s) {
     free(s->ssl_ciphers);
     s->nlisten = 0;
     s->socket_path = s->pidfile = s->user = s->auth_file = s->hash_user = NULL;
+    s->memory_file = NULL;
     s->ssl_chain_cert = s->ssl_key = s->ssl_ca_cert = s->ssl_ciphers = NULL;
 }
 
@@ -132,6 +134,9 @@ static void settings_usage(void) {
            "-B, --protocol=<name>     protocol: auto, ascii or binary (default: auto,\n"
            "                          binary when a request starts with byte 0x80)\n"
            "-I, --max-item-size=<num> max item size, k/m suffixes (default: 1m, min: 1k, max: 1024m)\n"
+           "-e, --memory-file=<file>  keep item memory in a mapped <file> (put it on tmpfs):\n"
+           "                          items survive a restart with the same -m, -I, -f, -n\n"
+           "                          (stop with SIGUSR1 or shutdown graceful), and a crash\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
            "-S, --enable-sasl         turn on Sasl authentication (binary protocol)\n"
@@ -155,6 +160,7 @@ static void settings_usage(void) {
            "     lru_crawler_tocrawl, watcher_logbuf_size, worker_logbuf_size: as memcached's,\n"
            "     shown in stats settings (docs/STATS.md says what each changes)\n"
            "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
+           "   - memory_file=<file>:  as -e\n"
            "   - ssl_chain_cert:      certificate chain file in PEM format\n"
            "   - ssl_key:             private key, if not part of the -ssl_chain_cert\n"
            "   - ssl_keyformat:       private key format (1 = PEM, 2 = DER) (default: 1)\n"
@@ -197,11 +203,20 @@ static bool settings_add_listen(struct settings *s, const char *arg) {
 }
 
 /* -o options whose absence would make the server less safe (ssl_*), lose
- * data (ext_* for extstore, memory_file for warm restarts) or send data
- * elsewhere than meant (proxy_* would make a router a plain cache). */
+ * data (ext_* for extstore) or send data elsewhere than meant (proxy_*
+ * would make a router a plain cache). */
 static bool settings_extended_unsafe(const char *name) {
-    return strncmp(name, "ext_", 4) == 0 ||
-           strncmp(name, "proxy_", 6) == 0 || strcmp(name, "memory_file") == 0;
+    return strncmp(name, "ext_", 4) == 0 || strncmp(name, "proxy_", 6) == 0;
+}
+
+static bool settings_memory_file(struct settings *s, const char *path) {
+    if (path == NULL || *path == '\0') {
+        fprintf(stderr, "larder: -e and -o memory_file need a file name\n");
+        return false;
+    }
+    free(s->memory_file);
+    s->memory_file = strdup(path);
+    return s->memory_file != NULL;
 }
 
 static bool settings_double(const char *arg, double min, double max, double *out) {
@@ -327,6 +342,9 @@ static enum settings_result settings_suboption(struct settings *s, const char *t
             s->oom_score_adj = (int)v;
             s->oom_score_set = true;
         }
+    } else if (SUB_IS("memory_file")) {
+        if (!settings_memory_file(s, val))
+            return SETTINGS_ERROR;
     } else if (SUB_IS("conn_mem_limit")) {
         if (val == NULL || !settings_int(val, 1, 1 << 20, &v)) {
             fprintf(stderr, "larder: bad value for -o %s\n", t);
@@ -516,8 +534,7 @@ static enum settings_result settings_opt(struct settings *s, int c, const char *
     /* Never silently weaker: a server told to keep its items across a
      * restart must not start empty instead. */
     case 'e':
-        return settings_usage_fail("memory files for warm restarts (-e) are not supported yet; "
-                             "refusing to start with an empty cache", arg);
+        return settings_memory_file(s, arg) ? SETTINGS_OK : SETTINGS_ERROR;
     default:
         return SETTINGS_ERROR;
     }
@@ -580,8 +597,9 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
         {"protocol", required_argument, 0, 'B'},      {"max-item-size", required_argument, 0, 'I'},
         {"enable-sasl", no_argument, 0, 'S'},         {"disable-flush-all", no_argument, 0, 'F'},
         {"disable-dumping", no_argument, 0, 'X'},     {"disable-watch", no_argument, 0, 'W'},
-        {"extended", required_argument, 0, 'o'},      {"auth-file", required_argument, 0, 'Y'},
-        {"enable-ssl", no_argument, 0, 'Z'},          {"hash-password", required_argument, 0, 'H'},
+        {"extended", required_argument, 0, 'o'},      {"memory-file", required_argument, 0, 'e'},
+        {"auth-file", required_argument, 0, 'Y'},     {"enable-ssl", no_argument, 0, 'Z'},
+        {"hash-password", required_argument, 0, 'H'},
         {0, 0, 0, 0},
     };
     int c;

@@ -60,6 +60,7 @@ struct settings {
     unsigned long lru_crawler_tocrawl;
     unsigned watcher_logbuf_size; /* bytes (given in KB) */
     unsigned worker_logbuf_size;  /* bytes (given in KB) */
+    char *memory_file;        /* -e FILE, -o memory_file=FILE: items kept across restarts */
     bool listen_notls[SETTINGS_MAX_LISTEN]; /* -l notls:ADDR: plain TCP beside -Z */
     /* security: see server/tls.h, server/auth.h, server/sasl.h */
     bool sasl;                /* -S */

@@ -97,6 +97,19 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
     }
 }
 
+/* With -e: how the cache came back at start (see store_restart). */
+static void stats_restart(struct engine_client *c) {
+    const struct store_restart *r = store_restart_info(engine_worker(c)->srv->store);
+    static const char *const modes[] = {"off", "cold", "warm", "recovered"};
+    if (r->mode == STORE_RESTART_OFF)
+        return;
+    stats_line(c, "restart_mode", "%s", modes[r->mode]);
+    stats_u64(c, "restart_items_restored", r->restored);
+    stats_u64(c, "restart_items_dropped", r->dropped);
+    stats_u64(c, "restart_items_expired", r->expired);
+    stats_line(c, "restart_scan_seconds", "%.6f", r->seconds);
+}
+
 static uint64_t stats_atomic(const uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
 
 /* memcached's auth_cmds/auth_errors, for -Y and -S together. */
@@ -262,6 +275,7 @@ static void stats_general(struct engine_client *c) {
     stats_u64(c, "hash_is_expanding", ss.hash_is_expanding);
     stats_general_threads(c, srv, &ss);
     stats_general_items(c, srv, &ss);
+    stats_restart(c); /* with -e only: memcached has no such names */
     stats_end(c);
 }
 
@@ -407,7 +421,8 @@ static void stats_settings_absent(struct engine_client *c, const struct settings
     stats_line(c, "ext_drop_unread", "no");
     stats_tls_settings(c, st);
     stats_line(c, "num_napi_ids", "(null)");
-    stats_line(c, "memory_file", "(null)");
+    const char *mf = engine_worker(c)->srv->settings->memory_file;
+    stats_line(c, "memory_file", "%s", mf != NULL ? mf : "(null)");
 }
 
 static void stats_settings(struct engine_client *c) {

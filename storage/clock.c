@@ -22,6 +22,7 @@ static time_t wall_start;
 static long wall_start_ns; /* the fraction of a second the wall clock was at */
 static uint32_t test_advance;   /* written by tests only, read relaxed */
 static int64_t test_wall_step;
+static rel_time_t shift; /* clock_shift(): set once at start */
 
 static void clock_forget_ticker(void) { __atomic_store_n(&ticked, 0, __ATOMIC_RELAXED); }
 
@@ -95,12 +96,17 @@ rel_time_t clock_now(void) {
     rel_time_t t = __atomic_load_n(&ticked, __ATOMIC_RELAXED);
     if (__builtin_expect(t == 0, 0))
         t = clock_compute();
-    return t + __atomic_load_n(&test_advance, __ATOMIC_RELAXED);
+    return t + shift + __atomic_load_n(&test_advance, __ATOMIC_RELAXED);
 }
 
 time_t clock_started(void) {
     pthread_once(&clock_once, clock_init);
-    return wall_start;
+    return wall_start - (time_t)shift;
+}
+
+void clock_shift(rel_time_t seconds) {
+    pthread_once(&clock_once, clock_init);
+    shift += seconds;
 }
 
 time_t clock_unix_now(void) {

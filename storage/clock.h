@@ -41,6 +41,11 @@ time_t clock_unix_now(void);
  * into a relative time: CLOCK_NEVER, CLOCK_EXPIRED or a future time. */
 rel_time_t clock_exptime(int64_t exptime);
 
+/* Moves relative time forward by `seconds`, keeping unix time: a warm
+ * restart (-e) continues the clock its items' times were written against.
+ * Call before any other thread reads the clock. */
+void clock_shift(rel_time_t seconds);
+
 /* Test hooks: move the monotonic clock forward, or pretend the wall clock
  * stepped by delta seconds (only clock_unix_now() sees it, as it should). */
 void clock_test_advance(uint32_t seconds);

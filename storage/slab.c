@@ -10,6 +10,7 @@
  * against the limit without a global lock.
  */
 #include "slab.h"
+#include "mfile.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@ struct slab_class {
     uint32_t size;
     uint32_t per_page;
     uint32_t page_bytes;
+    uint32_t page_cost; /* what a page counts against the limit */
     char **pages;
     uint32_t npages;
     uint32_t pages_cap;
@@ -64,6 +66,7 @@ struct slabs {
     uint64_t limit; /* atomic, bytes */
     uint64_t total; /* atomic, bytes of pages taken */
     uint64_t moved; /* atomic */
+    struct mfile *mf; /* -e: pages come from here */
     struct slab_class cls[SLAB_CLASS_MAX + 1];
 };
 
@@ -104,6 +107,7 @@ struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size
         c->id = (uint8_t)i;
         c->per_page = c->size >= SLAB_PAGE_SIZE ? 1 : SLAB_PAGE_SIZE / c->size;
         c->page_bytes = c->per_page * c->size;
+        c->page_cost = c->page_bytes;
         c->sample_seed = 2654435761u * i;
     }
     return sl;
@@ -114,12 +118,18 @@ void slab_destroy(struct slabs *sl) {
         return;
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        for (uint32_t p = 0; p < c->npages; p++)
-            free(c->pages[p]);
+        for (uint32_t p = 0; p < c->npages && sl->mf == NULL; p++)
+            free(c->pages[p]); /* a file's pages stay in it, for the next start */
         free(c->pages);
         pthread_mutex_destroy(&c->lock);
     }
     free(sl);
+}
+
+void slab_use_file(struct slabs *sl, struct mfile *mf) {
+    sl->mf = mf;
+    for (unsigned i = 1; i <= sl->nclasses; i++)
+        sl->cls[i].page_cost = (uint32_t)mfile_page_cost(sl->cls[i].page_bytes);
 }
 
 unsigned slab_class_for(const struct slabs *sl, size_t total) {
@@ -204,11 +214,11 @@ static bool slab_grow(struct slabs *sl, struct slab_class *c) {
         c->pages = pages;
         c->pages_cap = cap;
     }
-    if (!slab_reserve(sl, c->page_bytes))
+    if (!slab_reserve(sl, c->page_cost))
         return false;
-    char *page = malloc(c->page_bytes);
+    char *page = sl->mf ? mfile_page_get(sl->mf, c->page_bytes) : malloc(c->page_bytes);
     if (page == NULL) {
-        slab_unreserve(sl, c->page_bytes);
+        slab_unreserve(sl, c->page_cost);
         return false;
     }
     c->pages[c->npages] = page;
@@ -220,6 +230,9 @@ static bool slab_grow(struct slabs *sl, struct slab_class *c) {
         it->atime = 0;
         slab_push_free(c, it);
     }
+    /* Only now, every chunk header valid, may a restart scan the page. */
+    if (sl->mf)
+        mfile_page_commit(sl->mf, page, c->id);
     return true;
 }
 
@@ -271,8 +284,11 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
         c->hand_page = p < c->npages ? p : 0;
         c->hand_chunk = 0;
     }
-    free(page);
-    slab_unreserve(sl, c->page_bytes);
+    if (sl->mf)
+        mfile_page_put(sl->mf, page);
+    else
+        free(page);
+    slab_unreserve(sl, c->page_cost);
     return true;
 }
 
@@ -346,6 +362,89 @@ static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
             freed = slab_give_page(sl, c, false, reclaim, ctx);
     }
     return freed;
+}
+
+/* --- pages found in a memory file ------------------------------------------ */
+
+struct slab_adopt_ctx {
+    struct slabs *sl;
+    slab_adopt_fn fn;
+    void *ctx;
+    struct slab_adopt_counts *out;
+};
+
+/* Whether a chunk's header can be that of a linked item of class c: the
+ * state word is written last (store.c), the rest must fit the chunk. */
+static bool slab_chunk_linked(const struct slab_class *c, const struct item *it) {
+    return it->state == ITEM_LINKED && it->clsid == c->id && it->nkey >= 1 &&
+           it->nkey <= ITEM_KEY_MAX && item_total(it->nkey, it->nbytes) <= c->size;
+}
+
+static bool slab_adopt_page(void *arg, void *page, unsigned cls, size_t bytes) {
+    struct slab_adopt_ctx *a = arg;
+    struct slabs *sl = a->sl;
+    if (cls < 1 || cls > sl->nclasses)
+        return false;
+    struct slab_class *c = &sl->cls[cls];
+    if (bytes != c->page_cost || !slab_reserve(sl, c->page_cost))
+        return false;
+    if (c->npages == c->pages_cap) {
+        uint32_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
+        char **pages = realloc(c->pages, cap * sizeof(*pages));
+        if (pages == NULL) {
+            slab_unreserve(sl, c->page_cost);
+            return false;
+        }
+        c->pages = pages;
+        c->pages_cap = cap;
+    }
+    c->pages[c->npages] = page;
+    slab_set_npages(c, c->npages + 1);
+    a->out->pages++;
+    for (uint32_t i = 0; i < c->per_page; i++) {
+        struct item *it = (struct item *)((char *)page + (size_t)i * c->size);
+        enum slab_adopt r = SLAB_ADOPT_BAD;
+        if (slab_chunk_linked(c, it))
+            r = a->fn(a->ctx, it);
+        else if (it->state == ITEM_FREE && it->clsid == c->id)
+            r = SLAB_ADOPT_DEAD; /* not counted below */
+        if (r == SLAB_ADOPT_KEEP) {
+            a->out->kept++;
+            continue;
+        }
+        a->out->dead += r == SLAB_ADOPT_DEAD && it->state == ITEM_LINKED;
+        a->out->bad += r == SLAB_ADOPT_BAD;
+        it->clsid = c->id;
+        it->bits = 0;
+        it->atime = 0;
+        slab_push_free(c, it);
+    }
+    return true;
+}
+
+static bool slab_count_page(void *arg, void *page, unsigned cls, size_t bytes) {
+    struct slab_adopt_ctx *a = arg;
+    if (cls < 1 || cls > a->sl->nclasses || bytes != a->sl->cls[cls].page_cost)
+        return true; /* slab_adopt refuses it */
+    const struct slab_class *c = &a->sl->cls[cls];
+    for (uint32_t i = 0; i < c->per_page; i++)
+        a->out->kept += slab_chunk_linked(c, (const struct item *)((char *)page + (size_t)i * c->size));
+    return true;
+}
+
+uint64_t slab_adopt_estimate(struct slabs *sl) {
+    struct slab_adopt_counts n = {0};
+    struct slab_adopt_ctx a = {sl, NULL, NULL, &n};
+    if (sl->mf != NULL)
+        mfile_pages(sl->mf, slab_count_page, &a);
+    return n.kept;
+}
+
+void slab_adopt(struct slabs *sl, slab_adopt_fn fn, void *ctx, struct slab_adopt_counts *out) {
+    struct slab_adopt_ctx a = {sl, fn, ctx, out};
+    memset(out, 0, sizeof(*out));
+    if (sl->mf != NULL)
+        mfile_pages(sl->mf, slab_adopt_page, &a);
 }
 
 /* --- allocation ----------------------------------------------------------- */

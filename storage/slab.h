@@ -72,11 +72,37 @@ struct slab_class_stats {
 };
 
 struct slabs;
+struct mfile;
 
 /* Classes for items up to item_max bytes (header included).  NULL when the
  * arguments make no class (factor <= 1, item_max below the first class). */
 struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size_t min_chunk);
 void slab_destroy(struct slabs *sl);
+
+/* Takes pages from a memory file (-e) instead of malloc; call before the
+ * first allocation.  The limit then counts whole frames (see mfile.h). */
+void slab_use_file(struct slabs *sl, struct mfile *mf);
+
+/* What slab_adopt's callback decides for a chunk found linked in a file. */
+enum slab_adopt {
+    SLAB_ADOPT_KEEP, /* the callback linked it: it stays */
+    SLAB_ADOPT_DEAD, /* expired or flushed while the server was down */
+    SLAB_ADOPT_BAD,  /* not whole, or a duplicate: dropped */
+};
+typedef enum slab_adopt (*slab_adopt_fn)(void *ctx, struct item *it);
+
+struct slab_adopt_counts {
+    uint64_t pages, kept, dead, bad;
+};
+
+/* At start, before any other thread runs: takes the pages a reused memory
+ * file records, offers fn every chunk whose header is that of a linked item
+ * of the right class and size, and puts the rest on the free lists.  A
+ * chunk a writer held when the process died counts as bad.  Holds no lock
+ * while fn runs, so fn may free items. */
+void slab_adopt(struct slabs *sl, slab_adopt_fn fn, void *ctx, struct slab_adopt_counts *out);
+/* How many chunks slab_adopt would offer fn, at most: to size a hash table. */
+uint64_t slab_adopt_estimate(struct slabs *sl);
 
 /* Class id for an item of `total` bytes, or 0 if it exceeds the largest class. */
 unsigned slab_class_for(const struct slabs *sl, size_t total);

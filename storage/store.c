@@ -17,11 +17,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hash.h"
+#include "mfile.h"
 
 #define STORE_SHARD_BITS 8
 #define STORE_SHARDS (1u << STORE_SHARD_BITS)
@@ -75,6 +77,10 @@ struct store {
     /* A delayed flush_all: items last touched at or before oldest_live die
      * when the clock reaches it (0: none pending).  Atomic. */
     rel_time_t oldest_live;
+    struct mfile *mf; /* -e */
+    struct store_restart restart;
+    rel_time_t adopt_now;   /* while adopting: the clock, read once */
+    uint64_t adopt_cas_max; /* while adopting: the largest cas seen */
     pthread_t crawler;
     bool crawler_started;
     bool crawler_stop;
@@ -268,19 +274,164 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
 static void *store_crawler_main(void *arg);
 
 struct store *store_create(const struct store_config *cfg) {
-    if (cfg->item_size_max < 1024 || cfg->mem_limit == 0)
+    char why[320];
+    return store_open(cfg, why, sizeof(why));
+}
+
+/* --- memory file (-e) ------------------------------------------------------- */
+
+static void store_mfile_params(const struct store_config *cfg, struct mfile_params *p) {
+    *p = (struct mfile_params){.mem_limit = cfg->mem_limit,
+                               .item_max = cfg->item_size_max,
+                               .chunk_min = cfg->chunk_min,
+                               .factor = cfg->factor};
+}
+
+/* slab_adopt_fn: links a chunk found linked in the file, unless it died
+ * while the server was down.  Runs before any other thread. */
+static enum slab_adopt store_adopt(void *ctx, struct item *it) {
+    struct store *s = ctx;
+    uint64_t *cas_max = &s->adopt_cas_max;
+    rel_time_t now = s->adopt_now;
+    uint64_t h = hash_key(&s->seed, item_ckey(it), it->nkey);
+    struct shard *sh = store_shard(s, h);
+    if (item_life(s, sh, it, now) != ITEM_LIVE)
+        return SLAB_ADOPT_DEAD;
+    struct item **pp = shard_find(sh, h, item_ckey(it), it->nkey);
+    if (pp != NULL) {
+        /* Cannot happen (an old version is unlinked before its successor
+         * is linked), but if it did, the later write wins. */
+        if ((*pp)->cas >= it->cas)
+            return SLAB_ADOPT_BAD;
+        s->restart.dropped++;
+        s->restart.restored--; /* slab_adopt counted it as kept */
+        shard_drop(s, sh, pp);
+    }
+    if (item_atime(it) > now)
+        item_set_atime(it, now);
+    it->hnext = NULL;
+    shard_insert(sh, h, it);
+    sh->c.total_items++; /* memcached counts restored items there too */
+    if (it->cas > *cas_max)
+        *cas_max = it->cas;
+    return SLAB_ADOPT_KEEP;
+}
+
+/* Continues the clock the file's items were written against: from the
+ * clean stop's clock plus the wall time since (as memcached), or after a
+ * crash from the epoch the file records. */
+static void store_resume_clock(struct store *s, bool clean, const struct mfile_meta *m) {
+    rel_time_t now = clock_now();
+    int64_t target;
+    if (clean) {
+        int64_t down = (int64_t)time(NULL) - (int64_t)m->stop_time;
+        target = (int64_t)m->current_time + (down > 0 ? down : 0);
+    } else {
+        target = (int64_t)now + ((int64_t)clock_started() - (int64_t)mfile_epoch(s->mf));
+    }
+    if (target > (int64_t)now && target - now < (int64_t)UINT32_MAX / 2)
+        clock_shift((rel_time_t)(target - now));
+}
+
+/* Opens cfg->memory_file and decides how the store starts; the pages are
+ * adopted later, once the hash tables exist.  *adopt says whether to. */
+static bool store_open_file(struct store *s, struct store_config *cfg, bool *adopt, char *why,
+                            size_t whylen) {
+    struct mfile_params p;
+    struct mfile_meta m = {0};
+    store_mfile_params(cfg, &p);
+    enum mfile_meta_status ms = mfile_meta_load(cfg->memory_file, &p, &m, why, whylen);
+    if (ms == MFILE_META_CORRUPT)
+        return false;
+    enum mfile_status fs;
+    s->mf = mfile_open(cfg->memory_file, &p, &fs, s->restart.why, sizeof(s->restart.why));
+    if (s->mf == NULL) {
+        snprintf(why, whylen, "%s", s->restart.why);
+        return false;
+    }
+    if (ms == MFILE_META_MISMATCH && fs != MFILE_RESET)
+        snprintf(s->restart.why, sizeof(s->restart.why), "%s", why);
+    *adopt = fs == MFILE_REUSED;
+    s->restart.mode = !*adopt              ? STORE_RESTART_COLD
+                      : ms == MFILE_META_OK ? STORE_RESTART_WARM
+                                            : STORE_RESTART_RECOVERED;
+    if (*adopt) {
+        store_resume_clock(s, ms == MFILE_META_OK, &m);
+        s->oldest_live = mfile_oldest_live(s->mf);
+        if (ms == MFILE_META_OK && m.hashpower >= 12 && m.hashpower <= 32)
+            cfg->hashpower = m.hashpower;
+    } else {
+        mfile_set_oldest_live(s->mf, 0);
+    }
+    mfile_set_epoch(s->mf, clock_started());
+    slab_use_file(s->slabs, s->mf);
+    return true;
+}
+
+static void store_adopt_all(struct store *s) {
+    struct timespec t0, t1;
+    struct slab_adopt_counts n;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Tables sized for what comes back: no rehash while a million items
+     * are linked (after a crash no hash power was recorded). */
+    uint64_t per_shard = slab_adopt_estimate(s->slabs) / STORE_SHARDS;
+    uint64_t nb = s->shards[0].t[0].mask + 1;
+    while (nb + nb / 2 <= per_shard)
+        nb *= 2;
+    for (unsigned i = 0; i < STORE_SHARDS && nb > s->shards[i].t[0].mask + 1; i++) {
+        struct table t;
+        if (table_init(&t, nb)) {
+            free(s->shards[i].t[0].b);
+            s->shards[i].t[0] = t;
+        }
+    }
+    s->adopt_now = clock_now();
+    slab_adopt(s->slabs, store_adopt, s, &n);
+    /* New cas values stay above every restored one, whichever shard an
+     * item lands in under the new hash seed. */
+    for (unsigned i = 0; i < STORE_SHARDS; i++)
+        s->shards[i].cas_seq = s->adopt_cas_max / STORE_SHARDS + 1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    s->restart.restored += n.kept;
+    s->restart.expired = n.dead;
+    s->restart.dropped += n.bad;
+    s->restart.seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+bool store_save(struct store *s) {
+    if (s->mf == NULL)
+        return true;
+    struct mfile_params p;
+    struct store_stats ss;
+    store_mfile_params(&s->cfg, &p);
+    store_stats(s, &ss);
+    struct mfile_meta m = {.current_time = clock_now(),
+                           .stop_time = time(NULL),
+                           .hashpower = ss.hash_power_level};
+    return mfile_meta_save(mfile_path(s->mf), &p, &m);
+}
+
+const struct store_restart *store_restart_info(const struct store *s) { return &s->restart; }
+
+struct store *store_open(const struct store_config *cfg_in, char *why, size_t whylen) {
+    struct store_config cfg = *cfg_in;
+    snprintf(why, whylen, "bad memory settings (check -m, -I, -f, -n)");
+    if (cfg.item_size_max < 1024 || cfg.mem_limit == 0)
         return NULL;
     clock_start(); /* item times are read on every request */
     struct store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->cfg = *cfg;
-    s->slabs = slab_create(cfg->mem_limit, cfg->item_size_max, cfg->factor, cfg->chunk_min);
-    unsigned power = cfg->hashpower > STORE_SHARD_BITS ? cfg->hashpower - STORE_SHARD_BITS : 0;
+    s->slabs = slab_create(cfg.mem_limit, cfg.item_size_max, cfg.factor, cfg.chunk_min);
+    bool adopt = false;
+    bool ok = s->slabs != NULL && hash_seed_random(&s->seed);
+    if (ok && cfg.memory_file != NULL)
+        ok = store_open_file(s, &cfg, &adopt, why, whylen);
+    s->cfg = cfg;
+    unsigned power = cfg.hashpower > STORE_SHARD_BITS ? cfg.hashpower - STORE_SHARD_BITS : 0;
     uint64_t nb = (uint64_t)1 << power;
     if (nb < STORE_MIN_SHARD_BUCKETS)
         nb = STORE_MIN_SHARD_BUCKETS;
-    bool ok = s->slabs != NULL && hash_seed_random(&s->seed);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         s->shards[i].seed = &s->seed;
         pthread_mutex_init(&s->shards[i].lock, NULL);
@@ -290,7 +441,9 @@ struct store *store_create(const struct store_config *cfg) {
     }
     pthread_mutex_init(&s->crawler_lock, NULL);
     pthread_cond_init(&s->crawler_cond, NULL);
-    if (ok && (cfg->crawler || cfg->balance))
+    if (ok && adopt)
+        store_adopt_all(s);
+    if (ok && (cfg.crawler || cfg.balance))
         ok = s->crawler_started = pthread_create(&s->crawler, NULL, store_crawler_main, s) == 0;
     if (!ok) {
         store_destroy(s);
@@ -318,6 +471,7 @@ void store_destroy(struct store *s) {
     pthread_mutex_destroy(&s->crawler_lock);
     pthread_cond_destroy(&s->crawler_cond);
     slab_destroy(s->slabs); /* items live in pages: freeing pages frees them */
+    mfile_close(s->mf, true);
     free(s);
 }
 
@@ -564,14 +718,21 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
         memcpy(item_value(nit), digits, n);
         shard_drop(s, sh, pp);
         it = nit;
+        it->cas = shard_next_cas(s, sh);
         shard_insert(sh, hash_key(&s->seed, item_ckey(it), it->nkey), it);
         sh->c.total_items++; /* memcached counts the replacing link too */
     } else {
-        /* In place, padded with spaces like memcached. */
+        /* In place, padded with spaces like memcached.  With a memory file
+         * the item is not "linked" while its digits change, so that a crash
+         * in between drops it rather than leave a torn number to restore. */
+        if (s->mf)
+            item_set_state(it, ITEM_ALLOCATED);
         memcpy(item_value(it), digits, n);
         memset(item_value(it) + n, ' ', it->nbytes - n);
+        it->cas = shard_next_cas(s, sh);
+        if (s->mf)
+            item_set_state(it, ITEM_LINKED);
     }
-    it->cas = shard_next_cas(s, sh);
     store_bump(it, now);
     if (cas_out != NULL)
         *cas_out = store_item_cas(s, it);
@@ -627,21 +788,33 @@ static uint64_t shard_sweep(struct store *s, struct shard *sh, uint64_t budget) 
     return freed;
 }
 
+/* Kept in the memory file too: a delayed flush_all still fires after a
+ * crash and restart. */
+static void store_set_oldest_live(struct store *s, rel_time_t t) {
+    __atomic_store_n(&s->oldest_live, t, __ATOMIC_RELAXED);
+    if (s->mf)
+        mfile_set_oldest_live(s->mf, t);
+}
+
 void store_flush(struct store *s, int64_t delay) {
     if (delay > 0) {
         rel_time_t when = clock_exptime(delay);
-        __atomic_store_n(&s->oldest_live, when > 1 ? when - 1 : 1, __ATOMIC_RELAXED);
+        store_set_oldest_live(s, when > 1 ? when - 1 : 1);
         return;
     }
     /* Immediate: every item stored so far is dead from now on, found so by
      * the next access (counted in get_flushed, as in memcached), a store to
      * its key or the CLOCK (reclaimed) or the crawler, which frees them
-     * within a pass.  One shard lock at a time, each for a moment. */
-    __atomic_store_n(&s->oldest_live, 0, __ATOMIC_RELAXED);
+     * within a pass.  One shard lock at a time, each for a moment.  With a
+     * memory file (-e) the dead items are unlinked at once instead: the
+     * threshold is not in the file, and a restart must not bring them back. */
+    store_set_oldest_live(s, 0);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
         sh->flush_cas = sh->cas_seq * STORE_SHARDS + i;
+        if (s->mf != NULL)
+            shard_sweep(s, sh, UINT64_MAX);
         pthread_mutex_unlock(&sh->lock);
     }
     /* Without cas (-C) memcached can draw the line only at a whole second,
@@ -649,7 +822,7 @@ void store_flush(struct store *s, int64_t delay) {
      * own test suite (flush-all.t) holds it to that, so Larder does too.
      * With cas the flush is exact. */
     if (!s->cfg.use_cas)
-        __atomic_store_n(&s->oldest_live, clock_now(), __ATOMIC_RELAXED);
+        store_set_oldest_live(s, clock_now());
 }
 
 uint64_t store_crawl(struct store *s) {

@@ -51,6 +51,24 @@ struct store_config {
     unsigned hashpower;   /* log2 of initial buckets over all shards */
     bool crawler;         /* the maintenance thread reclaims expired items */
     bool balance;         /* the maintenance thread moves pages between classes */
+    const char *memory_file; /* -e: item memory in this mapped file, kept across restarts */
+};
+
+/* How a store with a memory file started (see store_open). */
+enum store_restart_mode {
+    STORE_RESTART_OFF,       /* no memory file */
+    STORE_RESTART_COLD,      /* empty: a new file, or one written with other settings */
+    STORE_RESTART_WARM,      /* after a clean stop: the clock resumes from the stop */
+    STORE_RESTART_RECOVERED, /* after a crash: the index rebuilt from a scan */
+};
+
+struct store_restart {
+    enum store_restart_mode mode;
+    uint64_t restored; /* items linked again */
+    uint64_t dropped;  /* chunks not provably whole (a write in flight), or duplicates */
+    uint64_t expired;  /* items that expired or were flushed while down */
+    double seconds;    /* time the scan took */
+    char why[320];     /* for COLD after a reset, and for a failed open */
 };
 
 struct store_stats {
@@ -122,6 +140,14 @@ struct store;
 
 void store_config_defaults(struct store_config *cfg);
 struct store *store_create(const struct store_config *cfg);
+/* store_create, saying why it failed in `why` (size whylen).  With
+ * cfg->memory_file, reuses what the file holds when it was written with the
+ * same -m, -I, -f, -n; see store_restart_info. */
+struct store *store_open(const struct store_config *cfg, char *why, size_t whylen);
+const struct store_restart *store_restart_info(const struct store *s);
+/* For a graceful stop with a memory file, once no other thread uses the
+ * store: writes the clean-stop record (FILE.meta).  False on I/O error. */
+bool store_save(struct store *s);
 void store_destroy(struct store *s);
 const struct store_config *store_config(const struct store *s);
 
