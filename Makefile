@@ -2,7 +2,8 @@
 # what is missing on Debian 12 and runs every test suite.
 
 CC       ?= cc
-PKGS     := libevent libevent_pthreads jemalloc
+SEC_PKGS := openssl libsasl2 libxcrypt
+PKGS     := libevent libevent_pthreads jemalloc $(SEC_PKGS)
 TEST_PKGS := criterion libmemcached
 WARN     := -Wall -Wextra
 
@@ -27,12 +28,12 @@ ifeq ($(SAN),address)
   BUILD  := build/asan
   SAN_CFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   SAN_LDFLAGS := -fsanitize=address,undefined
-  PKGS   := libevent libevent_pthreads
+  PKGS   := libevent libevent_pthreads $(SEC_PKGS)
 else ifeq ($(SAN),thread)
   BUILD  := build/tsan
   SAN_CFLAGS  := -fsanitize=thread
   SAN_LDFLAGS := -fsanitize=thread
-  PKGS   := libevent libevent_pthreads
+  PKGS   := libevent libevent_pthreads $(SEC_PKGS)
 endif
 ifneq ($(SAN),)
   ifeq ($(origin CFLAGS),file)
@@ -102,10 +103,12 @@ $(BUILD)/larder: $(BUILD)/server/main.o $(BUILD)/libserver.a $(BUILD)/libcore.a
 	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 # The unit tests link the server's library too: the engine runs there with
-# clients that have no connection (tests/unit/test_engine.c).
+# clients that have no connection (tests/unit/test_engine.c), and the
+# security modules (tls, auth, sasl) are tested alone.
+SEC_LIBS := $(shell pkg-config --libs $(SEC_PKGS) 2>/dev/null)
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libserver.a $(BUILD)/libcore.a | test-pkg-check
 	$(say) LINK $@
-	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(EVENT_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ -lcriterion $(EVENT_LIBS) $(SEC_LIBS) $(LDLIBS)
 
 $(INTEG_BIN): $(INTEG_SRC:%.c=$(BUILD)/%.o) | test-pkg-check
 	$(say) LINK $@

@@ -24,7 +24,7 @@ else
   BENCH_LARDER_DEP :=
 endif
 
-.PHONY: bench bench-load test-bench bench-unit bench-integration
+.PHONY: bench bench-load bench-tls-load test-bench bench-unit bench-integration
 
 bench-load: $(BENCH_LOAD)
 
@@ -48,3 +48,11 @@ bench-integration: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 
 # Unit tests first; both parts must pass.
 test-bench: bench-unit bench-integration
+
+# tls_load: TLS requests/s against -Z servers (larder-load speaks plain TCP);
+# see bench/tls/tls_load.c (outside bench/*.c: its own main) and the README's Encryption section.
+TLS_LOAD := $(BUILD)/bench/tls_load
+bench-tls-load: $(TLS_LOAD)
+$(TLS_LOAD): bench/tls/tls_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -o $@ $< $(FINAL_LDFLAGS) $(shell pkg-config --libs openssl) -pthread

@@ -293,6 +293,7 @@ static const struct proto_command proto_commands[] = {
     PROTO_CMD("lru_crawler", PROTO_CMD_LRU_CRAWLER),
     PROTO_CMD("misbehave", PROTO_CMD_MISBEHAVE),
     PROTO_CMD("watch", PROTO_CMD_WATCH),     PROTO_CMD("slabs", PROTO_CMD_SLABS),
+    PROTO_CMD("refresh_certs", PROTO_CMD_REFRESH_CERTS),
 };
 
 static enum proto_cmd proto_lookup(const struct proto_token *t) {
@@ -370,6 +371,9 @@ void proto_parse(const char *line, size_t len, struct proto_request *req) {
         break;
     case PROTO_CMD_VERBOSITY:
         proto_parse_verbosity(req);
+        break;
+    case PROTO_CMD_REFRESH_CERTS:
+        proto_noreply(req, 1);
         break;
     case PROTO_CMD_CACHE_MEMLIMIT:
         if (req->ntok != 2 && req->ntok != 3)

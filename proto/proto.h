@@ -51,6 +51,7 @@ enum proto_cmd {
     PROTO_CMD_CACHE_MEMLIMIT,
     PROTO_CMD_LRU_CRAWLER,
     PROTO_CMD_MISBEHAVE,
+    PROTO_CMD_REFRESH_CERTS, /* -Z: reload the certificates */
     PROTO_CMD_META, /* mg ms md ma mn me: see meta.h */
     PROTO_CMD_WATCH, /* see server/logger.h */
     PROTO_CMD_SLABS, /* slabs reassign / automove */

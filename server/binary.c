@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "server/logger.h"
+#include "server/auth.h"
+#include "server/sasl.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -249,7 +251,97 @@ static void bin_log(const struct engine_client *c, const struct bin_request *r) 
             r->key ? (int)r->h.keylen : 0, r->key ? r->key : "", (unsigned)r->vlen);
 }
 
+/* --- SASL (-S) ------------------------------------------------------------------ */
+
+/* The SASL data is read whole; memcached's mechanisms need far less. */
+#define BIN_SASL_DATA_MAX 8192
+
+static struct sasl_srv *bin_sasl(struct engine_client *c) {
+    struct engine_session *ss = engine_session(c);
+    if (ss->sasl == NULL)
+        ss->sasl = sasl_srv_new();
+    return ss->sasl;
+}
+
+static void bin_sasl_mechs(struct engine_client *c) {
+    const char *mechs;
+    size_t len;
+    struct sasl_srv *s = bin_sasl(c);
+    if (s == NULL || !sasl_srv_mechs(s, &mechs, &len)) {
+        bin_error(c, BIN_AUTH_ERROR);
+        return;
+    }
+    bin_respond(c, BIN_OK, 0, NULL, 0, NULL, 0, mechs, (uint32_t)len);
+}
+
+/* The data has been read into a scratch item, never linked. */
+static void bin_sasl_complete(struct engine_client *c) {
+    struct engine_session *ss = engine_session(c);
+    bool crlf_ok;
+    struct item *it = engine_take_value(c, &crlf_ok);
+    struct sasl_srv *s = bin_sasl(c);
+    struct auth *brake = engine_worker(c)->srv->sasl_brake;
+    const struct sockaddr *from =
+        c->peer.ss_family != AF_UNSPEC ? (const struct sockaddr *)&c->peer : NULL;
+    uint64_t now = auth_now_ms();
+    unsigned delay = 0;
+    const char *out = "";
+    size_t outlen = 0;
+    enum sasl_srv_status st = SASL_SRV_FAIL;
+    /* an address in its failure delay is failed unchecked */
+    bool may = brake == NULL || auth_brake_enter(brake, from, now, &delay);
+    if (may && s && ss->bin_op == BIN_SASL_AUTH)
+        st = sasl_srv_start(s, ss->sasl_mech, ss->sasl_mechlen, item_cvalue(it), it->nbytes, &out,
+                            &outlen);
+    else if (may && s)
+        st = sasl_srv_step(s, item_cvalue(it), it->nbytes, &out, &outlen);
+    if (may && brake && st != SASL_SRV_CONTINUE)
+        delay = auth_brake_leave(brake, from, st == SASL_SRV_OK, now);
+    store_release(bin_store(c), it);
+    switch (st) {
+    case SASL_SRV_OK:
+        ss->authed = true;
+        bin_respond(c, BIN_OK, 0, NULL, 0, NULL, 0, "Authenticated", 13);
+        break;
+    case SASL_SRV_CONTINUE:
+        bin_respond(c, BIN_AUTH_CONTINUE, 0, NULL, 0, NULL, 0, out, (uint32_t)outlen);
+        break;
+    default:
+        bin_error(c, BIN_AUTH_ERROR);
+        engine_hold(c, delay); /* the reply waits out the brake's delay */
+        break;
+    }
+}
+
+/* SASL_AUTH and SASL_STEP: the mechanism is the key, the data the value. */
+static void bin_sasl_auth(struct engine_client *c, const struct bin_request *r) {
+    struct engine_session *ss = engine_session(c);
+    if (r->h.keylen > sizeof(ss->sasl_mech) - 1 || r->vlen > BIN_SASL_DATA_MAX) {
+        bin_error(c, BIN_EINVAL);
+        bin_swallow(c, r->vlen);
+        return;
+    }
+    memcpy(ss->sasl_mech, r->key, r->h.keylen);
+    ss->sasl_mechlen = (uint8_t)r->h.keylen;
+    enum store_status st;
+    struct item *it = store_alloc(bin_store(c), "sasl", 4, 0, 0, r->vlen, &st);
+    if (it == NULL) {
+        bin_error_text(c, BIN_ENOMEM, "Out of memory");
+        bin_swallow(c, r->vlen);
+        return;
+    }
+    engine_read_value(c, it, false, bin_sasl_complete);
+}
+
+/* memcached's rule under -S: before login only SASL and VERSION pass;
+ * anything else gets AUTH_ERROR and the connection is closed. */
+static bool bin_allowed(struct engine_client *c, uint8_t op) {
+    return engine_session(c)->authed || op == BIN_SASL_LIST_MECHS || op == BIN_SASL_AUTH ||
+           op == BIN_SASL_STEP || op == BIN_VERSION;
+}
+
 static void bin_dispatch(struct engine_client *c, const struct bin_request *r) {
+    bool sasl = engine_worker(c)->srv->settings->sasl;
     switch (r->op) {
     case BIN_GET:
     case BIN_GETK:
@@ -274,7 +366,19 @@ static void bin_dispatch(struct engine_client *c, const struct bin_request *r) {
         bin_ok(c, 0);
         engine_hang_up(c, true);
         return;
+    case BIN_SASL_LIST_MECHS:
+        if (!sasl)
+            goto unknown;
+        bin_sasl_mechs(c);
+        break;
+    case BIN_SASL_AUTH:
+    case BIN_SASL_STEP:
+        if (!sasl)
+            goto unknown;
+        bin_sasl_auth(c, r);
+        return; /* the data is what follows */
     default:
+    unknown:
         /* SASL without -S, as memcached: not a command this server knows */
         bin_error(c, BIN_UNKNOWN_COMMAND);
         break;
@@ -289,6 +393,11 @@ static void bin_execute(struct engine_client *c, const struct bin_request *req, 
     ss->bin_quiet = req->quiet;
     if (__atomic_load_n(&engine_worker(c)->srv->verbose, __ATOMIC_RELAXED) > 1)
         bin_log(c, req);
+    if (!bin_allowed(c, req->h.opcode)) {
+        bin_error(c, BIN_AUTH_ERROR);
+        engine_hang_up(c, true);
+        return;
+    }
     switch (check) {
     case BIN_CHECK_OK: bin_dispatch(c, req); return;
     case BIN_CHECK_UNKNOWN:

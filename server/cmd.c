@@ -17,6 +17,7 @@
 #include "server/logger.h"
 #include "server/meta.h"
 #include "server/ops.h"
+#include "server/tls.h"
 #include "server/server.h"
 #include "server/worker.h"
 #include "server/stats.h"
@@ -292,6 +293,19 @@ static void cmd_memlimit(struct engine_client *c, const struct proto_request *re
     }
 }
 
+/* memcached's replies: OK, or why the new files were refused (the
+ * certificates in use stay). */
+static void cmd_refresh_certs(struct engine_client *c) {
+    struct server *srv = engine_worker(c)->srv;
+    char err[1024];
+    if (srv->tls == NULL)
+        engine_reply(c, "Error TLS not enabled");
+    else if (tls_server_refresh(srv->tls, err, sizeof(err)))
+        engine_reply(c, "OK");
+    else
+        engine_reply(c, err);
+}
+
 static void cmd_execute(struct engine_client *c, struct proto_request *req) {
     engine_session(c)->noreply = req->noreply;
     switch (req->cmd) {
@@ -323,6 +337,7 @@ static void cmd_execute(struct engine_client *c, struct proto_request *req) {
     case PROTO_CMD_SHUTDOWN: cmd_shutdown(c, req); break;
     case PROTO_CMD_CACHE_MEMLIMIT: cmd_memlimit(c, req); break;
     case PROTO_CMD_LRU_CRAWLER: ops_lru_crawler_command(c, req); break;
+    case PROTO_CMD_REFRESH_CERTS: cmd_refresh_certs(c); break;
     case PROTO_CMD_META: meta_execute(c, req); break;
     case PROTO_CMD_WATCH: logger_watch_command(c, req); break;
     case PROTO_CMD_SLABS: ops_slabs_command(c, req); break;

@@ -32,6 +32,9 @@ struct conn {
     enum conn_transport transport;
     bool eof;
     bool close_after_write;
+    /* ENGINE_HOLD: a failed login's reply waits out its delay */
+    bool held;
+    struct event *hold_ev;
 
     char *rbuf;
     size_t rsize, rstart, rend; /* unparsed input is rbuf[rstart, rend) */
@@ -51,6 +54,7 @@ struct conn {
 };
 
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void conn_hold(struct conn *c, unsigned ms);
 
 /* The transport's operations, called directly for plain sockets. */
 static inline ssize_t conn_tp_read(struct conn *c, void *buf, size_t n) {
@@ -79,6 +83,10 @@ static void conn_set_events(struct conn *c, short flags) {
     if (c->ev_flags == flags)
         return;
     event_del(c->ev);
+    if (flags == 0) { /* held: no I/O until the hold's timer */
+        c->ev_flags = 0;
+        return;
+    }
     event_assign(c->ev, c->cl.w->base, c->fd, flags | EV_PERSIST, conn_on_event, c);
     event_add(c->ev, NULL);
     c->ev_flags = flags;
@@ -158,7 +166,10 @@ static struct conn *conn_make(struct worker *w, int fd, const char *listen_name,
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         char host[64] = "?", port[8] = "?";
+        memset(&ss, 0, sizeof(ss));
         if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+            c->cl.peer = ss; /* for the login failure brake */
+        if (ss.ss_family != AF_UNSPEC)
             getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                         NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(c->addr, sizeof(c->addr), ss.ss_family == AF_INET6 ? "tcp6:[%s]:%s" : "tcp:%s:%s",
@@ -187,6 +198,8 @@ static void conn_close_for(struct conn *c, enum logger_close_reason why) {
         c->next->prev = c->prev;
     pthread_mutex_unlock(&w->lock);
     event_free(c->ev);
+    if (c->hold_ev)
+        event_free(c->hold_ev);
     /* a UDP socket is shared by the workers; the server closes it */
     if (c->transport != CONN_UDP) {
         c->tp->close(c->tp_ctx, c->fd);
@@ -414,6 +427,7 @@ static inline __attribute__((always_inline)) bool conn_after(struct conn *c,
         c->close_after_write = true;
         c->state = CONN_CLOSING;
         break;
+    case ENGINE_HOLD: conn_hold(c, c->cl.hold_ms); break;
     }
     return true;
 }
@@ -495,6 +509,8 @@ static void conn_drive(struct conn *c) {
     int reqs = 0;
     bool yield = false, drained = false;
 
+    if (c->held)
+        return; /* an event that raced the hold: the timer resumes */
     if (!conn_flush(c)) {
         conn_close(c);
         return;
@@ -517,6 +533,8 @@ static void conn_drive(struct conn *c) {
         enum conn_state before = c->state;
         if (conn_step(c)) {
             reqs += before == CONN_PARSE;
+            if (c->held)
+                break;
             continue;
         }
         if (drained)
@@ -534,6 +552,11 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
+    if (c->held) {
+        conn_publish(c);
+        conn_set_events(c, 0);
+        return;
+    }
     if (!conn_flush(c)) {
         conn_close(c);
         return;
@@ -549,6 +572,32 @@ static void conn_drive(struct conn *c) {
         STAT_INCR(w, conn_yields);
         event_active(c->ev, EV_READ, 0);
     }
+}
+
+/* --- holding a reply -------------------------------------------------------- */
+
+static void conn_on_hold_done(evutil_socket_t fd, short what, void *arg) {
+    struct conn *c = arg;
+    (void)fd, (void)what;
+    c->held = false;
+    conn_drive(c);
+}
+
+/* Parks the connection for ms: its queued reply and any further input wait
+ * on a timer, not on the worker.  Without a timer the reply goes now (the
+ * brake still refuses the address's other attempts meanwhile). */
+static void conn_hold(struct conn *c, unsigned ms) {
+    if (c->transport == CONN_UDP)
+        return;
+    if (c->hold_ev == NULL)
+        c->hold_ev = evtimer_new(c->cl.w->base, conn_on_hold_done, c);
+    if (c->hold_ev == NULL)
+        return;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    /* from now, not from when this loop iteration began */
+    event_base_update_cache_time(c->cl.w->base);
+    if (evtimer_add(c->hold_ev, &tv) == 0)
+        c->held = true;
 }
 
 /* --- UDP ------------------------------------------------------------------- */

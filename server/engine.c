@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/binary.h"
+#include "server/sasl.h"
 #include "server/server.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -20,6 +21,7 @@ void engine_client_init(struct engine_client *c, struct worker *w, int id, enum 
     c->s.proto = proto;
     c->out.max = out_max;
     c->next = ENGINE_DONE;
+    c->s.authed = w == NULL || (w->srv->auth == NULL && !w->srv->settings->sasl);
 }
 
 static void engine_upload_done(struct engine_client *c) {
@@ -32,6 +34,8 @@ void engine_client_free(struct engine_client *c) {
     if (c->value != NULL)
         store_release(c->w->srv->store, c->value);
     c->value = NULL;
+    sasl_srv_free(c->s.sasl);
+    c->s.sasl = NULL;
     engine_upload_done(c);
     if (c->out.buf != NULL)
         budget_give(&c->w->srv->conn_mem, engine_buf_charge(c->out.size));

@@ -28,6 +28,8 @@
 #include <stdint.h>
 
 #include "server/logger.h"
+#include <sys/socket.h>
+
 #include "storage/item.h"
 #include "storage/store.h"
 
@@ -59,6 +61,7 @@ enum engine_result {
     ENGINE_PAUSED,     /* output backed up: run the same input again later */
     ENGINE_CLOSE,      /* hang up now, without sending what is queued */
     ENGINE_CLOSE_AFTER_REPLY, /* send what is queued, then hang up */
+    ENGINE_HOLD,       /* a failed login: send and read nothing for c->hold_ms */
 };
 
 /* Which front end parses a client's input.  ENGINE_PROTO_AUTO decides on
@@ -84,6 +87,13 @@ struct engine_session {
     char meta_ret[256];
     size_t meta_ret_len;
     uint32_t meta_flags;
+    /* -Y / -S: whether the client has logged in (true when neither is on) */
+    bool authed;
+    /* -S: the SASL exchange, and the mechanism of a SASL_AUTH whose data
+     * is being read */
+    struct sasl_srv *sasl;
+    char sasl_mech[33];
+    uint8_t sasl_mechlen;
 };
 
 /* Unsent output is buf[start, end).  `failed` is set when it could not grow
@@ -149,6 +159,10 @@ struct engine_client {
     const struct engine_format *store_fmt;
     bool store_detail;
     enum engine_result next; /* what the request asked for, so far */
+    unsigned hold_ms;        /* ENGINE_HOLD: how long */
+    /* the client's address (AF_UNSPEC when none: unix, tests), for the
+     * login failure brake */
+    struct sockaddr_storage peer;
 };
 
 /* --- keyed requests ------------------------------------------------------------
@@ -204,6 +218,8 @@ void engine_client_free(struct engine_client *c);
  * in.  engine_pick decides -B auto on a first byte. */
 enum engine_result cmd_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
 enum engine_result bin_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
+/* login_run (login.c): the text front end before a -Y login */
+enum engine_result login_run(struct engine_client *c, const char *buf, size_t len, size_t *used);
 enum engine_proto engine_pick(const char *buf);
 
 /* Runs at most one request from buf[0, len) (len > 0); *used gets the bytes
@@ -215,8 +231,13 @@ static inline enum engine_result engine_run(struct engine_client *c, const char 
         c->s.proto = engine_pick(buf);
     c->next = ENGINE_DONE;
     c->want = 0;
-    enum engine_result r =
-        c->s.proto == ENGINE_PROTO_BINARY ? bin_run(c, buf, len, used) : cmd_run(c, buf, len, used);
+    enum engine_result r;
+    if (c->s.proto == ENGINE_PROTO_BINARY)
+        r = bin_run(c, buf, len, used);
+    else if (__builtin_expect(c->s.authed, 1))
+        r = cmd_run(c, buf, len, used);
+    else
+        r = login_run(c, buf, len, used); /* -Y: nothing else until then */
     if (__builtin_expect(c->out.failed, 0))
         return ENGINE_CLOSE;
     if (r == ENGINE_PAUSED || r == ENGINE_MORE)
@@ -285,6 +306,14 @@ void engine_swallow(struct engine_client *c, uint64_t n);
 void engine_hang_up(struct engine_client *c, bool send_pending);
 static inline bool engine_is_closing(const struct engine_client *c) {
     return c->out.failed || c->next == ENGINE_CLOSE || c->next == ENGINE_CLOSE_AFTER_REPLY;
+}
+/* A failed login: its reply, already queued, goes out after ms (the
+ * connection parks on a timer; the worker serves others meanwhile). */
+static inline void engine_hold(struct engine_client *c, unsigned ms) {
+    if (ms > 0) {
+        c->hold_ms = ms;
+        c->next = ENGINE_HOLD;
+    }
 }
 /* Leaves the request unconsumed, to run again once the output has drained
  * (a multi-get or dump that paused, see session resume). */

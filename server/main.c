@@ -27,7 +27,10 @@
 #include <unistd.h>
 
 #include "server/logger.h"
+#include "server/auth.h"
+#include "server/sasl.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/settings.h"
 #include "storage/store.h"
 
@@ -160,6 +163,66 @@ static void main_remove_pidfile(const char *path, int fd) {
     close(fd);
 }
 
+/* --hash-password USER: one password line on stdin (no echo on a terminal
+ * is the shell's business: `read -s`), one authfile line on stdout. */
+static int main_hash_password(const char *user) {
+    char pass[1024], hash[256];
+    if (strchr(user, ':') || fgets(pass, sizeof(pass), stdin) == NULL)
+        return main_fail("--hash-password: give a user without ':' and a password on stdin");
+    pass[strcspn(pass, "\r\n")] = '\0';
+    bool ok = pass[0] != '\0' && auth_hash_password(pass, hash, sizeof(hash));
+    memset(pass, 0, sizeof(pass));
+    if (!ok)
+        return main_fail("--hash-password: empty password, or crypt(3) has no yescrypt");
+    printf("%s:%s\n", user, hash);
+    return EXIT_SUCCESS;
+}
+
+/* -Y, as memcached: its messages, exit status 1. */
+static bool main_load_auth(const struct settings *st, struct auth **out) {
+    *out = NULL;
+    if (st->auth_file == NULL)
+        return true;
+    switch (auth_new(st->auth_file, out)) {
+    case AUTH_LOAD_OK: return true;
+    case AUTH_LOAD_STATFAIL:
+        fprintf(stderr, "Could not stat authfile [%s], error %s\n", st->auth_file, strerror(errno));
+        break;
+    case AUTH_LOAD_OPENFAIL:
+        fprintf(stderr, "Could not open authfile [%s] for reading, error %s\n", st->auth_file,
+                strerror(errno));
+        break;
+    case AUTH_LOAD_OOM:
+        fprintf(stderr, "Out of memory reading password file: %s\n", st->auth_file);
+        break;
+    case AUTH_LOAD_MALFORMED:
+        fprintf(stderr, "Authfile [%s] has a malformed entry. Should be 'user:password'\n",
+                st->auth_file);
+        break;
+    }
+    return false;
+}
+
+/* -Z, -Y, -S: each set up before anything is served, or the start fails
+ * with memcached's status (EX_USAGE for TLS, 1 otherwise). */
+static int main_security(const struct settings *st, struct tls_server **tls, struct auth **auth) {
+    *tls = NULL;
+    if (st->ssl_enabled) {
+        char err[1024];
+        *tls = tls_server_new(st, err, sizeof(err));
+        if (*tls == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return SETTINGS_EX_USAGE;
+        }
+    }
+    if (!main_load_auth(st, auth) || (st->sasl && !sasl_srv_setup(st->verbose))) {
+        tls_server_free(*tls);
+        auth_free(*auth);
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
 static struct store *main_store(const struct settings *st) {
     struct store_config cfg;
     store_config_defaults(&cfg);
@@ -208,6 +271,9 @@ static void main_report_restart(const struct settings *st, struct store *store) 
 
 /* Everything main does; returns the exit code.  *report is the pipe to a
  * waiting -d parent while the start is not yet reported, else -1. */
+static int main_start(struct settings *st, int *report_fd, struct tls_server *tls,
+                      struct auth *auth);
+
 static int main_run(struct settings *st, int argc, char **argv, int *report_fd) {
     switch (settings_parse(st, argc, argv)) {
     case SETTINGS_EXIT_OK: return EXIT_SUCCESS;
@@ -215,6 +281,24 @@ static int main_run(struct settings *st, int argc, char **argv, int *report_fd) 
     case SETTINGS_USAGE: return SETTINGS_EX_USAGE;
     case SETTINGS_OK: break;
     }
+    if (st->hash_user)
+        return main_hash_password(st->hash_user);
+    struct tls_server *tls;
+    struct auth *auth;
+    int sec = main_security(st, &tls, &auth);
+    if (sec != EXIT_SUCCESS)
+        return sec;
+    int rc = main_start(st, report_fd, tls, auth);
+    tls_server_free(tls);
+    auth_free(auth);
+    if (st->sasl)
+        sasl_srv_teardown();
+    return rc;
+}
+
+/* Everything after the security setup: identity, daemon, store, serve. */
+static int main_start(struct settings *st, int *report_fd, struct tls_server *tls,
+                      struct auth *auth) {
     main_raise_nofile(st);
     main_oom_score(st);
     uid_t uid;
@@ -248,6 +332,11 @@ static int main_run(struct settings *st, int argc, char **argv, int *report_fd) 
         store_destroy(store);
         return SETTINGS_EX_OSERR;
     }
+    /* before server_run: nothing is accepted yet */
+    srv.tls = tls;
+    srv.auth = auth;
+    struct auth *brake = st->sasl ? auth_brake_new() : NULL;
+    srv.sasl_brake = brake;
     if (pidfd >= 0 && !main_write_pidfile(pidfd))
         fprintf(stderr, "larder: could not write pidfile %s\n", st->pidfile);
     if (report >= 0) {
@@ -269,6 +358,7 @@ static int main_run(struct settings *st, int argc, char **argv, int *report_fd) 
     if (st->memory_file != NULL && !store_save(store))
         fprintf(stderr, "larder: [restart] cannot write the clean-stop record for %s\n",
                 st->memory_file);
+    auth_free(brake);
     store_destroy(store); /* joins the store's thread: no more events */
     logger_teardown();
     if (pidfd >= 0)

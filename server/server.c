@@ -16,6 +16,8 @@
  */
 #include "server/server.h"
 
+#include "server/auth.h"
+
 #include "server/conn.h"
 
 #include <arpa/inet.h>
@@ -114,7 +116,7 @@ static bool server_add_listener(struct server *srv, int fd, bool is_unix, const 
     return true;
 }
 
-static bool server_listen_tcp(struct server *srv, const char *spec) {
+static bool server_listen_tcp(struct server *srv, const char *spec, bool tls) {
     char host[80], port[12];
     if (!server_split_addr(spec, server_bind_port(srv->settings->port), host, sizeof(host), port,
                            sizeof(port))) {
@@ -150,6 +152,8 @@ static bool server_listen_tcp(struct server *srv, const char *spec) {
         char name[96];
         server_bound_name(srv, fd, false, name, sizeof(name));
         ok = server_add_listener(srv, fd, false, name);
+        if (ok)
+            srv->listeners[srv->nlisteners - 1].tls = tls;
         bound++;
     }
     freeaddrinfo(ai);
@@ -336,6 +340,16 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg) {
     event_base_loopbreak(srv->base);
 }
 
+/* SIGHUP: read the -Y file again, as memcached; a bad file keeps the
+ * entries in use. */
+static void server_on_hup(evutil_socket_t sig, short what, void *arg) {
+    struct server *srv = arg;
+    (void)sig, (void)what;
+    if (srv->auth && auth_reload(srv->auth) != AUTH_LOAD_OK)
+        fprintf(stderr, "larder: cannot reload authfile %s; keeping the old entries\n",
+                srv->settings->auth_file);
+}
+
 static void server_on_shutdown(evutil_socket_t fd, short what, void *arg) {
     struct server *srv = arg;
     char buf[16];
@@ -351,10 +365,17 @@ void server_request_shutdown(struct server *srv) {
     (void)n;
 }
 
+bool server_listener_tls(const struct server *srv, const char *listen_name) {
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].name == listen_name)
+            return srv->listeners[i].tls;
+    return false;
+}
+
 static bool server_open_inet(struct server *srv) {
     struct settings *st = srv->settings;
     for (int i = 0; i < st->nlisten && st->port != 0; i++)
-        if (!server_listen_tcp(srv, st->listen[i]))
+        if (!server_listen_tcp(srv, st->listen[i], st->ssl_enabled && !st->listen_notls[i]))
             return false;
     for (int i = 0; i < st->nlisten && st->udp_port != 0; i++)
         if (!server_listen_udp(srv, st->listen[i]))
@@ -402,7 +423,9 @@ static bool server_init_signals(struct server *srv) {
     static const int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
     int fds[2];
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
+    srv->hup_ev = evsignal_new(srv->base, SIGHUP, server_on_hup, srv);
+    if (srv->hup_ev == NULL || event_add(srv->hup_ev, NULL) != 0)
+        return false;
     for (int i = 0; i < 3; i++) {
         srv->sig_ev[i] = evsignal_new(srv->base, sigs[i], server_on_signal, srv);
         if (srv->sig_ev[i] == NULL || event_add(srv->sig_ev[i], NULL) != 0)
@@ -487,6 +510,8 @@ void server_free(struct server *srv) {
     for (int i = 0; i < 3; i++)
         if (srv->sig_ev[i])
             event_free(srv->sig_ev[i]);
+    if (srv->hup_ev)
+        event_free(srv->hup_ev);
     if (srv->shutdown_ev)
         event_free(srv->shutdown_ev);
     if (srv->shutdown_rd >= 0) {

@@ -19,10 +19,13 @@
 
 struct event_base;
 struct event;
+struct tls_server;
+struct auth;
 
 struct listener {
     int fd;
     bool is_unix;
+    bool tls; /* -Z, unless -l notls:... */
     char name[96]; /* "tcp:127.0.0.1:11211", "unix:/path" */
     struct event *ev;
 };
@@ -41,6 +44,7 @@ struct server {
     int nudp;
     bool socket_bound; /* -s: the socket file is ours to remove at exit */
     struct event *sig_ev[3];
+    struct event *hup_ev; /* SIGHUP: reload the -Y file */
     struct event *shutdown_ev;
     int shutdown_rd, shutdown_wr; /* any thread asks the main loop to stop */
     /* process-wide, atomics */
@@ -62,6 +66,10 @@ struct server {
      * still arriving */
     struct budget conn_mem;
     struct budget uploads;
+    /* security, set up by main before the first accept (NULL when off) */
+    struct tls_server *tls;  /* -Z */
+    struct auth *auth;       /* -Y */
+    struct auth *sasl_brake; /* -S: the failure brake for SASL logins */
 };
 
 /* Binds the listeners and starts the workers; false (with a message on
@@ -72,6 +80,10 @@ bool server_init(struct server *srv, struct settings *settings, struct store *st
 void server_run(struct server *srv);
 
 void server_free(struct server *srv);
+
+/* Whether connections accepted on the listener named listen_name (the
+ * pointer conn_new gets) speak TLS. */
+bool server_listener_tls(const struct server *srv, const char *listen_name);
 
 /* Asks the main loop to shut down gracefully; safe from any thread. */
 void server_request_shutdown(struct server *srv);

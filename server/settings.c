@@ -1,10 +1,12 @@
 /*
  * settings: memcached-compatible command line; see settings.h.
  *
- * Flags that memcached has and Larder has no use for (-k, -L, -r, -S ...)
- * are accepted with a warning so that existing configurations keep working;
- * flags whose absence would change behaviour silently (-U with a port, -B
- * binary) are refused with a clear message instead.
+ * Flags that memcached has and Larder has no use for (-k, -L, -r ...) are
+ * accepted with a warning so that existing configurations keep working;
+ * flags whose absence would make the server less safe or lose data (an
+ * unknown -o ssl_*, -e) are refused with a clear message instead.  The
+ * security flags (-S, -Y, -Z, -o ssl_*) are only recorded here; server/tls.c,
+ * server/auth.c and server/sasl.c act on them.
  */
 #include "settings.h"
 
@@ -46,6 +48,9 @@ void settings_defaults(struct settings *s) {
         .lru_crawler_sleep = 100,
         .watcher_logbuf_size = 256u << 10,
         .worker_logbuf_size = 64u << 10,
+        .ssl_keyformat = 1,     /* SSL_FILETYPE_PEM */
+        .ssl_min_version = 2,   /* TLS 1.2, as memcached */
+        .ssl_wbuf_size = 16 * 1024,
     };
 }
 
@@ -56,8 +61,21 @@ void settings_free(struct settings *s) {
     free(s->pidfile);
     free(s->user);
     free(s->memory_file);
+    free(s->auth_file);
+    free(s->hash_user);
+    free(s->ssl_chain_cert);
+    free(s->ssl_key);
+    free(s->ssl_ca_cert);
+    free(s->ssl_ciphers);
     s->nlisten = 0;
-    s->socket_path = s->pidfile = s->user = s->memory_file = NULL;
+    s->socket_path = s->pidfile = s->user = s->auth_file = s->hash_user = NULL;
+    s->memory_file = NULL;
+    s->ssl_chain_cert = s->ssl_key = s->ssl_ca_cert = s->ssl_ciphers = NULL;
+}
+
+const char *settings_tls_version_name(int level) {
+    static const char *const names[] = {"tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"};
+    return level >= 0 && level <= 3 ? names[level] : "unknown";
 }
 
 static bool settings_int(const char *arg, long min, long max, long *out) {
@@ -122,6 +140,13 @@ static void settings_usage(void) {
            "                          (stop with SIGUSR1 or shutdown graceful), and a crash\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-X, --disable-dumping     disable stats cachedump and lru_crawler metadump\n"
+           "-S, --enable-sasl         turn on Sasl authentication (binary protocol)\n"
+           "-Y, --auth-file=<file>    (EXPERIMENTAL) enable ASCII protocol authentication. format:\n"
+           "                          user:pass\\nuser2:pass2\\n; a password may be a crypt(3)\n"
+           "                          yescrypt hash: see larder --hash-password\n"
+           "-Z, --enable-ssl          enable TLS/SSL\n"
+           "--hash-password=<user>    read a password on stdin, print a -Y line\n"
+           "                          'user:$y$...' (yescrypt) and exit\n"
            "-W, --disable-watch       disable watch commands (live logging)\n"
            "-o, --extended            comma separated list of extended options:\n"
            "   - idle_timeout=<secs>: close connections idle this long (default: 0, never);\n"
@@ -138,19 +163,41 @@ static void settings_usage(void) {
            "     shown in stats settings (docs/STATS.md says what each changes)\n"
            "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
            "   - memory_file=<file>:  as -e\n"
+           "   - ssl_chain_cert:      certificate chain file in PEM format\n"
+           "   - ssl_key:             private key, if not part of the -ssl_chain_cert\n"
+           "   - ssl_keyformat:       private key format (1 = PEM, 2 = DER) (default: 1)\n"
+           "   - ssl_verify_mode:     peer certificate verification mode, default is 0(None).\n"
+           "                          valid values are 0(None), 1(Request), 2(Require)\n"
+           "                          or 3(Once)\n"
+           "   - ssl_ciphers:         specify cipher list to be used\n"
+           "   - ssl_ca_cert:         PEM format file of acceptable client CA's\n"
+           "   - ssl_wbuf_size:       size in kilobytes of per-connection SSL output buffer\n"
+           "                          (default: 16)\n"
+           "   - ssl_session_cache:   enable server-side SSL session cache, to support session\n"
+           "                          resumption\n"
+           "   - ssl_kernel_tls:      enable kernel TLS offload\n"
+           "   - ssl_min_version:     minimum protocol version to accept (default: tlsv1.2)\n"
+           "                          valid values are 0(tlsv1.0), 1(tlsv1.1), 2(tlsv1.2)\n"
+           "                          or 3(tlsv1.3).\n"
            "   other memcached options are accepted and ignored with a warning\n",
            LARDER_VERSION);
 }
 
+/* -l takes a list separated by ',' or ';' (as memcached); an entry
+ * "notls:ADDR[:PORT]" listens without TLS when -Z is on. */
 static bool settings_add_listen(struct settings *s, const char *arg) {
     char *copy = strdup(arg);
     char *save = NULL;
     bool ok = copy != NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; ok && t; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = copy ? strtok_r(copy, ";,", &save) : NULL; ok && t; t = strtok_r(NULL, ";,", &save)) {
+        bool notls = strncmp(t, "notls:", 6) == 0;
+        if (notls)
+            t += 6;
         if (s->nlisten == SETTINGS_MAX_LISTEN || *t == '\0') {
             ok = false;
             break;
         }
+        s->listen_notls[s->nlisten] = notls;
         s->listen[s->nlisten++] = strdup(t);
     }
     free(copy);
@@ -161,8 +208,7 @@ static bool settings_add_listen(struct settings *s, const char *arg) {
  * data (ext_* for extstore) or send data elsewhere than meant (proxy_*
  * would make a router a plain cache). */
 static bool settings_extended_unsafe(const char *name) {
-    return strncmp(name, "ssl_", 4) == 0 || strncmp(name, "ext_", 4) == 0 ||
-           strncmp(name, "proxy_", 6) == 0;
+    return strncmp(name, "ext_", 4) == 0 || strncmp(name, "proxy_", 6) == 0;
 }
 
 static bool settings_memory_file(struct settings *s, const char *path) {
@@ -194,11 +240,93 @@ static void settings_no_modern(struct settings *s) {
     s->lru_maintainer = false;
 }
 
+static bool settings_set_str(char **dst, const char *name, const char *val) {
+    if (val == NULL || *val == '\0') {
+        fprintf(stderr, "Missing %s argument\n", name);
+        return false;
+    }
+    free(*dst);
+    *dst = strdup(val);
+    return *dst != NULL;
+}
+
+/* memcached's -o ssl_* options, same names and values; ssl_min_version
+ * also takes the names stats show ("tlsv1.3").  1 handled, 0 not an ssl_
+ * option Larder knows, -1 a bad value (message printed). */
+static int settings_ssl_option(struct settings *s, const char *name, const char *val) {
+    long v;
+    if (strcmp(name, "ssl_chain_cert") == 0)
+        return settings_set_str(&s->ssl_chain_cert, name, val) ? 1 : -1;
+    if (strcmp(name, "ssl_key") == 0)
+        return settings_set_str(&s->ssl_key, name, val) ? 1 : -1;
+    if (strcmp(name, "ssl_ca_cert") == 0)
+        return settings_set_str(&s->ssl_ca_cert, name, val) ? 1 : -1;
+    if (strcmp(name, "ssl_ciphers") == 0)
+        return settings_set_str(&s->ssl_ciphers, name, val) ? 1 : -1;
+    if (strcmp(name, "ssl_session_cache") == 0) {
+        s->ssl_session_cache = true;
+        return 1;
+    }
+    if (strcmp(name, "ssl_kernel_tls") == 0) {
+        s->ssl_kernel_tls = true;
+        return 1;
+    }
+    bool known = strcmp(name, "ssl_verify_mode") == 0 || strcmp(name, "ssl_keyformat") == 0 ||
+                 strcmp(name, "ssl_wbuf_size") == 0 || strcmp(name, "ssl_min_version") == 0;
+    if (!known)
+        return 0;
+    if (val == NULL) {
+        fprintf(stderr, "Missing %s argument\n", name);
+        return -1;
+    }
+    if (strcmp(name, "ssl_min_version") == 0) {
+        for (int level = 0; level <= 3; level++)
+            if (strcmp(val, settings_tls_version_name(level)) == 0) {
+                s->ssl_min_version = level;
+                return 1;
+            }
+    }
+    if (!settings_int(val, 0, INT_MAX, &v)) {
+        fprintf(stderr, "could not parse argument to %s\n", name);
+        return -1;
+    }
+    if (strcmp(name, "ssl_verify_mode") == 0) {
+        if (v > 3) {
+            fprintf(stderr, "Invalid ssl_verify_mode. Use help to see valid options.\n");
+            return -1;
+        }
+        s->ssl_verify_mode = (int)v;
+    } else if (strcmp(name, "ssl_min_version") == 0) {
+        if (v > 3) {
+            fprintf(stderr, "Invalid ssl_min_version. Use help to see valid options.\n");
+            return -1;
+        }
+        s->ssl_min_version = (int)v;
+    } else if (strcmp(name, "ssl_keyformat") == 0) {
+        s->ssl_keyformat = (int)v;
+    } else {
+        if (v == 0 || v > 1024) {
+            fprintf(stderr, "could not parse argument to %s\n", name);
+            return -1;
+        }
+        s->ssl_wbuf_size = (unsigned)v * 1024; /* kilobytes */
+    }
+    return 1;
+}
+
 /* One "name[=value]" of -o.  SETTINGS_OK when taken or ignored with a
  * warning; memcached's messages and codes otherwise. */
 static enum settings_result settings_suboption(struct settings *s, const char *t, const char *val) {
     long v;
     double d;
+    int ssl = strncmp(t, "ssl_", 4) == 0 ? settings_ssl_option(s, t, val) : 0;
+    if (ssl != 0)
+        return ssl > 0 ? SETTINGS_OK : SETTINGS_ERROR;
+    if (strncmp(t, "ssl_", 4) == 0) {
+        /* memcached: "Illegal suboption", status 1 */
+        fprintf(stderr, "larder: unknown TLS option -o %s; refusing to start without it\n", t);
+        return SETTINGS_ERROR;
+    }
 #define SUB_IS(name) (strcmp(t, name) == 0)
 #define SUB_BAD(msg) do { fprintf(stderr, "larder: " msg "\n"); return SETTINGS_ERROR; } while (0)
     if (SUB_IS("idle_timeout") || SUB_IS("oom_score_adj") || SUB_IS("hashpower")) {
@@ -374,6 +502,7 @@ static enum settings_result settings_opt(struct settings *s, int c, const char *
         s->backlog = (int)v;
         break;
     case 'B':
+        s->protocol_set = true;
         if (strcmp(arg, "auto") == 0)
             s->protocol = SETTINGS_PROTO_AUTO;
         else if (strcmp(arg, "ascii") == 0)
@@ -403,19 +532,54 @@ static enum settings_result settings_opt(struct settings *s, int c, const char *
     case 'D':
         fprintf(stderr, "larder: warning: ignoring -%c %s\n", c, arg);
         break;
-    /* Never silently weaker: a server told to require logins, or to keep
-     * its items across a restart, must not start open or empty instead. */
-    case 'S':
-        fprintf(stderr, "larder: SASL authentication (-S) is not supported yet; refusing to "
-                        "start without it\n");
-        return SETTINGS_USAGE;
-    case 'Y':
-        return settings_usage_fail("authentication files (-Y) are not supported yet; refusing to "
-                             "start without authentication", arg);
+    case 'S': s->sasl = true; break;
+    case 'Y': free(s->auth_file); s->auth_file = strdup(arg); break;
+    case 'Z': s->ssl_enabled = true; break;
+    case 'H': free(s->hash_user); s->hash_user = strdup(arg); break;
+    /* Never silently weaker: a server told to keep its items across a
+     * restart must not start empty instead. */
     case 'e':
         return settings_memory_file(s, arg) ? SETTINGS_OK : SETTINGS_ERROR;
     default:
         return SETTINGS_ERROR;
+    }
+    return SETTINGS_OK;
+}
+
+/* The combinations memcached refuses, with its messages; the protocol
+ * that -S (binary) and -Y (ASCII) imply when -B is not given. */
+static enum settings_result settings_check_security(struct settings *s) {
+    if (s->sasl) {
+        if (s->protocol_set && s->protocol != SETTINGS_PROTO_BINARY) {
+            fprintf(stderr, "ERROR: You cannot allow the ASCII protocol while using SASL.\n");
+            return SETTINGS_USAGE;
+        }
+        s->protocol = SETTINGS_PROTO_BINARY;
+        if (s->udp_port) {
+            fprintf(stderr, "ERROR: Cannot enable UDP while using binary SASL authentication.\n");
+            return SETTINGS_USAGE;
+        }
+    }
+    if (s->auth_file) {
+        if (s->protocol_set && s->protocol != SETTINGS_PROTO_ASCII) {
+            fprintf(stderr, "ERROR: You cannot allow the BINARY protocol while using ascii "
+                            "authentication tokens.\n");
+            return SETTINGS_USAGE;
+        }
+        s->protocol = SETTINGS_PROTO_ASCII;
+        if (s->udp_port) {
+            fprintf(stderr, "Cannot use UDP with ascii authentication enabled (-U 0 to disable)\n");
+            return SETTINGS_USAGE;
+        }
+    }
+    for (int i = 0; i < s->nlisten; i++)
+        if (s->listen_notls[i] && !s->ssl_enabled) {
+            fprintf(stderr, "'notls' option is valid only when SSL is enabled\n");
+            return SETTINGS_ERROR;
+        }
+    if (s->ssl_enabled && s->port == 0) {
+        fprintf(stderr, "ERROR: You cannot enable SSL without a TCP port.\n");
+        return SETTINGS_USAGE;
     }
     return SETTINGS_OK;
 }
@@ -439,12 +603,14 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
         {"enable-sasl", no_argument, 0, 'S'},         {"disable-flush-all", no_argument, 0, 'F'},
         {"disable-dumping", no_argument, 0, 'X'},     {"disable-watch", no_argument, 0, 'W'},
         {"extended", required_argument, 0, 'o'},      {"memory-file", required_argument, 0, 'e'},
+        {"auth-file", required_argument, 0, 'Y'},     {"enable-ssl", no_argument, 0, 'Z'},
+        {"hash-password", required_argument, 0, 'H'},
         {0, 0, 0, 0},
     };
     int c;
     bool tcp_given = false, udp_given = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:U:s:a:Al:dru:m:Mc:kvhiVP:f:n:Lt:R:Cb:B:I:SFXWo:D:e:Y:",
+    while ((c = getopt_long(argc, argv, "p:U:s:a:Al:dru:m:Mc:kvhiVP:f:n:Lt:R:Cb:B:I:SFXWo:D:e:Y:Z",
                             longopts, NULL)) != -1) {
         if (c == 'h') {
             settings_usage();
@@ -466,6 +632,8 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
         if (r != SETTINGS_OK)
             return r;
     }
+    if (s->hash_user)
+        return SETTINGS_OK; /* nothing else matters: main prints the line */
     /* memcached: -U alone moves the TCP port with it */
     if (udp_given && s->udp_port != 0 && !tcp_given)
         s->port = s->udp_port;
@@ -479,7 +647,7 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
     }
     if (s->nlisten == 0 && s->socket_path == NULL)
         settings_add_listen(s, "127.0.0.1");
-    return SETTINGS_OK;
+    return settings_check_security(s);
 }
 
 size_t settings_conn_mem_limit(const struct settings *s) {

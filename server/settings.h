@@ -62,6 +62,23 @@ struct settings {
     unsigned watcher_logbuf_size; /* bytes (given in KB) */
     unsigned worker_logbuf_size;  /* bytes (given in KB) */
     char *memory_file;        /* -e FILE, -o memory_file=FILE: items kept across restarts */
+    bool listen_notls[SETTINGS_MAX_LISTEN]; /* -l notls:ADDR: plain TCP beside -Z */
+    /* security: see server/tls.h, server/auth.h, server/sasl.h */
+    bool sasl;                /* -S */
+    char *auth_file;          /* -Y */
+    bool ssl_enabled;         /* -Z */
+    char *ssl_chain_cert;     /* -o ssl_chain_cert= */
+    char *ssl_key;            /* -o ssl_key= */
+    char *ssl_ca_cert;        /* -o ssl_ca_cert= */
+    char *ssl_ciphers;        /* -o ssl_ciphers= */
+    int ssl_verify_mode;      /* -o ssl_verify_mode=0..3, memcached's levels */
+    int ssl_keyformat;        /* -o ssl_keyformat=, OpenSSL's SSL_FILETYPE_* (1 = PEM) */
+    int ssl_min_version;      /* -o ssl_min_version=0..3: TLS 1.0 .. 1.3 */
+    unsigned ssl_wbuf_size;   /* -o ssl_wbuf_size= (kilobytes on the command line) */
+    bool ssl_session_cache;   /* -o ssl_session_cache */
+    bool ssl_kernel_tls;      /* -o ssl_kernel_tls */
+    bool protocol_set;        /* -B was given (SASL and -Y pick a protocol otherwise) */
+    char *hash_user;          /* --hash-password USER: print an authfile line, exit */
 };
 
 /* What the command line asks: SETTINGS_ERROR and SETTINGS_USAGE fail with
@@ -73,6 +90,9 @@ enum settings_result { SETTINGS_OK, SETTINGS_EXIT_OK, SETTINGS_ERROR, SETTINGS_U
 #define SETTINGS_EX_USAGE 64
 #define SETTINGS_EX_NOUSER 67
 #define SETTINGS_EX_OSERR 71
+
+/* memcached's -o ssl_min_version levels as text ("tlsv1.2"), for stats. */
+const char *settings_tls_version_name(int level);
 
 void settings_defaults(struct settings *s);
 

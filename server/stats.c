@@ -21,10 +21,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/binary.h"
 #include "server/conn.h"
 #include "server/engine.h"
 #include "server/logger.h"
+#include "server/sasl.h"
+#include "server/tls.h"
 #include "server/worker.h"
 #include "storage/slab.h"
 #include "storage/store.h"
@@ -110,6 +113,30 @@ static void stats_restart(struct engine_client *c) {
 
 static uint64_t stats_atomic(const uint64_t *v) { return __atomic_load_n(v, __ATOMIC_RELAXED); }
 
+/* memcached's auth_cmds/auth_errors, for -Y and -S together. */
+static void stats_auth(struct engine_client *c, struct server *srv) {
+    struct auth_stats as = {0};
+    uint64_t sasl_cmds = 0, sasl_errors = 0;
+    if (srv->auth)
+        auth_get_stats(srv->auth, &as);
+    if (srv->settings->sasl)
+        sasl_srv_stats(&sasl_cmds, &sasl_errors);
+    stats_u64(c, "auth_cmds", as.cmds + sasl_cmds);
+    stats_u64(c, "auth_errors", as.errors + sasl_errors);
+}
+
+/* memcached's TLS figures, shown only with -Z, where it shows them. */
+static void stats_tls(struct engine_client *c, struct server *srv, time_t now) {
+    if (srv->tls == NULL)
+        return;
+    struct tls_stats ts;
+    tls_server_stats(srv->tls, &ts);
+    if (srv->settings->ssl_session_cache)
+        stats_u64(c, "ssl_new_sessions", ts.new_sessions);
+    stats_u64(c, "ssl_handshake_errors", ts.handshake_errors);
+    stats_u64(c, "time_since_server_cert_refresh", (uint64_t)(now - ts.last_cert_refresh));
+}
+
 /* The connection part of `stats`, in memcached's order.  Larder has no
  * response objects nor memcached's pooled read buffers (replies and reads
  * go through per-connection buffers), so those figures are 0; see
@@ -131,8 +158,8 @@ static void stats_general_conns(struct engine_client *c, struct server *srv) {
     stats_u64(c, "reserved_fds", srv->reserved_fds);
 }
 
-static void stats_general_cmds(struct engine_client *c, const struct worker_stats *ws,
-                               const struct store_stats *ss) {
+static void stats_general_cmds(struct engine_client *c, struct server *srv,
+                               const struct worker_stats *ws, const struct store_stats *ss) {
     stats_u64(c, "cmd_get", ws->cmd_get);
     stats_u64(c, "cmd_set", ws->cmd_set);
     stats_u64(c, "cmd_flush", ws->cmd_flush);
@@ -155,8 +182,7 @@ static void stats_general_cmds(struct engine_client *c, const struct worker_stat
     stats_u64(c, "touch_misses", ss->touch_misses);
     stats_u64(c, "store_too_large", ss->store_too_large);
     stats_u64(c, "store_no_memory", ss->store_no_memory);
-    stats_u64(c, "auth_cmds", 0);
-    stats_u64(c, "auth_errors", 0);
+    stats_auth(c, srv);
 }
 
 /* Page moves, the crawler, the maintainer and the loggers, each printed
@@ -189,6 +215,7 @@ static void stats_general_threads(struct engine_client *c, struct server *srv, c
     stats_u64(c, "log_watcher_skipped", ls.watcher_skipped);
     stats_u64(c, "log_watcher_sent", ls.watcher_sent);
     stats_u64(c, "log_watchers", ls.watchers);
+    stats_tls(c, srv, clock_unix_now());
     stats_u64(c, "unexpected_napi_ids", 0);
     stats_u64(c, "round_robin_fallback", 0);
 }
@@ -237,7 +264,7 @@ static void stats_general(struct engine_client *c) {
     stats_line(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     stats_line(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
     stats_general_conns(c, srv);
-    stats_general_cmds(c, &ws, &ss);
+    stats_general_cmds(c, srv, &ws, &ss);
     if (srv->settings->idle_timeout != 0)
         stats_u64(c, "idle_kicks", ws.idle_kicks);
     stats_u64(c, "bytes_read", ws.bytes_read);
@@ -275,6 +302,15 @@ static void stats_larder(struct engine_client *c) {
     stats_u64(c, "upload_mem_bytes", budget_used(&srv->uploads));
     stats_u64(c, "upload_mem_limit", srv->uploads.limit);
     stats_u64(c, "upload_mem_waits", budget_refusals(&srv->uploads));
+    /* the -Y and -S failure brakes: replies held back, and attempts failed
+     * unchecked while their address was being slowed */
+    struct auth_stats as = {0}, bs = {0};
+    if (srv->auth)
+        auth_get_stats(srv->auth, &as);
+    if (srv->sasl_brake)
+        auth_get_stats(srv->sasl_brake, &bs);
+    stats_u64(c, "auth_delayed", as.delayed + bs.delayed);
+    stats_u64(c, "auth_throttled", as.throttled + bs.throttled);
     stats_end(c);
 }
 
@@ -320,8 +356,8 @@ static void stats_settings_core(struct engine_client *c, struct server *srv) {
     stats_u64(c, "tcp_backlog", (uint64_t)st->backlog);
     static const char *const protocols[] = {"auto-negotiate", "ascii", "binary"};
     stats_line(c, "binding_protocol", "%s", protocols[st->protocol]);
-    stats_line(c, "auth_enabled_sasl", "no");
-    stats_line(c, "auth_enabled_ascii", "no");
+    stats_line(c, "auth_enabled_sasl", "%s", st->sasl ? "yes" : "no");
+    stats_line(c, "auth_enabled_ascii", "%s", st->auth_file ? st->auth_file : "no");
     stats_u64(c, "item_size_max", st->item_size_max);
     stats_line(c, "maxconns_fast", "%s", st->maxconns_fast ? "yes" : "no");
     stats_u64(c, "hashpower_init", st->hashpower);
@@ -359,9 +395,26 @@ static void stats_settings_lru(struct engine_client *c, struct server *srv) {
     stats_line(c, "inline_ascii_response", "no");
 }
 
-/* extstore and TLS, which Larder refuses to be configured for: every
- * figure reads as absent. */
-static void stats_settings_absent(struct engine_client *c) {
+/* memcached prints these whether or not -Z is on; a path not given shows
+ * as its printf shows a null string ("(null)") for the certificate and
+ * key, and as "NULL" for the others, which it spells out. */
+static void stats_tls_settings(struct engine_client *c, const struct settings *st) {
+    stats_line(c, "ssl_enabled", "%s", st->ssl_enabled ? "yes" : "no");
+    stats_line(c, "ssl_chain_cert", "%s", st->ssl_chain_cert ? st->ssl_chain_cert : "(null)");
+    stats_line(c, "ssl_key", "%s", st->ssl_key ? st->ssl_key : "(null)");
+    stats_line(c, "ssl_verify_mode", "%d", tls_verify_flags(st->ssl_verify_mode));
+    stats_line(c, "ssl_keyformat", "%d", st->ssl_keyformat);
+    stats_line(c, "ssl_ciphers", "%s", st->ssl_ciphers ? st->ssl_ciphers : "NULL");
+    stats_line(c, "ssl_ca_cert", "%s", st->ssl_ca_cert ? st->ssl_ca_cert : "NULL");
+    stats_u64(c, "ssl_wbuf_size", st->ssl_wbuf_size);
+    stats_line(c, "ssl_session_cache", "%s", st->ssl_session_cache ? "yes" : "no");
+    stats_line(c, "ssl_kernel_tls", "%s", st->ssl_kernel_tls ? "yes" : "no");
+    stats_line(c, "ssl_min_version", "%s", settings_tls_version_name(st->ssl_min_version));
+}
+
+/* extstore, which Larder refuses to be configured for: every figure reads
+ * as absent; then TLS, which it has. */
+static void stats_settings_absent(struct engine_client *c, const struct settings *st) {
     static const char *const ext_zero[] = {
         "ext_item_size", "ext_item_age", "ext_low_ttl", "ext_recache_rate", "ext_wbuf_size",
         "ext_compact_under", "ext_drop_under", "ext_max_sleep",
@@ -371,17 +424,7 @@ static void stats_settings_absent(struct engine_client *c) {
     stats_line(c, "ext_max_frag", "0.00");
     stats_line(c, "slab_automove_freeratio", "0.000");
     stats_line(c, "ext_drop_unread", "no");
-    stats_line(c, "ssl_enabled", "no");
-    stats_line(c, "ssl_chain_cert", "(null)");
-    stats_line(c, "ssl_key", "(null)");
-    stats_u64(c, "ssl_verify_mode", 0);
-    stats_u64(c, "ssl_keyformat", 0);
-    stats_line(c, "ssl_ciphers", "NULL");
-    stats_line(c, "ssl_ca_cert", "NULL");
-    stats_u64(c, "ssl_wbuf_size", 0);
-    stats_line(c, "ssl_session_cache", "no");
-    stats_line(c, "ssl_kernel_tls", "no");
-    stats_line(c, "ssl_min_version", "none");
+    stats_tls_settings(c, st);
     stats_line(c, "num_napi_ids", "(null)");
     const char *mf = engine_worker(c)->srv->settings->memory_file;
     stats_line(c, "memory_file", "%s", mf != NULL ? mf : "(null)");
@@ -391,7 +434,7 @@ static void stats_settings(struct engine_client *c) {
     struct server *srv = engine_worker(c)->srv;
     stats_settings_core(c, srv);
     stats_settings_lru(c, srv);
-    stats_settings_absent(c);
+    stats_settings_absent(c, srv->settings);
     stats_line(c, "worker_yield", "%s", srv->settings->worker_yield ? "yes" : "no");
     stats_u64(c, "conn_mem_limit", srv->conn_mem.limit >> 20);
     stats_end(c);

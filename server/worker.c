@@ -19,6 +19,7 @@
 #include "server/conn.h"
 #include "server/logger.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 struct pending_conn {
     int fd;
@@ -27,6 +28,23 @@ struct pending_conn {
     struct pending_conn *next;
 };
 
+/* A new connection, over TLS when its listener says so (-Z, not notls). */
+static bool worker_open_conn(struct worker *w, const struct pending_conn *p) {
+    struct conn *c = conn_new(w, p->fd, p->listen_name, p->is_unix);
+    if (c == NULL)
+        return false;
+    struct server *srv = w->srv;
+    if (!p->is_unix && srv->tls && server_listener_tls(srv, p->listen_name)) {
+        struct tls_conn *tc = tls_conn_new(srv->tls, p->fd);
+        if (tc == NULL) {
+            conn_close(c); /* closes the socket and counts it gone */
+            return true;
+        }
+        conn_set_transport(c, &tls_transport, tc);
+    }
+    return true;
+}
+
 static void worker_take_queue(struct worker *w) {
     pthread_mutex_lock(&w->lock);
     struct pending_conn *p = w->queue;
@@ -34,8 +52,8 @@ static void worker_take_queue(struct worker *w) {
     pthread_mutex_unlock(&w->lock);
     while (p != NULL) {
         struct pending_conn *next = p->next;
-        struct conn *c = w->stopping ? NULL : conn_new(w, p->fd, p->listen_name, p->is_unix);
-        if (c == NULL) {
+        bool made = !w->stopping && worker_open_conn(w, p);
+        if (!made) {
             /* conn_new fails only when memory (or an event) cannot be had */
             if (!w->stopping)
                 __atomic_add_fetch(&w->srv->malloc_fails, 1, __ATOMIC_RELAXED);

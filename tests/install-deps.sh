@@ -7,6 +7,10 @@ set -euo pipefail
 pkgs=(
     # build
     build-essential pkg-config libevent-dev libjemalloc-dev
+    # security (issue 14): TLS, SASL, crypt(3) hashes; the CLI makes test
+    # certificates, sasl2-bin has saslpasswd2, Perl SSL for memcached's t/ssl_*
+    libssl-dev openssl libsasl2-dev libsasl2-modules libsasl2-modules-db libcrypt-dev
+    sasl2-bin libio-socket-ssl-perl
     # unit and integration tests, fuzzing
     libcriterion-dev libmemcached-dev libmemcached-tools memcached netcat-openbsd
     python3 python3-pymemcache clang

@@ -10,6 +10,7 @@ run() {
 }
 run bash scripts/daemon.sh "$bin"
 run bash scripts/memccapable.sh "$bin"
+run /usr/bin/python3 scripts/security.py "$bin"
 run python3 scripts/restart.py "$bin"
 run python3 differential/diff.py "$bin" /usr/bin/memcached
 run python3 differential/diff_bin.py "$bin" /usr/bin/memcached

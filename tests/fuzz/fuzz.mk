@@ -51,10 +51,10 @@ $(FUZZ_BUILD)/fuzz_proto: $(FUZZ_BUILD)/tests/fuzz/fuzz_proto.o $(FUZZ_CORE)
 # allocation failures into the store (see fuzz_store.c).
 $(FUZZ_BUILD)/fuzz_store: $(FUZZ_BUILD)/tests/fuzz/fuzz_store.o $(FUZZ_SRV) $(FUZZ_CORE)
 	$(FUZZ_CC) $(FUZZ_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ \
-	    $(shell pkg-config --libs libevent libevent_pthreads)
+	    $(shell pkg-config --libs libevent libevent_pthreads $(SEC_PKGS))
 
 $(FUZZ_BUILD)/fuzz_conn: $(FUZZ_BUILD)/tests/fuzz/fuzz_conn.o $(FUZZ_SRV) $(FUZZ_CORE)
-	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libevent_pthreads)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) -o $@ $^ $(shell pkg-config --libs libevent libevent_pthreads $(SEC_PKGS))
 
 fuzz-build: $(FUZZ_BINS)
 

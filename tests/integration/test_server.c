@@ -267,12 +267,13 @@ Test(server, command_line_checks) {
         {"-p", "notaport", "-u", "root", NULL}, {"-m", "0", "-u", "root", NULL},
         {"-U", "70000", "-u", "root", NULL},    {"-I", "2g", "-u", "root", NULL},
         {"-B", "http", "-u", "root", NULL},
-        /* never silently weaker: no login -> no start; a memory file that
-         * cannot be made -> no start */
-        {"-S", "-u", "root", NULL},             {"-Y", "/etc/passwd", "-u", "root", NULL},
+        /* never silently weaker: a login or TLS that cannot be had, or a
+         * memory file that cannot be made -> no start
+         * (tests/scripts/security.py has the rest) */
+        {"-S", "-B", "ascii", NULL},            {"-Y", "/nonexistent/authfile", "-u", "root", NULL},
+        {"-Z", "-u", "root", NULL},             {"-o", "ssl_bogus=1", "-u", "root", NULL},
         {"-e", "/nonexistent-dir/larder-memfile", "-u", "root", NULL},
         {"-o", "memory_file", "-u", "root", NULL},
-        {"-o", "ssl_chain_cert=/etc/ssl/c.pem", "-u", "root", NULL},
         {"-o", "ext_path=/var/tmp/extstore:1G", "-u", "root", NULL},
         {"-t", "0", "-u", "root", NULL},        {"-f", "0.5", "-u", "root", NULL},
         {"--bogus", "-u", "root", NULL},

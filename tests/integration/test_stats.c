@@ -481,8 +481,9 @@ Test(stats, memcached_exit_codes) {
         {{"-I", "512", "-p", "0"}, 64},
         {{"-m", "1", "-I", "1m", "-p", "0"}, 64}, /* item above half the memory */
         {{"-p", "70000"}, 64},
-        {{"-S", "-p", "0"}, 64},                  /* refused: not supported */
-        {{"-o", "ssl_chain_cert=/x.pem", "-p", "0"}, 64},
+        {{"-S", "-B", "ascii", "-p", "0"}, 64},   /* SASL is binary only */
+        {{"-Z", "-p", "0"}, 64},                  /* TLS without a TCP port */
+        {{"-Z", "-o", "ssl_chain_cert=/x.pem"}, 64}, /* a certificate that does not load */
         {{"-o", "proxy_config=/x.lua", "-p", "0"}, 64},
         {{"-l", "127.0.0.1:99999"}, 71},          /* cannot listen: EX_OSERR */
     };
