@@ -580,7 +580,9 @@ static void conn_on_hold_done(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = arg;
     (void)fd, (void)what;
     c->held = false;
-    conn_drive(c);
+    /* through the connection's own event, so that conn_drive has one
+     * caller and stays inlined in it */
+    event_active(c->ev, EV_WRITE, 0);
 }
 
 /* Parks the connection for ms: its queued reply and any further input wait
