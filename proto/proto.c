@@ -432,3 +432,21 @@ size_t proto_fmt_value(char *buf, const char *key, size_t nkey, uint32_t flags, 
     *p++ = '\n';
     return (size_t)(p - buf);
 }
+
+size_t proto_fmt_uri(char *dst, const char *src, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            dst[o++] = (char)ch;
+        } else {
+            dst[o++] = '%';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        }
+    }
+    dst[o] = '\0';
+    return o;
+}

@@ -113,5 +113,9 @@ size_t proto_fmt_value(char *buf, const char *key, size_t nkey, uint32_t flags, 
 size_t proto_fmt_u64_line(char *buf, uint64_t v);
 /* Decimal of v into buf, no terminator; returns length. */
 size_t proto_fmt_u64(char *buf, uint64_t v);
+/* memcached's uriencode of src[0, n) into dst (size >= 3n + 1): unreserved
+ * characters as they are, every other byte %XX; NUL-terminated, returns
+ * the length.  For keys in metadump and watch lines. */
+size_t proto_fmt_uri(char *dst, const char *src, size_t n);
 
 #endif

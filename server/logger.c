@@ -132,23 +132,7 @@ static void logger_emit(int ring, unsigned stream, const char *fmt, ...) {
     logger_put(ring, stream, gid, line, len);
 }
 
-/* memcached's uriencode: unreserved characters as they are, others %XX. */
-static void logger_uri(char *dst, const char *src, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            dst[o++] = (char)ch;
-        } else {
-            dst[o++] = '%';
-            dst[o++] = hex[ch >> 4];
-            dst[o++] = hex[ch & 15];
-        }
-    }
-    dst[o] = '\0';
-}
+static void logger_uri(char *dst, const char *src, size_t n) { proto_fmt_uri(dst, src, n); }
 
 static int logger_ring_of(struct engine_client *c) { return engine_worker(c)->id; }
 

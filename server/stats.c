@@ -782,21 +782,7 @@ static time_t stats_unix_time(rel_time_t t) { return clock_started() + (time_t)t
 
 /* Keys in metadump are URI-encoded so that any byte survives the line format. */
 static size_t stats_uri_encode(char *dst, const char *src, size_t n) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            dst[o++] = (char)ch;
-        } else {
-            dst[o++] = '%';
-            dst[o++] = hex[ch >> 4];
-            dst[o++] = hex[ch & 15];
-        }
-    }
-    dst[o] = '\0';
-    return o;
+    return proto_fmt_uri(dst, src, n);
 }
 
 static void stats_dump_one(void *arg, const struct item *it) {
