@@ -626,3 +626,11 @@ Test(proto, http_request_lines_hang_up) {
     cr_assert_eq(parse("GET foo").cmd, PROTO_CMD_ERROR);
     cr_assert_eq(parse("Host: 127.0.0.1:11211").cmd, PROTO_CMD_ERROR);
 }
+
+Test(proto, uri_encoding_as_memcached) {
+    char out[64];
+    cr_assert_eq(proto_fmt_uri(out, "a-Z_9.~", 7), 7);
+    cr_assert_str_eq(out, "a-Z_9.~");
+    cr_assert_eq(proto_fmt_uri(out, "k y\x01\xff:", 6), 14);
+    cr_assert_str_eq(out, "k%20y%01%FF%3A");
+}
