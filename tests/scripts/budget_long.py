@@ -16,7 +16,7 @@ import sys
 import time
 
 BIN = sys.argv[1]
-CASES = sys.argv[2:] or ["uploads", "gets", "lines", "dumps"]
+CASES = sys.argv[2:] or ["uploads", "gets", "lines", "dumps", "detail"]
 CAP = float(os.environ.get("LARDER_TEST_WAIT", "60"))
 
 
@@ -204,13 +204,34 @@ def case_dumps():
     srv.stop()
 
 
+def case_detail():
+    """200 clients pipeline 'stats detail dump' over 4,000 prefixes and never read."""
+    srv = Server(["-m", "64", "-t", "4"])
+    request(srv, b"stats detail on\r\n")
+    batch = b"".join(b"set p%d:k 0 0 1 noreply\r\nx\r\n" % i for i in range(4000))
+    request(srv, batch + b"version\r\n")
+    rss0 = srv.rss_kb()
+    socks = []
+    for _ in range(200):
+        s = connect(srv, 4096)
+        send_some(s, b"stats detail dump\r\n" * 20)
+        socks.append(s)
+    srv.settle("bytes_written")
+    rss1 = srv.rss_kb()
+    print("detail: 200 clients pipelining 'stats detail dump' (4,000 prefixes), never reading: "
+          "RSS %d -> %d kB, served %s" % (rss0, rss1, served(srv)))
+    for s in socks:
+        s.close()
+    srv.stop()
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     print("server: %s" % BIN)
     for name in CASES:
         {"uploads": case_uploads, "gets": case_gets, "lines": case_lines,
-         "dumps": case_dumps}[name]()
+         "dumps": case_dumps, "detail": case_detail}[name]()
 
 
 main()
