@@ -657,9 +657,7 @@ static void conn_udp_send(struct conn *c) {
 
 /* Forgets whatever the last datagram left half done. */
 static void conn_udp_reset(struct conn *c) {
-    if (c->cl.value != NULL)
-        store_release(c->cl.w->srv->store, c->cl.value);
-    c->cl.value = NULL;
+    engine_drop_value(&c->cl); /* a datagram that ended inside a value */
     c->cl.out.failed = false;
     c->state = CONN_PARSE;
     c->cl.s.proto = ENGINE_PROTO_AUTO;

@@ -30,13 +30,17 @@ static void engine_upload_done(struct engine_client *c) {
     c->upload_charge = 0;
 }
 
-void engine_client_free(struct engine_client *c) {
+void engine_drop_value(struct engine_client *c) {
     if (c->value != NULL)
         store_release(c->w->srv->store, c->value);
     c->value = NULL;
+    engine_upload_done(c);
+}
+
+void engine_client_free(struct engine_client *c) {
+    engine_drop_value(c);
     sasl_srv_free(c->s.sasl);
     c->s.sasl = NULL;
-    engine_upload_done(c);
     if (c->out.buf != NULL)
         budget_give(&c->w->srv->conn_mem, engine_buf_charge(c->out.size));
     free(c->out.buf);

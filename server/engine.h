@@ -210,6 +210,9 @@ void engine_client_init(struct engine_client *c, struct worker *w, int id, enum 
                         size_t out_max);
 /* Frees what the client holds (its output buffer, a value being read). */
 void engine_client_free(struct engine_client *c);
+/* Gives up a value being read (the item, and the upload memory it holds):
+ * a UDP datagram that ended inside it. */
+void engine_drop_value(struct engine_client *c);
 
 /* The front ends, for engine_run.  cmd_run (cmd.c) runs one text command
  * line if a whole one is in buf[0, len); memcached's rule for a line that
