@@ -361,9 +361,10 @@ static bool conn_rbuf_room(struct conn *c) {
         max = c->cl.want;
     if (c->rsize >= max)
         return false;
+    /* doubling for lines; a waiting value gets what it needs, in 4 KB steps */
     size_t size = c->rsize * 2;
-    while (size < c->cl.want)
-        size *= 2;
+    if (size < c->cl.want)
+        size = (c->cl.want + CONN_BUF_INITIAL - 1) / CONN_BUF_INITIAL * CONN_BUF_INITIAL;
     return conn_rbuf_resize(c, size);
 }
 
@@ -436,6 +437,10 @@ static inline __attribute__((always_inline)) bool conn_after(struct conn *c,
 static inline __attribute__((always_inline)) bool conn_parse_one(struct conn *c) {
     size_t used;
     if (c->rend == c->rstart)
+        return false;
+    /* a store waiting for its whole value (engine_upload_begin) runs again
+     * only once it is all in: not once per read */
+    if (__builtin_expect(c->cl.want != 0, 0) && c->rend - c->rstart < c->cl.want)
         return false;
     if (c->cl.out.buf == NULL)
         conn_buf_ensure(c, &c->cl.out.buf, &c->cl.out.size); /* else the engine mallocs */
@@ -615,6 +620,7 @@ struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name) {
     struct conn *c = conn_make(w, fd, listen_name, false);
     if (c == NULL)
         return NULL;
+    c->transport = CONN_UDP; /* first: a failure below must not close the shared socket */
     char *rbuf = realloc(c->rbuf, UDP_DATAGRAM_MAX);
     c->udp = calloc(1, sizeof(*c->udp));
     if (rbuf != NULL)
@@ -624,7 +630,6 @@ struct conn *conn_new_udp(struct worker *w, int fd, const char *listen_name) {
         return NULL;
     }
     c->rsize = UDP_DATAGRAM_MAX;
-    c->transport = CONN_UDP;
     c->shown_state = "conn_read";
     snprintf(c->addr, sizeof(c->addr), "%s", listen_name);
     return c;
@@ -659,6 +664,16 @@ static void conn_udp_send(struct conn *c) {
 static void conn_udp_reset(struct conn *c) {
     engine_drop_value(&c->cl); /* a datagram that ended inside a value */
     c->cl.out.failed = false;
+    /* a big reply's buffer goes back at once: nothing flushes or trims a
+     * UDP connection's output later, and it counts against the budget */
+    if (c->cl.out.size > CONN_BUF_INITIAL) {
+        char *p = realloc(c->cl.out.buf, CONN_BUF_INITIAL);
+        if (p != NULL) {
+            budget_give(&c->cl.w->srv->conn_mem, engine_buf_charge(c->cl.out.size));
+            c->cl.out.buf = p;
+            c->cl.out.size = CONN_BUF_INITIAL;
+        }
+    }
     c->state = CONN_PARSE;
     c->cl.s.proto = ENGINE_PROTO_AUTO;
     c->close_after_write = false;

@@ -183,7 +183,8 @@ static void engine_fetch(struct engine_client *c, const struct engine_request *r
     else
         STAT_INCR(c->w, cmd_get);
     if (r->detail)
-        stats_detail_get(c->w->srv, r->key, r->nkey, st == STORE_OK);
+        if (__atomic_load_n(&c->w->srv->detail_enabled, __ATOMIC_RELAXED))
+            stats_detail_get(c->w->srv, r->key, r->nkey, st == STORE_OK);
     if (st != STORE_OK) {
         struct engine_outcome o = {.st = st};
         r->fmt->done(c, r, &o);
@@ -287,7 +288,8 @@ void engine_execute(struct engine_client *c, const struct engine_request *r) {
     case ENGINE_ARITH: o.st = store_marith(s, r->key, r->nkey, &r->arith, &o.arith); break;
     case ENGINE_DELETE:
         if (r->detail)
-            stats_detail_delete(c->w->srv, r->key, r->nkey);
+            if (__atomic_load_n(&c->w->srv->detail_enabled, __ATOMIC_RELAXED))
+                stats_detail_delete(c->w->srv, r->key, r->nkey);
         o.st = store_mdelete(s, r->key, r->nkey, &r->del);
         break;
     }

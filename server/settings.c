@@ -651,11 +651,12 @@ enum settings_result settings_parse(struct settings *s, int argc, char **argv) {
 }
 
 size_t settings_conn_mem_limit(const struct settings *s) {
-    if (s->conn_mem_limit != 0)
-        return s->conn_mem_limit;
-    size_t v = s->maxbytes / 4;
-    if (v < (size_t)32 << 20)
-        v = (size_t)32 << 20;
+    size_t v = s->conn_mem_limit;
+    if (v == 0) {
+        v = s->maxbytes / 4;
+        if (v < (size_t)32 << 20)
+            v = (size_t)32 << 20;
+    }
     if (v < 2 * s->item_size_max)
         v = 2 * s->item_size_max;
     return v;

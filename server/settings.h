@@ -97,8 +97,9 @@ const char *settings_tls_version_name(int level);
 void settings_defaults(struct settings *s);
 
 /* The memory budget for everything that is not items (server/budget.h):
- * -o conn_mem_limit, or by default a quarter of -m, at least 32 MB and at
- * least two of the largest items. */
+ * -o conn_mem_limit, or by default a quarter of -m and at least 32 MB; in
+ * either case at least two of the largest items, or a waiting value could
+ * never be read whole. */
 size_t settings_conn_mem_limit(const struct settings *s);
 /* The share of -m that values still arriving may hold: an eighth, at least
  * the largest item. */

@@ -82,8 +82,8 @@ static void worker_on_notify(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Once a second: idle connections give back their buffers, and those that
- * have waited for a command longer than the idle timeout are closed (one in
- * the middle of a value is not idle). */
+ * have waited for a command longer than the idle timeout are closed (a line
+ * or a value that trickles in counts as idle; see conn_kick_idle). */
 static void worker_on_timer(evutil_socket_t fd, short what, void *arg) {
     struct worker *w = arg;
     unsigned timeout = w->srv->settings->idle_timeout;

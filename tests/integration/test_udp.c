@@ -146,6 +146,8 @@ Test(udp, large_reply_spans_ordered_datagrams) {
     cr_assert_str_eq(r + 19 + n, "\r\nEND\r\n");
     free(r);
     free(val);
+    /* the reply's 32 KB buffer went back at once, and its budget charge */
+    cr_assert_eq(srv_stat(&S, "conn_mem_bytes"), 0);
 }
 
 Test(udp, binary_requests) {
