@@ -1059,26 +1059,36 @@ void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx) {
 
 /* A part is a slice of one shard's buckets, so that a dump can stop
  * inside a shard however many items it holds: 64 slices of 256 shards
- * keep a part to about a ten-thousandth of the cache. */
+ * keep a part to about a ten-thousandth of the cache.  An item's slice is
+ * the low bits of its hash, which pick its bucket in every table size, so
+ * a rehash between parts moves items within their slice, never across:
+ * an item linked for the whole walk is met exactly once. */
 #define STORE_WALK_SLICES 64
 
 unsigned store_walk_parts(void) { return STORE_SHARDS * STORE_WALK_SLICES; }
+
+static void table_walk_slice(struct store *s, struct shard *sh, const struct table *tb, uint64_t slice,
+                             rel_time_t now, store_emit_fn fn, void *ctx) {
+    /* a table of fewer buckets than slices shares a bucket among slices */
+    bool shared = tb->mask < STORE_WALK_SLICES - 1;
+    uint64_t step = shared ? tb->mask + 1 : STORE_WALK_SLICES;
+    for (uint64_t b = slice & tb->mask; b <= tb->mask; b += step)
+        for (struct item *it = tb->b[b]; it != NULL; it = it->hnext) {
+            if (shared && (hash_key(sh->seed, item_ckey(it), it->nkey) & (STORE_WALK_SLICES - 1)) != slice)
+                continue;
+            if (item_life(s, sh, it, now) == ITEM_LIVE)
+                fn(ctx, it);
+        }
+}
 
 void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx) {
     struct shard *sh = &s->shards[(part / STORE_WALK_SLICES) % STORE_SHARDS];
     uint64_t slice = part % STORE_WALK_SLICES;
     rel_time_t now = clock_now();
     pthread_mutex_lock(&sh->lock);
-    for (int t = 0; t < 2; t++) {
-        struct table *tb = &sh->t[t];
-        if (tb->b == NULL)
-            continue;
-        uint64_t n = tb->mask + 1;
-        for (uint64_t b = slice * n / STORE_WALK_SLICES; b < (slice + 1) * n / STORE_WALK_SLICES; b++)
-            for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
-                if (item_life(s, sh, it, now) == ITEM_LIVE)
-                    fn(ctx, it);
-    }
+    for (int t = 0; t < 2; t++)
+        if (sh->t[t].b != NULL)
+            table_walk_slice(s, sh, &sh->t[t], slice, now, fn, ctx);
     pthread_mutex_unlock(&sh->lock);
 }
 

@@ -251,8 +251,9 @@ void store_walk(struct store *s, unsigned limit, store_emit_fn fn, void *ctx);
 
 /* The same walk in store_walk_parts() pieces (a slice of one shard's
  * buckets each, under its lock), so a long dump can stop between them and
- * go on later, however many items one shard holds.  Not a snapshot: items
- * stored or moved by a rehash between parts may be missed or seen twice. */
+ * go on later, however many items one shard holds.  Not a snapshot: an
+ * item stored between parts may be missed, but one linked for the whole
+ * walk is met exactly once, whatever rehashing goes on between parts. */
 unsigned store_walk_parts(void);
 void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx);
 

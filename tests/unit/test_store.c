@@ -1302,6 +1302,36 @@ Test(store, walk_parts_are_slices_of_shards) {
     store_destroy(s);
 }
 
+static void t_small_hash(struct store_config *cfg) { cfg->hashpower = 12; }
+
+/* Tables grow while a dump is between parts (a slow reader, a busy server):
+ * items that move to the larger table must not be walked twice or skipped.
+ * The tables start at 16 buckets a shard, below the 64 slices, and grow
+ * past them during the walk. */
+Test(store, walk_parts_while_tables_grow) {
+    struct store *s = t_store_with(t_small_hash);
+    char key[16];
+    for (unsigned i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "k%u", i);
+        cr_assert_eq(t_set(s, key, "v"), STORE_OK);
+    }
+    struct t_part_count p = {.seen = calloc(50000, 1)};
+    unsigned next = 5000;
+    for (unsigned part = 0; part < store_walk_parts(); part++) {
+        store_walk_part(s, part, t_count_part, &p);
+        /* more keys between parts: shards grow and move items mid-walk */
+        for (unsigned j = 0; j < 2 && next < 50000; j++, next++) {
+            snprintf(key, sizeof(key), "k%u", next);
+            cr_assert_eq(t_set(s, key, "v"), STORE_OK);
+        }
+    }
+    cr_assert_gt(t_stats(s).hash_power_level, 12, "the tables did not grow");
+    for (unsigned i = 0; i < 5000; i++)
+        cr_assert_eq(p.seen[i], 1, "key k%u was not walked", i);
+    free(p.seen);
+    store_destroy(s);
+}
+
 /* --- operators' controls: events, reassign, requested crawls --------------- */
 
 struct seen_events {
