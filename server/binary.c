@@ -27,11 +27,16 @@
 
 static struct store *bin_store(struct engine_client *c) { return engine_worker(c)->srv->store; }
 
-/* Writes one packet; parts may be NULL when their length is 0. */
-static void bin_respond(struct engine_client *c, enum bin_status st, uint64_t cas, const void *ext,
-                        uint8_t extlen, const void *key, uint16_t keylen, const void *val,
-                        uint32_t vlen) {
-    size_t total = BIN_HEADER_LEN + extlen + keylen + (size_t)vlen;
+/* Writes one packet; parts may be NULL when their length is 0.  With
+ * `it`, the value is it's (val unused), sent from the item when long. */
+static void bin_respond_item(struct engine_client *c, enum bin_status st, uint64_t cas,
+                             const void *ext, uint8_t extlen, const void *key, uint16_t keylen,
+                             const void *val, uint32_t vlen, const struct item *it) {
+    bool ref = it != NULL && engine_value_by_ref(c, it);
+    if (it != NULL)
+        val = item_cvalue(it);
+    size_t copied = ref ? 0 : vlen;
+    size_t total = BIN_HEADER_LEN + extlen + keylen + copied;
     char *p = engine_reserve(c, total);
     if (p == NULL)
         return;
@@ -45,9 +50,17 @@ static void bin_respond(struct engine_client *c, enum bin_status st, uint64_t ca
     if (keylen)
         memcpy(o, key, keylen);
     o += keylen;
-    if (vlen)
-        memcpy(o, val, vlen);
+    if (copied)
+        memcpy(o, val, copied);
     engine_commit(c, total);
+    if (ref)
+        engine_value_slow(c, it);
+}
+
+static void bin_respond(struct engine_client *c, enum bin_status st, uint64_t cas, const void *ext,
+                        uint8_t extlen, const void *key, uint16_t keylen, const void *val,
+                        uint32_t vlen) {
+    bin_respond_item(c, st, cas, ext, extlen, key, keylen, val, vlen, NULL);
 }
 
 /* An error with memcached's text for it; errors are sent even when quiet. */
@@ -78,9 +91,9 @@ static void bin_hit(void *ctx, const struct item *it, const struct store_fetch_i
     bool with_key = op == BIN_GETK || op == BIN_GATK, with_value = op != BIN_TOUCH;
     char flags[4];
     bin_store32(flags, it->flags);
-    bin_respond(c, BIN_OK, store_item_cas(bin_store(c), it), flags, 4,
-                with_key ? item_ckey(it) : NULL, with_key ? (uint16_t)it->nkey : 0,
-                with_value ? item_cvalue(it) : NULL, with_value ? it->nbytes : 0);
+    bin_respond_item(c, BIN_OK, store_item_cas(bin_store(c), it), flags, 4,
+                     with_key ? item_ckey(it) : NULL, with_key ? (uint16_t)it->nkey : 0, NULL,
+                     with_value ? it->nbytes : 0, with_value ? it : NULL);
 }
 
 static void bin_missed(struct engine_client *c, const struct engine_request *r,

@@ -29,13 +29,22 @@ static struct store *cmd_store(struct engine_client *c) { return engine_worker(c
 
 /* --- retrieval --------------------------------------------------------------- */
 
-/* The VALUE line, data and terminator, copied under the shard lock. */
+/* The VALUE line, data and terminator, under the shard lock: copied, or
+ * for a long value the line and terminator copied around a ref. */
 static void cmd_hit_value(struct engine_client *c, const struct item *it, bool with_cas) {
-    char *p = engine_reserve(c, CMD_VALUE_HDR_MAX + it->nbytes + 2);
+    bool ref = engine_value_by_ref(c, it);
+    size_t copied = ref ? 0 : it->nbytes;
+    char *p = engine_reserve(c, CMD_VALUE_HDR_MAX + copied + 2);
     if (p == NULL)
         return;
     size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, with_cas,
                                store_item_cas(cmd_store(c), it));
+    if (__builtin_expect(ref, 0)) {
+        engine_commit(c, n);
+        engine_value_slow(c, it);
+        engine_out(c, "\r\n", 2);
+        return;
+    }
     memcpy(p + n, item_cvalue(it), it->nbytes);
     n += it->nbytes;
     p[n++] = '\r';

@@ -69,6 +69,16 @@ static inline ssize_t conn_tp_write(struct conn *c, const void *buf, size_t n) {
     return c->tp->write(c->tp_ctx, c->fd, buf, n);
 }
 
+/* Output with values sent from items: plain sockets take it all in one
+ * sendmsg; other transports (TLS) one piece at a time. */
+static ssize_t conn_tp_writev(struct conn *c) {
+    struct iovec iov[2 * 8 + 1];
+    int n = engine_out_iov(&c->cl, iov, (int)(sizeof(iov) / sizeof(iov[0])));
+    if (c->tp == &transport_plain)
+        return transport_plain_writev(c->fd, iov, n);
+    return c->tp->write(c->tp_ctx, c->fd, iov[0].iov_base, iov[0].iov_len);
+}
+
 static inline bool conn_tp_pending(struct conn *c) {
     return c->tp != &transport_plain && c->tp->pending(c->tp_ctx);
 }
@@ -115,8 +125,9 @@ static void conn_buf_give(struct worker *w, char *buf, size_t size) {
 
 /* Gives both buffers back if nothing is in them (UDP keeps its own). */
 static void conn_buf_idle(struct conn *c) {
-    if (c->transport == CONN_UDP || c->rstart != c->rend || c->cl.out.start != c->cl.out.end)
+    if (c->transport == CONN_UDP || c->rstart != c->rend || engine_out_pending(&c->cl))
         return;
+    engine_out_drop_refs(&c->cl); /* none is unsent: this frees their array */
     conn_buf_give(c->cl.w, c->rbuf, c->rsize);
     conn_buf_give(c->cl.w, c->cl.out.buf, c->cl.out.size);
     c->rbuf = c->cl.out.buf = NULL;
@@ -275,7 +286,7 @@ unsigned conn_kick_idle(struct worker *w, rel_time_t now, unsigned timeout) {
     while (c != NULL) {
         struct conn *next = c->next;
         if (c->transport != CONN_UDP && c->state != CONN_CLOSING &&
-            c->cl.out.end == c->cl.out.start && now - c->last_cmd > timeout) {
+            !engine_out_pending(&c->cl) && now - c->last_cmd > timeout) {
             conn_close_for(c, LOGGER_CLOSE_IDLE);
             kicked++;
         }
@@ -292,11 +303,16 @@ void conn_trim_idle(struct worker *w, rel_time_t now) {
 
 /* Writes what it can.  Returns false when the socket is dead. */
 static bool conn_flush(struct conn *c) {
-    while (c->cl.out.end > c->cl.out.start) {
-        ssize_t n = conn_tp_write(c, c->cl.out.buf + c->cl.out.start,
-                                  c->cl.out.end - c->cl.out.start);
+    struct engine_out *o = &c->cl.out;
+    while (engine_out_pending(&c->cl)) {
+        bool refs = o->head < o->nrefs;
+        ssize_t n = __builtin_expect(refs, 0) ? conn_tp_writev(c)
+                                              : conn_tp_write(c, o->buf + o->start, o->end - o->start);
         if (n > 0) {
-            c->cl.out.start += (size_t)n;
+            if (__builtin_expect(refs, 0))
+                engine_out_sent(&c->cl, (size_t)n);
+            else
+                o->start += (size_t)n;
             STAT_ADD(c->cl.w, bytes_written, (uint64_t)n);
             continue;
         }
@@ -503,7 +519,7 @@ static inline __attribute__((always_inline)) bool conn_step(struct conn *c) {
  * budget nothing) while the memory budget is tight, a connection runs no
  * more requests until it drains. */
 static inline bool conn_backed_up(const struct conn *c) {
-    size_t n = c->cl.out.end - c->cl.out.start;
+    size_t n = engine_out_queued(&c->cl);
     return n > ENGINE_OUT_INITIAL &&
            (n > ENGINE_OUT_HIGH || budget_tight(&c->cl.w->srv->conn_mem));
 }
@@ -566,7 +582,7 @@ static void conn_drive(struct conn *c) {
         conn_close(c);
         return;
     }
-    bool pending = c->cl.out.end > c->cl.out.start;
+    bool pending = engine_out_pending(&c->cl);
     if (!pending && (c->eof || c->state == CONN_CLOSING)) {
         conn_close(c);
         return;
@@ -611,8 +627,10 @@ static void conn_hold(struct conn *c, unsigned ms) {
 
 struct conn *conn_new(struct worker *w, int fd, const char *listen_name, bool is_unix) {
     struct conn *c = conn_make(w, fd, listen_name, is_unix);
-    if (c != NULL)
+    if (c != NULL) {
+        c->cl.out.refs_on = true; /* a stream: long values go from their items */
         logger_conn_new(&c->cl);
+    }
     return c;
 }
 

@@ -39,6 +39,7 @@ void engine_drop_value(struct engine_client *c) {
 
 void engine_client_free(struct engine_client *c) {
     engine_drop_value(c);
+    engine_out_drop_refs(c);
     sasl_srv_free(c->s.sasl);
     c->s.sasl = NULL;
     if (c->out.buf != NULL)
@@ -49,7 +50,7 @@ void engine_client_free(struct engine_client *c) {
 
 /* engine_should_pause past ENGINE_OUT_TIGHT */
 bool engine_past_tight(const struct engine_client *c) {
-    return engine_out_len(c) > ENGINE_OUT_HIGH || budget_tight(&c->w->srv->conn_mem);
+    return engine_out_queued(c) > ENGINE_OUT_HIGH || budget_tight(&c->w->srv->conn_mem);
 }
 
 enum engine_proto engine_pick(const char *buf) {
@@ -68,12 +69,17 @@ char *engine_reserve_slow(struct engine_client *c, size_t n) {
     struct engine_out *o = &c->out;
     if (o->failed)
         return NULL;
-    if (o->start == o->end)
+    if (o->start == o->end) {
+        for (uint32_t i = o->head; i < o->nrefs; i++)
+            o->refs[i].at = 0; /* all were at start: nothing of buf is before them */
         o->start = o->end = 0;
+    }
     if (o->size - o->end >= n)
         return o->buf + o->end;
     if (o->start > 0) {
         memmove(o->buf, o->buf + o->start, o->end - o->start);
+        for (uint32_t i = o->head; i < o->nrefs; i++)
+            o->refs[i].at -= o->start; /* every unsent ref is at or past start */
         o->end -= o->start;
         o->start = 0;
         if (o->size - o->end >= n)
@@ -105,6 +111,108 @@ char *engine_reserve_slow(struct engine_client *c, size_t n) {
     o->size = size;
     return o->buf + o->end;
 }
+
+/* --- values sent from items ------------------------------------------------- */
+
+static struct store *engine_pins(const struct engine_client *c) { return c->w->srv->store; }
+
+/* Queues it's value as a ref; false when it must be copied instead (no room
+ * for another ref, or pinned items hold their limit). */
+static bool engine_ref_add(struct engine_client *c, const struct item *it) {
+    struct engine_out *o = &c->out;
+    if (o->head == o->nrefs)
+        o->head = o->nrefs = 0;
+    if (o->nrefs == ENGINE_REFS_MAX)
+        return false;
+    if (o->refs == NULL) {
+        /* the array counts against the memory budget like any buffer */
+        size_t size = ENGINE_REFS_MAX * sizeof(*o->refs);
+        if (!budget_take(&c->w->srv->conn_mem, size))
+            return false;
+        o->refs = malloc(size);
+        if (o->refs == NULL) {
+            budget_give(&c->w->srv->conn_mem, size);
+            return false;
+        }
+    }
+    if (!store_pin(engine_pins(c), it))
+        return false;
+    o->refs[o->nrefs++] = (struct engine_ref){
+        .at = o->end, .it = it, .data = item_cvalue(it), .len = it->nbytes};
+    o->ref_bytes += it->nbytes;
+    return true;
+}
+
+void engine_value_slow(struct engine_client *c, const struct item *it) {
+    if (c->out.failed || (engine_value_by_ref(c, it) && engine_ref_add(c, it)))
+        return;
+    engine_out(c, item_cvalue(it), it->nbytes);
+}
+
+void engine_out_cut_refs(struct engine_client *c, size_t at) {
+    struct engine_out *o = &c->out;
+    while (o->nrefs > o->head && o->refs[o->nrefs - 1].at > at) {
+        struct engine_ref *r = &o->refs[--o->nrefs];
+        o->ref_bytes -= r->len;
+        store_unpin(engine_pins(c), r->it);
+    }
+}
+
+int engine_out_iov(const struct engine_client *c, struct iovec *iov, int max) {
+    const struct engine_out *o = &c->out;
+    size_t pos = o->start;
+    int n = 0;
+    uint32_t i = o->head;
+    for (; i < o->nrefs && n + 2 <= max; i++) {
+        const struct engine_ref *r = &o->refs[i];
+        if (r->at > pos)
+            iov[n++] = (struct iovec){o->buf + pos, r->at - pos};
+        size_t skip = i == o->head ? o->ref_sent : 0;
+        iov[n++] = (struct iovec){(char *)r->data + skip, r->len - skip};
+        pos = r->at;
+    }
+    if (i == o->nrefs && n < max && o->end > pos) /* the tail, only after every ref */
+        iov[n++] = (struct iovec){o->buf + pos, o->end - pos};
+    return n;
+}
+
+void engine_out_sent(struct engine_client *c, size_t n) {
+    struct engine_out *o = &c->out;
+    while (n > 0) {
+        size_t upto = o->head < o->nrefs ? o->refs[o->head].at : o->end;
+        if (o->start < upto) {
+            size_t k = upto - o->start < n ? upto - o->start : n;
+            o->start += k;
+            n -= k;
+            continue;
+        }
+        struct engine_ref *r = &o->refs[o->head];
+        size_t k = r->len - o->ref_sent < n ? r->len - o->ref_sent : n;
+        o->ref_sent += k;
+        o->ref_bytes -= k;
+        n -= k;
+        if (o->ref_sent == r->len) {
+            store_unpin(engine_pins(c), r->it);
+            o->head++;
+            o->ref_sent = 0;
+        }
+    }
+}
+
+void engine_out_drop_refs(struct engine_client *c) {
+    struct engine_out *o = &c->out;
+    for (uint32_t i = o->head; i < o->nrefs; i++)
+        store_unpin(engine_pins(c), o->refs[i].it);
+    o->head = o->nrefs = 0;
+    o->ref_sent = o->ref_bytes = 0;
+    if (o->refs != NULL) {
+        free(o->refs);
+        o->refs = NULL;
+        budget_give(&c->w->srv->conn_mem, ENGINE_REFS_MAX * sizeof(*o->refs));
+    }
+}
+
+/* --- copied output ---------------------------------------------------------- */
 
 void engine_out(struct engine_client *c, const char *s, size_t n) {
     char *p = engine_reserve(c, n);

@@ -29,6 +29,7 @@
 
 #include "server/logger.h"
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "storage/item.h"
 #include "storage/store.h"
@@ -96,13 +97,35 @@ struct engine_session {
     uint8_t sasl_mechlen;
 };
 
-/* Unsent output is buf[start, end).  `failed` is set when it could not grow
- * (past max, or out of memory): the reply stream is broken, the client is
- * hung up on. */
+/* Values at least this long are sent from their item (store_pin) rather
+ * than copied, as memcached sends from a referenced item: a thousand
+ * clients asking for one 1 MB value and reading slowly cost one item, not a
+ * thousand copies of it. */
+#define ENGINE_REF_MIN ENGINE_OUT_INITIAL
+/* At most this many such values wait in one client's output; more are copied. */
+#define ENGINE_REFS_MAX 64
+
+/* A value sent from its item: its bytes go out after buf[..at). */
+struct engine_ref {
+    size_t at;
+    const struct item *it;
+    const char *data;
+    size_t len;
+};
+
+/* Unsent output is buf[start, end), with the values of refs[head, nrefs)
+ * between its bytes (refs_on: TCP and unix clients; UDP and the fuzzers
+ * copy every value).  `failed` is set when it could not grow (past max, or
+ * out of memory): the reply stream is broken, the client is hung up on. */
 struct engine_out {
     char *buf;
     size_t size, start, end, max;
     bool failed;
+    bool refs_on;
+    struct engine_ref *refs; /* ENGINE_REFS_MAX of them once taken */
+    uint32_t head, nrefs;
+    size_t ref_sent;  /* bytes of refs[head] already sent */
+    size_t ref_bytes; /* unsent bytes of refs[head, nrefs) */
 };
 
 struct engine_client;
@@ -289,9 +312,36 @@ static inline size_t engine_out_len(const struct engine_client *c) {
 static inline char *engine_out_at(struct engine_client *c, size_t off) {
     return c->out.buf + c->out.start + off;
 }
+/* A ref always follows its reply's header in buf, so cutting at a reply's
+ * start drops the refs of the replies after it too. */
+void engine_out_cut_refs(struct engine_client *c, size_t at);
 static inline void engine_out_cut(struct engine_client *c, size_t len) {
     c->out.end = c->out.start + len;
+    if (c->out.nrefs > c->out.head)
+        engine_out_cut_refs(c, c->out.end);
 }
+/* Everything unsent, values sent from items included: what pausing and
+ * back-pressure count. */
+static inline size_t engine_out_queued(const struct engine_client *c) {
+    return c->out.end - c->out.start + c->out.ref_bytes;
+}
+static inline bool engine_out_pending(const struct engine_client *c) {
+    return c->out.end > c->out.start || c->out.head < c->out.nrefs;
+}
+/* Appends it's value: from the item when it is long and the client allows
+ * it, else copied.  Under the fetch's shard lock (in a formatter's hit). */
+void engine_value_slow(struct engine_client *c, const struct item *it);
+static inline bool engine_value_by_ref(const struct engine_client *c, const struct item *it) {
+    return it->nbytes >= ENGINE_REF_MIN && c->out.refs_on;
+}
+
+/* --- sending (the connection) --------------------------------------------- */
+/* The unsent output as up to max iovecs, in order; returns how many. */
+int engine_out_iov(const struct engine_client *c, struct iovec *iov, int max);
+/* n bytes of what engine_out_iov gave were sent: refs done are unpinned. */
+void engine_out_sent(struct engine_client *c, size_t n);
+/* Drops the refs (nothing more is sent) and the array that held them. */
+void engine_out_drop_refs(struct engine_client *c);
 
 /* --- what the request asks of the connection (front ends) ------------------ */
 /* Reads a storage command's value into `it`, then calls `done`; `crlf` says
@@ -325,7 +375,7 @@ static inline void engine_pause(struct engine_client *c) { c->next = ENGINE_PAUS
  * ENGINE_OUT_HIGH, or past ENGINE_OUT_TIGHT while the budget is tight. */
 bool engine_past_tight(const struct engine_client *c);
 static inline bool engine_should_pause(const struct engine_client *c) {
-    return engine_out_len(c) > ENGINE_OUT_TIGHT && engine_past_tight(c);
+    return engine_out_queued(c) > ENGINE_OUT_TIGHT && engine_past_tight(c);
 }
 
 #endif

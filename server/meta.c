@@ -155,7 +155,8 @@ static void meta_hit(void *ctx, const struct item *it, const struct store_fetch_
     const struct meta_get_ctx *g = ((const struct engine_hit *)ctx)->r->arg;
     if (g->m->opaque_too_long)
         return; /* the caller answers the error */
-    char *line = engine_reserve(c, META_LINE_MAX + it->nbytes + 2);
+    bool ref = g->m->value && engine_value_by_ref(c, it);
+    char *line = engine_reserve(c, META_LINE_MAX + (ref ? 0 : it->nbytes) + 2);
     if (line == NULL)
         return;
     char *p = line;
@@ -168,6 +169,12 @@ static void meta_hit(void *ctx, const struct item *it, const struct store_fetch_
         p += 2;
     }
     p = meta_put_crlf(meta_get_flags(p, g, it, in));
+    if (__builtin_expect(ref, 0)) {
+        engine_commit(c, (size_t)(p - line));
+        engine_value_slow(c, it);
+        engine_out(c, "\r\n", 2);
+        return;
+    }
     if (g->m->value) {
         memcpy(p, item_cvalue(it), it->nbytes);
         p = meta_put_crlf(p + it->nbytes);

@@ -302,6 +302,13 @@ static void stats_larder(struct engine_client *c) {
     stats_u64(c, "upload_mem_bytes", budget_used(&srv->uploads));
     stats_u64(c, "upload_mem_limit", srv->uploads.limit);
     stats_u64(c, "upload_mem_waits", budget_refusals(&srv->uploads));
+    /* long values sent from their items (store_pin) rather than copied */
+    struct store_stats ss;
+    store_stats(srv->store, &ss);
+    stats_u64(c, "pinned_items", ss.pinned_items);
+    stats_u64(c, "pinned_bytes", ss.pinned_bytes);
+    stats_u64(c, "pinned_limit", ss.pin_limit);
+    stats_u64(c, "pin_refusals", ss.pin_refusals);
     /* the -Y and -S failure brakes: replies held back, and attempts failed
      * unchecked while their address was being slowed */
     struct auth_stats as = {0}, bs = {0};

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define TRANSPORT_EOF 0
@@ -49,6 +50,15 @@ ssize_t transport_plain_errno(void);
 static inline ssize_t transport_plain_read(int fd, void *buf, size_t n) {
     ssize_t r = read(fd, buf, n);
     return r >= 0 ? r : transport_plain_errno();
+}
+
+/* Several pieces in one call (a reply around a value sent from its item). */
+static inline ssize_t transport_plain_writev(int fd, const struct iovec *iov, int n) {
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (r > 0)
+        return r;
+    return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();
 }
 
 static inline ssize_t transport_plain_write(int fd, const void *buf, size_t n) {

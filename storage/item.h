@@ -31,6 +31,8 @@ enum item_bits {
     ITEM_TOKEN = 4,   /* meta: a client holds the recache win token */
     ITEM_STALE = 8,   /* meta: invalidated, served as stale */
     ITEM_KEY_BINARY = 16, /* meta: key was sent base64-encoded; reply so */
+    ITEM_PINNED = 32, /* a reply is being sent from it (store_pin): not to be
+                         evicted, moved or freed; set under the shard lock */
 };
 
 struct item {

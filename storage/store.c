@@ -66,7 +66,18 @@ struct shard {
     struct counters c;
     struct class_counters *cc; /* [SLAB_CLASS_MAX + 1], by item clsid */
     const struct hash_seed *seed; /* the store's */
+    /* items replies are being sent from (store_pin); few, so an array */
+    struct shard_pin *pins;
+    uint32_t npins, pins_cap;
 } __attribute__((aligned(64)));
+
+/* An item some replies are sent from.  `orphan`: unlinked meanwhile (a
+ * delete, an overwrite, an expiry met by a lookup); the last unpin frees it. */
+struct shard_pin {
+    const struct item *it;
+    uint32_t count;
+    bool orphan;
+};
 
 struct store {
     struct store_config cfg;
@@ -97,10 +108,15 @@ struct store {
     uint64_t reassign_evictions, reassign_rescues;
     store_event_fn on_event;
     void *on_event_ctx;
+    /* bytes of pinned items (atomic), and the pins refused at pin_limit */
+    uint64_t pinned_bytes, pin_refusals, pinned_items;
+    uint64_t pin_limit;
     struct shard shards[STORE_SHARDS];
 };
 
 enum item_life { ITEM_LIVE, ITEM_EXPIRED_NOW, ITEM_FLUSHED_NOW };
+
+static void store_set_limit_pins(struct store *s, size_t mem_limit);
 
 void store_config_defaults(struct store_config *cfg) {
     *cfg = (struct store_config){
@@ -214,10 +230,26 @@ static void shard_unlink_at(struct shard *sh, struct item **pp) {
     item_set_state(it, ITEM_ALLOCATED);
 }
 
-/* Unlinks the item at *pp and gives its chunk back to the slabs. */
+static struct shard_pin *shard_pin_of(struct shard *sh, const struct item *it) {
+    for (uint32_t i = 0; i < sh->npins; i++)
+        if (sh->pins[i].it == it)
+            return &sh->pins[i];
+    return NULL;
+}
+
+/* Unlinks the item at *pp and gives its chunk back to the slabs, or, when
+ * a reply is still being sent from it, leaves it to the last store_unpin. */
 static void shard_drop(struct store *s, struct shard *sh, struct item **pp) {
     struct item *it = *pp;
     shard_unlink_at(sh, pp);
+    if (__builtin_expect(item_bits(it) & ITEM_PINNED, 0)) {
+        struct shard_pin *pin = shard_pin_of(sh, it);
+        if (pin != NULL) {
+            pin->orphan = true;
+            return;
+        }
+        item_bits_clear(it, ITEM_PINNED); /* a stale bit (a memory file) */
+    }
     slab_free(s->slabs, it);
 }
 
@@ -268,7 +300,7 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
     if (pthread_mutex_trylock(&sh->lock) != 0)
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
-    if (item_state(victim) == ITEM_LINKED) {
+    if (item_state(victim) == ITEM_LINKED && !(item_bits(victim) & ITEM_PINNED)) {
         bool dead = item_life(s, sh, victim, clock_now()) != ITEM_LIVE;
         if (dead || s->cfg.evict) {
             store_event_fn fn = __atomic_load_n(&s->on_event, __ATOMIC_ACQUIRE);
@@ -291,7 +323,8 @@ static enum slab_reclaim store_reclaim_dead(void *ctx, struct item *victim) {
     if (pthread_mutex_trylock(&sh->lock) != 0)
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
-    if (item_state(victim) == ITEM_LINKED && item_life(s, sh, victim, clock_now()) != ITEM_LIVE) {
+    if (item_state(victim) == ITEM_LINKED && !(item_bits(victim) & ITEM_PINNED) &&
+        item_life(s, sh, victim, clock_now()) != ITEM_LIVE) {
         shard_unlink_at(sh, shard_link_of(sh, victim));
         r = SLAB_RECLAIM_EXPIRED;
     }
@@ -346,6 +379,7 @@ static enum slab_adopt store_adopt(void *ctx, struct item *it) {
     }
     if (item_atime(it) > now)
         item_set_atime(it, now);
+    item_bits_clear(it, ITEM_PINNED); /* no reply survives the process */
     it->hnext = NULL;
     shard_insert(sh, h, it);
     sh->c.total_items++; /* memcached counts restored items there too */
@@ -480,6 +514,7 @@ struct store *store_open(const struct store_config *cfg_in, char *why, size_t wh
     pthread_cond_init(&s->crawler_cond, NULL);
     s->crawler_on = cfg.crawler;
     s->automove = cfg.balance ? 1 : 0;
+    store_set_limit_pins(s, cfg.mem_limit);
     if (s->slabs != NULL)
         slab_set_move_hook(s->slabs, store_on_move, s);
     if (ok && adopt)
@@ -508,6 +543,7 @@ void store_destroy(struct store *s) {
         free(s->shards[i].t[0].b);
         free(s->shards[i].t[1].b);
         free(s->shards[i].cc);
+        free(s->shards[i].pins);
         pthread_mutex_destroy(&s->shards[i].lock);
     }
     pthread_mutex_destroy(&s->crawler_lock);
@@ -522,7 +558,21 @@ struct slabs *store_slabs(struct store *s) { return s->slabs; }
 rel_time_t store_oldest_live(struct store *s) {
     return __atomic_load_n(&s->oldest_live, __ATOMIC_RELAXED);
 }
-void store_set_limit(struct store *s, size_t mem_limit) { slab_set_limit(s->slabs, mem_limit); }
+/* Pinned items cannot be evicted: a quarter of -m (at least two of the
+ * largest items, at most half) keeps the rest evictable for stores. */
+static void store_set_limit_pins(struct store *s, size_t mem_limit) {
+    uint64_t lim = mem_limit / 4;
+    if (lim < 2 * (uint64_t)s->cfg.item_size_max)
+        lim = 2 * (uint64_t)s->cfg.item_size_max;
+    if (lim > mem_limit / 2)
+        lim = mem_limit / 2;
+    __atomic_store_n(&s->pin_limit, lim, __ATOMIC_RELAXED);
+}
+
+void store_set_limit(struct store *s, size_t mem_limit) {
+    slab_set_limit(s->slabs, mem_limit);
+    store_set_limit_pins(s, mem_limit);
+}
 
 uint64_t store_item_cas(const struct store *s, const struct item *it) {
     return s->cfg.use_cas ? it->cas : 0;
@@ -750,7 +800,7 @@ static enum store_status shard_arith(struct store *s, struct shard *sh, struct i
     const char *digits = buf + sizeof(buf) - n;
     *value = v;
     rel_time_t now = clock_now();
-    if (n > it->nbytes) {
+    if (n > it->nbytes || (item_bits(it) & ITEM_PINNED)) { /* a reply reads the old digits */
         enum store_status st;
         struct item *nit = store_alloc_raw(s, item_ckey(it), it->nkey, it->flags, it->exptime, n, &st);
         if (nit == NULL) {
@@ -971,7 +1021,8 @@ static bool store_relocate(void *ctx, struct item *from, struct item *to) {
     if (pthread_mutex_trylock(&sh->lock) != 0)
         return false;
     bool moved = false;
-    struct item **pp = item_state(from) == ITEM_LINKED ? shard_link_of(sh, from) : NULL;
+    bool movable = item_state(from) == ITEM_LINKED && !(item_bits(from) & ITEM_PINNED);
+    struct item **pp = movable ? shard_link_of(sh, from) : NULL;
     if (pp != NULL) {
         memcpy(to, from, item_total(from->nkey, from->nbytes));
         *pp = to;
@@ -1092,6 +1143,66 @@ void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx
     pthread_mutex_unlock(&sh->lock);
 }
 
+/* --- replies sent from items --------------------------------------------------- */
+
+bool store_pin(struct store *s, const struct item *it) {
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(it), it->nkey));
+    struct shard_pin *pin = (item_bits(it) & ITEM_PINNED) ? shard_pin_of(sh, it) : NULL;
+    if (pin != NULL) {
+        pin->count++;
+        return true;
+    }
+    uint64_t size = item_total(it->nkey, it->nbytes);
+    if (__atomic_add_fetch(&s->pinned_bytes, size, __ATOMIC_RELAXED) >
+        __atomic_load_n(&s->pin_limit, __ATOMIC_RELAXED)) {
+        __atomic_sub_fetch(&s->pinned_bytes, size, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->pin_refusals, 1, __ATOMIC_RELAXED);
+        return false;
+    }
+    if (sh->npins == sh->pins_cap) {
+        uint32_t cap = sh->pins_cap ? sh->pins_cap * 2 : 4;
+        struct shard_pin *p = realloc(sh->pins, cap * sizeof(*p));
+        if (p == NULL) {
+            __atomic_sub_fetch(&s->pinned_bytes, size, __ATOMIC_RELAXED);
+            return false;
+        }
+        sh->pins = p;
+        sh->pins_cap = cap;
+    }
+    sh->pins[sh->npins++] = (struct shard_pin){.it = it, .count = 1};
+    __atomic_add_fetch(&s->pinned_items, 1, __ATOMIC_RELAXED);
+    /* the bits are atomic: the cast only drops the const of a fetch */
+    item_bits_set((struct item *)it, ITEM_PINNED);
+    return true;
+}
+
+void store_unpin(struct store *s, const struct item *it) {
+    struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(it), it->nkey));
+    struct item *free_it = NULL;
+    pthread_mutex_lock(&sh->lock);
+    struct shard_pin *pin = shard_pin_of(sh, it);
+    if (pin != NULL && --pin->count == 0) {
+        struct item *mut = (struct item *)pin->it;
+        if (pin->orphan)
+            free_it = mut;
+        else
+            item_bits_clear(mut, ITEM_PINNED);
+        __atomic_sub_fetch(&s->pinned_bytes, item_total(it->nkey, it->nbytes), __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&s->pinned_items, 1, __ATOMIC_RELAXED);
+        *pin = sh->pins[--sh->npins];
+        if (sh->npins == 0 && sh->pins_cap > 16) {
+            free(sh->pins);
+            sh->pins = NULL;
+            sh->pins_cap = 0;
+        }
+    }
+    if (free_it != NULL) {
+        item_bits_clear(free_it, ITEM_PINNED);
+        slab_free(s->slabs, free_it);
+    }
+    pthread_mutex_unlock(&sh->lock);
+}
+
 /* --- stats ----------------------------------------------------------------- */
 
 void store_stats(struct store *s, struct store_stats *out) {
@@ -1129,6 +1240,10 @@ void store_stats(struct store *s, struct store_stats *out) {
         pthread_mutex_unlock(&sh->lock);
     }
     out->hash_bytes = out->hash_buckets * sizeof(struct item *);
+    out->pinned_items = __atomic_load_n(&s->pinned_items, __ATOMIC_RELAXED);
+    out->pinned_bytes = __atomic_load_n(&s->pinned_bytes, __ATOMIC_RELAXED);
+    out->pin_limit = __atomic_load_n(&s->pin_limit, __ATOMIC_RELAXED);
+    out->pin_refusals = __atomic_load_n(&s->pin_refusals, __ATOMIC_RELAXED);
     unsigned p = 0;
     while (((uint64_t)1 << (p + 1)) <= out->hash_buckets)
         p++;

@@ -88,6 +88,9 @@ struct store_stats {
     bool lru_crawler_running;
     uint64_t lru_crawler_starts;
     uint64_t slab_reassign_evictions_nomem, slab_reassign_rescues;
+    /* items replies are being sent from (store_pin), their bytes, the
+     * most they may hold, and pins refused for it */
+    uint64_t pinned_items, pinned_bytes, pin_limit, pin_refusals;
 };
 
 /* One size class's figures as memcached's `stats slabs` and `stats items`
@@ -173,6 +176,15 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
  * touch_miss_is_get_miss. */
 enum store_status store_get(struct store *s, const char *key, size_t nkey,
                             const struct store_fetch_opts *opts, store_fetch_fn emit, void *ctx);
+/* Replies sent from the item (no copy): inside a fetch callback, under its
+ * shard lock, store_pin keeps `it` whole and where it is until a matching
+ * store_unpin, from any thread, outside every store call.  A pinned item is
+ * not evicted, moved by a page move, or changed in place; one deleted or
+ * replaced meanwhile is freed by its last unpin.  False when pinned items
+ * already hold their limit (a quarter of -m): the caller copies instead. */
+bool store_pin(struct store *s, const struct item *it);
+void store_unpin(struct store *s, const struct item *it);
+
 /* touch: a fetch with touch and no value. */
 enum store_status store_touch(struct store *s, const char *key, size_t nkey, rel_time_t exptime);
 /* Classic and binary delete: cas_in 0 deletes whatever is there. */

@@ -45,8 +45,12 @@ static int free_port(void) {
     return ntohs(a.sin_port);
 }
 
-static int try_connect(int port) {
+static int try_connect_rcvbuf(int port, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* before connect: set after it, the window scale is already agreed and
+     * the kernel trickles a few bytes at a time once the reader catches up */
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
@@ -55,6 +59,8 @@ static int try_connect(int port) {
     }
     return fd;
 }
+
+static int try_connect(int port) { return try_connect_rcvbuf(port, 0); }
 
 void srv_start(struct srv *s, const char *const *args) {
     const char *bin = getenv("LARDER_BIN");
@@ -125,8 +131,10 @@ int srv_stop(struct srv *s) {
     return -1;
 }
 
-int cli_connect(const struct srv *s) {
-    int fd = try_connect(s->port);
+int cli_connect(const struct srv *s) { return cli_connect_rcvbuf(s, 0); }
+
+int cli_connect_rcvbuf(const struct srv *s, int rcvbuf) {
+    int fd = try_connect_rcvbuf(s->port, rcvbuf);
     cr_assert(fd >= 0, "connect: %s", strerror(errno));
     struct timeval tv = {harness_wait_s(), 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

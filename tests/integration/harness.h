@@ -33,6 +33,8 @@ bool srv_alive(const struct srv *s);
 /* A new blocking TCP connection to the server; a receive waits up to
  * harness_wait_s(). */
 int cli_connect(const struct srv *s);
+/* ... with a receive buffer of rcvbuf bytes: a client slow to read */
+int cli_connect_rcvbuf(const struct srv *s, int rcvbuf);
 void cli_send(int fd, const char *data, size_t len);
 void cli_sends(int fd, const char *str);
 /* Reads until the buffer ends with `until` (e.g. "END\r\n"), or EOF, or the

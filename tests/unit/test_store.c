@@ -1388,3 +1388,112 @@ Test(store_ops, requested_crawl_runs_on_the_maintenance_thread) {
     cr_assert_eq(store_automove(s), 2);
     store_destroy(s);
 }
+
+/* --- replies sent from items (store_pin) ------------------------------------ */
+
+struct t_pin {
+    struct store *s;
+    const struct item *it;
+    bool pinned;
+};
+
+static void t_pin_emit(void *ctx, const struct item *it, const struct store_fetch_info *in) {
+    (void)in;
+    struct t_pin *p = ctx;
+    p->it = it;
+    p->pinned = store_pin(p->s, it);
+}
+
+/* A fetch that pins what it finds, as a reply sent from the item does. */
+static const struct item *t_pin_get(struct store *s, const char *key) {
+    struct t_pin p = {.s = s};
+    cr_assert_eq(store_get(s, key, strlen(key), NULL, t_pin_emit, &p), STORE_OK, "%s: missing", key);
+    cr_assert(p.pinned, "%s: not pinned", key);
+    return p.it;
+}
+
+static void t_set_big(struct store *s, const char *key, size_t n, char fill) {
+    char *v = malloc(n);
+    memset(v, fill, n);
+    cr_assert_eq(t_store_op(s, STORE_SET, key, v, n, 0, 0, 0, NULL), STORE_OK);
+    free(v);
+}
+
+static bool t_all_bytes(const struct item *it, char fill) {
+    for (uint32_t i = 0; i < it->nbytes; i++)
+        if (item_cvalue(it)[i] != fill)
+            return false;
+    return true;
+}
+
+/* A pinned item that is deleted, replaced, or whose memory evictions want,
+ * stays whole where it is until its last unpin, which frees it. */
+Test(store, pinned_items_stay_whole_until_unpinned) {
+    struct store *s = t_store_mb(4, true);
+    t_set_big(s, "big", 300000, 'a');
+    const struct item *it = t_pin_get(s, "big");
+    cr_assert_eq(t_stats(s).pinned_items, 1);
+    /* a pinned linked item is not evicted: 8 MB of other values into 4 MB */
+    for (int i = 0; i < 80; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "fill%d", i);
+        t_set_big(s, key, 100000, 'f');
+    }
+    cr_assert(t_has(s, "big"), "a pinned item was evicted");
+    cr_assert(t_all_bytes(it, 'a'));
+    /* replaced, then squeezed again: the old bytes stay as they were */
+    t_set_big(s, "big", 300000, 'b');
+    for (int i = 0; i < 80; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "more%d", i);
+        t_set_big(s, key, 100000, 'm');
+    }
+    cr_assert(t_all_bytes(it, 'a'), "an orphaned pinned item was reused");
+    struct slab_class_stats before, after;
+    slab_class_stats(store_slabs(s), it->clsid, &before);
+    unsigned cls = it->clsid;
+    store_unpin(s, it);
+    slab_class_stats(store_slabs(s), cls, &after);
+    cr_assert_eq(after.used_chunks + 1, before.used_chunks, "the last unpin did not free it");
+    cr_assert_eq(t_stats(s).pinned_items, 0);
+    cr_assert_eq(t_stats(s).pinned_bytes, 0);
+    store_destroy(s);
+}
+
+/* Two replies from one item: the first unpin leaves it pinned. */
+Test(store, pins_count_and_respect_their_limit) {
+    struct store *s = t_store_mb(8, true); /* pins: a quarter of -m, 2 MB */
+    t_set_big(s, "a", 900000, 'a');
+    t_set_big(s, "b", 900000, 'b');
+    t_set_big(s, "c", 900000, 'c');
+    const struct item *a1 = t_pin_get(s, "a"), *a2 = t_pin_get(s, "a");
+    cr_assert_eq(a1, a2);
+    cr_assert_eq(t_stats(s).pinned_items, 1);
+    cr_assert_eq(t_del(s, "a"), STORE_OK);
+    store_unpin(s, a1);
+    cr_assert(t_all_bytes(a2, 'a'), "freed while a second reply still reads it");
+    const struct item *b = t_pin_get(s, "b");
+    struct t_pin p = {.s = s};
+    cr_assert_eq(store_get(s, "c", 1, NULL, t_pin_emit, &p), STORE_OK);
+    cr_assert_not(p.pinned, "pinned past the limit of %llu bytes",
+                  (unsigned long long)t_stats(s).pin_limit);
+    cr_assert_eq(t_stats(s).pin_refusals, 1);
+    store_unpin(s, a2);
+    store_unpin(s, b);
+    cr_assert_eq(t_stats(s).pinned_bytes, 0);
+    store_destroy(s);
+}
+
+/* incr on a pinned number writes a new item: the reply reads the old digits. */
+Test(store, incr_does_not_rewrite_a_pinned_value) {
+    struct store *s = t_store();
+    cr_assert_eq(t_set(s, "n", "100"), STORE_OK);
+    const struct item *it = t_pin_get(s, "n");
+    uint64_t v;
+    cr_assert_eq(t_arith(s, "n", true, 5, &v), STORE_OK);
+    cr_assert_eq(v, 105);
+    cr_assert_eq(memcmp(item_cvalue(it), "100", 3), 0, "the pinned digits changed");
+    t_assert_value(s, "n", "105");
+    store_unpin(s, it);
+    store_destroy(s);
+}
