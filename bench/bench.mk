@@ -2,6 +2,8 @@
 #
 #   make bench-load   build/bench/larder-load only
 #   make bench        compare Larder with memcached (BENCH_ARGS="--rounds 5 ...")
+#   make memfit       items kept per value size and under churn, Larder beside
+#                     memcached and memcached beside itself (MEMFIT_ARGS="...")
 #   make test-bench   unit tests (histogram, distributions, reply parser) and
 #                     integration tests against memcached and, if built, Larder
 #
@@ -24,7 +26,7 @@ else
   BENCH_LARDER_DEP :=
 endif
 
-.PHONY: bench bench-load bench-tls-load test-bench bench-unit bench-integration
+.PHONY: bench bench-load bench-tls-load test-bench bench-unit bench-integration memfit
 
 bench-load: $(BENCH_LOAD)
 
@@ -37,6 +39,13 @@ $(BENCH_TEST_BIN): $(BENCH_TEST_SRC:%.c=$(BUILD)/%.o) $(BENCH_CORE_OBJ)
 bench: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	LARDER_BIN=$(BENCH_LARDER) python3 bench/compare.py --load $(BENCH_LOAD) $(BENCH_ARGS)
 
+# About 9 minutes with the defaults (2 rounds, 60 s of churn per server);
+# the table goes to stdout and $(BUILD)/memfit/table.txt, every run to
+# $(BUILD)/memfit/result.json.
+memfit: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
+	LARDER_BIN=$(BENCH_LARDER) python3 bench/memfit.py --load $(BENCH_LOAD) \
+	    --out $(CURDIR)/$(BUILD)/memfit $(MEMFIT_ARGS)
+
 bench-unit: $(BENCH_TEST_BIN)
 	./$(BENCH_TEST_BIN) $(CRITERION_ARGS)
 
@@ -45,6 +54,8 @@ bench-integration: $(BENCH_LOAD) $(BENCH_LARDER_DEP)
 	    timeout 900 python3 tests/bench/test_integration.py
 	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
 	    timeout 900 python3 tests/bench/test_tools.py
+	LARDER_BIN=$(BENCH_LARDER) LARDER_LOAD=$(CURDIR)/$(BENCH_LOAD) \
+	    timeout 900 python3 tests/bench/test_memfit.py
 
 # Unit tests first; both parts must pass.
 test-bench: bench-unit bench-integration

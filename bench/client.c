@@ -260,10 +260,12 @@ static struct client_pending *client_push(struct client *c, enum client_op op, u
 }
 
 static void client_add_set(struct client *c, uint64_t id, uint64_t now) {
+    const struct load_opts *o = c->ctx->opts;
     uint64_t *keys;
     client_push(c, CLIENT_OP_SET, 1, now, &keys);
     keys[0] = id;
-    client_write_set(c, id, dist_size_next(&c->ctx->opts->value_size, &c->ctx->rng));
+    client_write_set(c, id, o->key_sizes ? dist_size_for_key(&o->value_size, id)
+                                         : dist_size_next(&o->value_size, &c->ctx->rng));
 }
 
 static void client_add_get(struct client *c, uint64_t first_idx, unsigned n, bool sequential,
@@ -355,7 +357,9 @@ static void client_check_value(struct client *c, struct client_pending *p, uint6
                        r->line, r->line_len);
         return;
     }
-    if (r->data_len > c->max_data || !dist_size_valid(&ctx->opts->value_size, r->data_len) ||
+    const struct load_opts *o = ctx->opts;
+    if (r->data_len > c->max_data || !dist_size_valid(&o->value_size, r->data_len) ||
+        (o->key_sizes && r->data_len != dist_size_for_key(&o->value_size, id)) ||
         !payload_check(ctx->payload, id, r->data, r->data_len)) {
         char key[PAYLOAD_KEY_MAX];
         payload_key(ctx->payload, id, key);
@@ -402,11 +406,13 @@ static enum client_verdict client_apply_get(struct client *c, struct client_pend
 }
 
 /* A server under memory pressure may refuse a store ("SERVER_ERROR out of
- * memory storing object"): that is the protocol working, so it is counted
- * apart from errors. */
+ * memory storing object", or memcached's "SERVER_ERROR Out of memory during
+ * read" for a large value it found no room for): that is the protocol
+ * working, so it is counted apart from errors. */
 static bool client_reply_is_refusal(const struct client_pending *p, const struct reply *r) {
     return p->op == CLIENT_OP_SET && r->kind == REPLY_SERVER_ERROR &&
-           memmem(r->line, r->line_len, "out of memory", 13) != NULL;
+           (memmem(r->line, r->line_len, "out of memory", 13) != NULL ||
+            memmem(r->line, r->line_len, "Out of memory", 13) != NULL);
 }
 
 static enum client_verdict client_apply(struct client *c, const struct reply *r) {

@@ -137,8 +137,26 @@ static enum dist_status size_parse_weighted(struct dist_size *d, const char *p, 
     }
 }
 
+/* "log:MIN-MAX" with MIN < MAX: a size is floor(x) for x drawn with a
+ * uniform logarithm over [MIN, MAX + 1), so size s has probability
+ * ln((s + 1) / s) / ln((MAX + 1) / MIN) and MAX is reachable. */
+static enum dist_status size_parse_log(struct dist_size *d, const char *p, uint32_t max_size) {
+    uint64_t lo, hi;
+    if (!size_number(&p, max_size, &lo) || *p++ != '-' || !size_number(&p, max_size, &hi) ||
+        hi <= lo || *p != '\0')
+        return DIST_BAD_ARG;
+    d->kind = DIST_SIZE_LOG;
+    d->min = (uint32_t)lo;
+    d->max = (uint32_t)hi;
+    d->log_min = log((double)lo);
+    d->log_span = log((double)(hi + 1)) - d->log_min;
+    return DIST_OK;
+}
+
 enum dist_status dist_size_parse(struct dist_size *d, const char *spec, uint32_t max_size) {
     memset(d, 0, sizeof(*d));
+    if (strncmp(spec, "log:", 4) == 0)
+        return size_parse_log(d, spec + 4, max_size);
     if (strchr(spec, ':'))
         return size_parse_weighted(d, spec, max_size);
     const char *p = spec;
@@ -159,12 +177,24 @@ enum dist_status dist_size_parse(struct dist_size *d, const char *spec, uint32_t
     return DIST_OK;
 }
 
+static uint32_t size_next_log(const struct dist_size *d, struct dist_rng *r) {
+    double x = exp(d->log_min + dist_rng_unit(r) * d->log_span);
+    /* exp() may round a draw next to either end just outside the range */
+    if (x < (double)d->min)
+        return d->min;
+    if (x >= (double)d->max + 1.0)
+        return d->max;
+    return (uint32_t)x;
+}
+
 uint32_t dist_size_next(const struct dist_size *d, struct dist_rng *r) {
     switch (d->kind) {
     case DIST_SIZE_FIXED:
         return d->min;
     case DIST_SIZE_RANGE:
         return d->min + (uint32_t)dist_uniform(r, (uint64_t)(d->max - d->min) + 1);
+    case DIST_SIZE_LOG:
+        return size_next_log(d, r);
     case DIST_SIZE_WEIGHTED:
         break;
     }
@@ -173,6 +203,14 @@ uint32_t dist_size_next(const struct dist_size *d, struct dist_rng *r) {
     while (pick >= d->cum_weight[i])
         i++;
     return d->choice[i];
+}
+
+uint32_t dist_size_for_key(const struct dist_size *d, uint64_t id) {
+    /* A generator of its own per key: splitmix64's first output is already
+     * a full mix of its seed, and the constant keeps key 0 off seed 0. */
+    struct dist_rng r;
+    dist_rng_seed(&r, id ^ 0x6a09e667f3bcc909ull);
+    return dist_size_next(d, &r);
 }
 
 bool dist_size_valid(const struct dist_size *d, size_t len) {

@@ -49,15 +49,18 @@ enum dist_status dist_keys_zipf(struct dist_keys *d, uint64_t n, double s);
 /* A key in [0, d->n). */
 uint64_t dist_keys_next(const struct dist_keys *d, struct dist_rng *r);
 
-/* Value sizes: "N" (fixed), "MIN-MAX" (uniform, inclusive) or a weighted
- * list "N1:W1,N2:W2,..." (e.g. "100:9,1000:1"). */
+/* Value sizes: "N" (fixed), "MIN-MAX" (uniform, inclusive), "log:MIN-MAX"
+ * (log-uniform: each power of two, or of ten, of the range is as likely, as
+ * in a cache holding objects from bytes to megabytes) or a weighted list
+ * "N1:W1,N2:W2,..." (e.g. "100:9,1000:1"). */
 #define DIST_SIZE_MAX_CHOICES 16
 
-enum dist_size_kind { DIST_SIZE_FIXED, DIST_SIZE_RANGE, DIST_SIZE_WEIGHTED };
+enum dist_size_kind { DIST_SIZE_FIXED, DIST_SIZE_RANGE, DIST_SIZE_LOG, DIST_SIZE_WEIGHTED };
 
 struct dist_size {
     enum dist_size_kind kind;
     uint32_t min, max;
+    double log_min, log_span; /* DIST_SIZE_LOG: ln(min), ln((max + 1) / min) */
     unsigned nchoices;
     uint32_t choice[DIST_SIZE_MAX_CHOICES];
     uint64_t cum_weight[DIST_SIZE_MAX_CHOICES]; /* running sums */
@@ -66,6 +69,10 @@ struct dist_size {
 /* Sizes must be in [1, max_size]. */
 enum dist_status dist_size_parse(struct dist_size *d, const char *spec, uint32_t max_size);
 uint32_t dist_size_next(const struct dist_size *d, struct dist_rng *r);
+/* The size key `id` always gets: drawn from d by the key's number alone (not
+ * by any seed), so every writer of a key, in any run, writes the same length
+ * and a reader can demand exactly that length. */
+uint32_t dist_size_for_key(const struct dist_size *d, uint64_t id);
 /* Whether len is a size this distribution can produce: how a reply whose
  * length was not chosen by this request (another connection set it) is
  * still checked. */

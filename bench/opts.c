@@ -20,7 +20,11 @@ static const char opts_usage[] =
     "  -d, --duration SEC            seconds of measured load (default 10; 0 = none)\n"
     "  -k, --keys N                  key count (default 100000)\n"
     "  -K, --key-size N              key length in bytes (default 16)\n"
-    "  -V, --value-size SPEC         N, MIN-MAX or N1:W1,N2:W2,... (default 100)\n"
+    "  -V, --value-size SPEC         N, MIN-MAX, log:MIN-MAX (log-uniform) or\n"
+    "                                N1:W1,N2:W2,... (default 100)\n"
+    "      --key-sizes               each key always gets the same size, drawn from\n"
+    "                                -V by its number: a get must return exactly\n"
+    "                                that length, or it is a wrong value\n"
     "  -D, --dist uniform|zipf[:S]   key popularity (default uniform; zipf S=0.99)\n"
     "  -r, --ratio GET:SET           request mix (default 9:1)\n"
     "  -p, --pipeline N              requests in flight per connection (default 1)\n"
@@ -125,7 +129,7 @@ static bool opts_ratio(struct load_opts *o, const char *arg) {
     return true;
 }
 
-enum opt_long { OPT_KV = 256, OPT_SEED, OPT_STALL, OPT_FLUSH };
+enum opt_long { OPT_KV = 256, OPT_SEED, OPT_STALL, OPT_FLUSH, OPT_KEY_SIZES };
 
 static const struct option opts_long[] = {
     {"server", required_argument, NULL, 's'},  {"conns", required_argument, NULL, 'c'},
@@ -139,6 +143,7 @@ static const struct option opts_long[] = {
     {"quiet", no_argument, NULL, 'q'},         {"seed", required_argument, NULL, OPT_SEED},
     {"stall-timeout", required_argument, NULL, OPT_STALL},
     {"flush", no_argument, NULL, OPT_FLUSH},
+    {"key-sizes", no_argument, NULL, OPT_KEY_SIZES},
     {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
@@ -174,6 +179,7 @@ static bool opts_apply(struct load_opts *o, int c, const char *arg, const char *
     case OPT_SEED: return opts_uint(arg, 0, UINT64_MAX, &o->seed);
     case OPT_STALL: return opts_double(arg, 0.1, 3600, &o->stall_timeout);
     case OPT_FLUSH: o->flush = true; return true;
+    case OPT_KEY_SIZES: o->key_sizes = true; return true;
     default: return false;
     }
 }
@@ -214,12 +220,13 @@ void opts_describe(const struct load_opts *o, char *buf, unsigned size) {
     if (o->value_size.min == o->value_size.max)
         snprintf(value, sizeof(value), "%u", o->value_size.min);
     else
-        snprintf(value, sizeof(value), "%u-%u", o->value_size.min, o->value_size.max);
+        snprintf(value, sizeof(value), "%s%u-%u", o->value_size.kind == DIST_SIZE_LOG ? "log:" : "",
+                 o->value_size.min, o->value_size.max);
     snprintf(buf, size,
              "%u server(s) x %u conns, %u thread(s), %.1f s, %llu keys (%s), key %u B, "
-             "value %s B, get:set %u:%u, pipeline %u, batch %u, %s%s%s",
+             "value %s B%s, get:set %u:%u, pipeline %u, batch %u, %s%s%s",
              o->nservers, o->conns, o->threads, o->duration, (unsigned long long)o->keys, dist,
-             o->key_size, value, o->get_weight, o->set_weight,
+             o->key_size, value, o->key_sizes ? " (by key)" : "", o->get_weight, o->set_weight,
              o->pipeline, o->batch, o->proto == OPTS_META ? "meta" : "classic",
              o->prefill ? ", prefill" : "", o->scan ? ", scan" : "");
 }

@@ -31,6 +31,7 @@ struct load_opts {
     uint64_t keys;
     unsigned key_size;
     struct dist_size value_size;
+    bool key_sizes;          /* each key's size fixed by its number, checked exactly */
     enum dist_kind key_dist;
     double zipf_s;
     unsigned get_weight, set_weight;

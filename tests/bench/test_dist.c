@@ -1,7 +1,8 @@
 /*
  * Unit tests for bench/dist: uniform keys cover their range evenly, Zipf
  * frequencies are ordered and match k^-s / H(n,s), value sizes parse and
- * follow their weights.  Tolerances are 5 standard deviations of a binomial
+ * follow their weights, log-uniform sizes give each decade its share and
+ * sizes fixed per key follow the same law.  Tolerances are 5 standard deviations of a binomial
  * count, so a correct sampler fails about once in millions of runs; seeds
  * are fixed, so a run is repeatable anyway.
  */
@@ -158,9 +159,79 @@ Test(dist, size_weighted) {
     cr_assert(!dist_size_valid(&d, 500), "inside min-max but not a choice");
 }
 
+/* Size s of log:MIN-MAX has probability ln((s+1)/s) / ln((MAX+1)/MIN). */
+static double log_size_p(uint32_t lo, uint32_t hi, uint32_t a, uint32_t b) {
+    return log(((double)b + 1) / a) / log(((double)hi + 1) / lo);
+}
+
+Test(dist, size_log_uniform_each_size) {
+    struct dist_size d;
+    struct dist_rng r;
+    uint64_t count[9] = {0};
+    dist_rng_seed(&r, 6);
+    cr_assert_eq(dist_size_parse(&d, "log:4-8", 1 << 20), DIST_OK);
+    cr_assert_eq(d.kind, DIST_SIZE_LOG);
+    for (int i = 0; i < SAMPLES; i++) {
+        uint32_t v = dist_size_next(&d, &r);
+        cr_assert(v >= 4 && v <= 8, "size %u", v);
+        count[v]++;
+    }
+    for (uint32_t v = 4; v <= 8; v++) {
+        assert_count_near(count[v], log_size_p(4, 8, v, v), "size", v);
+        cr_assert(dist_size_valid(&d, v));
+    }
+    cr_assert(!dist_size_valid(&d, 3));
+    cr_assert(!dist_size_valid(&d, 9));
+}
+
+/* 1 B to 1,000,000 B: each decade about a sixth of the draws, so most
+ * values are small and most bytes are in large ones. */
+static void check_log_decades(bool by_key) {
+    struct dist_size d;
+    struct dist_rng r;
+    uint64_t decade[6] = {0};
+    dist_rng_seed(&r, 8);
+    cr_assert_eq(dist_size_parse(&d, "log:1-1000000", 1 << 20), DIST_OK);
+    for (int i = 0; i < SAMPLES; i++) {
+        uint32_t v = by_key ? dist_size_for_key(&d, (uint64_t)i) : dist_size_next(&d, &r);
+        cr_assert(v >= 1 && v <= 1000000, "size %u", v);
+        unsigned k = 0;
+        for (uint32_t t = 10; v >= t && k < 5; t *= 10)
+            k++;
+        decade[k]++;
+    }
+    uint32_t lo = 1;
+    for (unsigned k = 0; k < 6; k++, lo *= 10)
+        assert_count_near(decade[k], log_size_p(1, 1000000, lo, lo * 10 - 1), "decade", k);
+}
+
+Test(dist, size_log_uniform_decades) {
+    check_log_decades(false);
+}
+
+Test(dist, size_for_key_is_fixed_and_follows_the_law) {
+    struct dist_size d;
+    cr_assert_eq(dist_size_parse(&d, "log:1-1000000", 1 << 20), DIST_OK);
+    for (uint64_t id = 0; id < 1000; id++)
+        cr_assert_eq(dist_size_for_key(&d, id), dist_size_for_key(&d, id));
+    check_log_decades(true);
+    cr_assert_eq(dist_size_parse(&d, "100", 1 << 20), DIST_OK);
+    cr_assert_eq(dist_size_for_key(&d, 12345), 100);
+    cr_assert_eq(dist_size_parse(&d, "10-2000", 1 << 20), DIST_OK);
+    bool differ = false;
+    for (uint64_t id = 0; id < 100; id++) {
+        uint32_t v = dist_size_for_key(&d, id);
+        cr_assert(v >= 10 && v <= 2000);
+        differ |= v != dist_size_for_key(&d, 0);
+    }
+    cr_assert(differ, "keys get sizes of their own");
+}
+
 Test(dist, size_bad_specs) {
     struct dist_size d;
     const char *bad[] = {"", "0", "abc", "10-5", "10-", "-5", "100:", "100:0", "1:2,",
+                         "log:", "log:5", "log:5-5", "log:8-4", "log:0-10", "log:1-2000000",
+                         "log:1-10x", "log:1-10,20:1",
                          "5x", "2000000", "1:1,2:1,3:1,4:1,5:1,6:1,7:1,8:1,9:1,10:1,11:1,12:1,"
                                           "13:1,14:1,15:1,16:1,17:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -113,6 +113,22 @@ class ServerTests:
         r = self.load_and_compare("-d", "2", "-k", "20000", "-m", "-b", "8", "-r", "1:1")
         self.assertGreater(r["hits"], 0)
 
+    def test_log_uniform_sizes_fixed_per_key(self):
+        # Sets of the same key race from 8 connections; with sizes fixed per
+        # key every get is checked for the exact length written.  A server of
+        # its own: memcached's flush_all leaves the pages of these large
+        # classes assigned, which would starve the next test's small values.
+        server = serverctl.Server(self.BINARY, threads=2, memory_mb=self.MEMORY_MB).start()
+        try:
+            status, r, output = run_load(server, "-d", "2", "-P", "-S", "-k", "5000", "-r", "1:1",
+                                         "-V", "log:1-100000", "--key-sizes")
+            self.assertEqual(r.get("errors"), 0, output)
+            self.assertEqual(status, 0, output)
+            self.assertGreater(r["hits"], 0)
+            self.assertGreater(r["scan_hits"], 0)
+        finally:
+            self.assertIsNone(server.stop(), "server exited during the test")
+
     def test_larder_stat_two_intervals(self):
         with tempfile.TemporaryDirectory() as tmp:
             csv_path = os.path.join(tmp, "stat.csv")
@@ -244,7 +260,95 @@ class FakeServer:
         self.sock.close()
 
 
+class TruncatingServer(FakeServer):
+    """Keeps what is set, but returns values longer than 50 bytes one byte
+    short: still the key's own bytes, and of a size -V 50-500 allows."""
+
+    def __init__(self):
+        self.values = {}
+        super().__init__()
+
+    def answer(self, conn, buf):
+        while b"\r\n" in buf:
+            line, rest = buf.split(b"\r\n", 1)
+            words = line.split()
+            if words and words[0] == b"set":
+                size = int(words[4])
+                if len(rest) < size + 2:
+                    return buf
+                value, rest = rest[:size], rest[size + 2:]
+                self.values[words[1]] = value[:-1] if size > 50 else value
+                conn.sendall(b"STORED\r\n")
+            elif words and words[0] == b"get":
+                out = b"".join(b"VALUE %s 0 %d\r\n%s\r\n" % (k, len(self.values[k]), self.values[k])
+                               for k in words[1:] if k in self.values)
+                conn.sendall(out + b"END\r\n")
+            buf = rest
+        return buf
+
+
+class RefusingServer(FakeServer):
+    """Refuses every set the way memcached refuses a large value it has no
+    room for."""
+
+    @staticmethod
+    def answer(conn, buf):
+        while b"\r\n" in buf:
+            line, rest = buf.split(b"\r\n", 1)
+            words = line.split()
+            if words and words[0] == b"set":
+                size = int(words[4])
+                if len(rest) < size + 2:
+                    return buf
+                rest = rest[size + 2:]
+                conn.sendall(b"SERVER_ERROR Out of memory during read\r\n")
+            elif words and words[0] == b"get":
+                conn.sendall(b"END\r\n")
+            buf = rest
+        return buf
+
+
+def fields_of(stdout):
+    result = [l for l in stdout.splitlines() if l.startswith("RESULT")][0]
+    return dict(kv.split("=") for kv in result.split()[1:])
+
+
 class GeneratorChecksTests(unittest.TestCase):
+    def test_a_value_cut_short_is_wrong_when_sizes_are_fixed_per_key(self):
+        fake = TruncatingServer()
+        try:
+            argv = [LOAD, "-s", fake.address, "-d", "0", "-c", "2", "--kv", "-q", "-k", "1000",
+                    "-V", "50-500", "-P", "-S"]
+            loose = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            exact = subprocess.run(argv + ["--key-sizes"], capture_output=True, text=True,
+                                   timeout=300)
+        finally:
+            fake.close()
+        # Without --key-sizes a shorter value of a valid size passes: the
+        # reason the mixed-size fills of memfit fix sizes per key.
+        self.assertEqual(loose.returncode, 0, loose.stdout + loose.stderr)
+        self.assertEqual(fields_of(loose.stdout)["bad_values"], "0")
+        self.assertEqual(exact.returncode, 1, exact.stdout)
+        self.assertIn("wrong value", exact.stderr)
+        fields = fields_of(exact.stdout)
+        self.assertGreater(int(fields["bad_values"]), 900, "nearly every size is above 50")
+        self.assertEqual(int(fields["scan_hits"]) + int(fields["bad_values"]), 1000,
+                         "a wrong value is not a hit")
+
+    def test_out_of_memory_during_read_is_a_refusal(self):
+        fake = RefusingServer()
+        try:
+            proc = subprocess.run([LOAD, "-s", fake.address, "-d", "0", "-c", "2", "--kv", "-q",
+                                   "-k", "100", "-P", "-S"], capture_output=True, text=True,
+                                  timeout=300)
+        finally:
+            fake.close()
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        fields = fields_of(proc.stdout)
+        self.assertEqual(fields["sets_refused"], "100")
+        self.assertEqual(fields["errors"], "0")
+        self.assertEqual(fields["scan_hits"], "0")
+
     def test_wrong_values_are_counted(self):
         fake = FakeServer()
         try:
@@ -267,7 +371,7 @@ class GeneratorChecksTests(unittest.TestCase):
         self.assertIn("conn_errors=2", proc.stdout)
 
     def test_bad_usage(self):
-        for args in (["-k", "0"], ["-V", "10-5"], ["-D", "zipf:-1"], ["-r", "x"],
+        for args in (["-k", "0"], ["-V", "10-5"], ["-V", "log:5-5"], ["-D", "zipf:-1"], ["-r", "x"],
                      ["-K", "3", "-k", "1000"], ["extra"]):
             proc = subprocess.run([LOAD] + args, capture_output=True, text=True, timeout=120)
             self.assertEqual(proc.returncode, 2, args)
