@@ -3,7 +3,11 @@
 # same request stream: get hit, get miss and set, 32-byte keys, 100-byte
 # values, 100,000 keys stored first; see bench/README.md.
 #
-#   bench/callgrind.sh [DEPTH]        (LARDER_BIN, MEMCACHED_BIN override the binaries)
+#   bench/callgrind.sh [DEPTH]
+#
+# LARDER_BIN and MEMCACHED_BIN override the binaries, SERVERS="larder" (or
+# "memcached") measures one, MODES="get,miss,set" picks the request kinds,
+# KEEP=1 keeps the dumps (callgrind_annotate them) and prints where.
 #
 # Only instructions under each server's connection event handler count
 # (--toggle-collect): Larder's conn_on_event, memcached's event_handler.  The
@@ -12,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEPTH=${1:-1}
+MODES=${MODES:-get,miss,set}
 LARDER_BIN=${LARDER_BIN:-build/larder}
 MEMCACHED_BIN=${MEMCACHED_BIN:-/usr/bin/memcached}
 PORT=${PORT:-$((23000 + RANDOM % 2000))}
@@ -49,11 +54,16 @@ measure() {
         (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
         sleep 0.1
     done
-    python3 bench/cg_client.py "$port" "$pid" "$OUT/$name.out" --depth "$DEPTH" | sed "s/^/$name /"
+    python3 bench/cg_client.py "$port" "$pid" "$OUT/$name.out" --depth "$DEPTH" --modes "$MODES" |
+        sed "s/^/$name /"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 }
 
-measure larder conn_on_event "$LARDER_BIN"
-measure memcached "$(memcached_handler "$MEMCACHED_BIN")" "$MEMCACHED_BIN"
-rm -rf "$OUT"
+for server in ${SERVERS:-larder memcached}; do
+    case $server in
+    larder) measure larder conn_on_event "$LARDER_BIN" ;;
+    memcached) measure memcached "$(memcached_handler "$MEMCACHED_BIN")" "$MEMCACHED_BIN" ;;
+    esac
+done
+if [ "${KEEP:-0}" = 1 ]; then echo "dumps in $OUT"; else rm -rf "$OUT"; fi

@@ -243,7 +243,8 @@ static hlink *shard_bucket(struct shard *sh, uint64_t h) {
 /* Returns the link pointing at the item with this key, or NULL. */
 static inline __attribute__((always_inline)) hlink *shard_find(struct shard *sh, uint64_t h, const char *key,
                                                          size_t nkey) {
-    shard_rehash_step(sh, 1);
+    if (sh->rehash >= 0) /* tested here: no call on the path of every lookup */
+        shard_rehash_step(sh, 1);
     hlink tag = hash_tag(h);
     hlink *pp = shard_bucket(sh, h);
     for (hlink l; (l = *pp) != 0; pp = &link_item(l)->hlink) {
@@ -319,8 +320,9 @@ static inline __attribute__((always_inline)) hlink *shard_lookup_for(struct stor
     return NULL;
 }
 
-static hlink *shard_lookup(struct store *s, struct shard *sh, uint64_t h, const char *key,
-                           size_t nkey, rel_time_t now, enum item_life *life) {
+static inline __attribute__((always_inline)) hlink *shard_lookup(struct store *s, struct shard *sh, uint64_t h,
+                                                           const char *key, size_t nkey, rel_time_t now,
+                                                           enum item_life *life) {
     return shard_lookup_for(s, sh, h, key, nkey, now, life, false);
 }
 
