@@ -539,7 +539,9 @@ struct store *store_open(const struct store_config *cfg_in, char *why, size_t wh
     }
     s->slabs = slab_create(cfg.mem_limit, cfg.item_size_max, cfg.factor, cfg.chunk_min);
     bool adopt = false;
-    bool ok = s->slabs != NULL && hash_seed_random(&s->seed);
+    if (cfg.hash_seed != NULL)
+        s->seed = *cfg.hash_seed;
+    bool ok = s->slabs != NULL && (cfg.hash_seed != NULL || hash_seed_random(&s->seed));
     if (ok && cfg.memory_file != NULL)
         ok = store_open_file(s, &cfg, &adopt, why, whylen);
     s->cfg = cfg;
