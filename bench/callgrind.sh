@@ -8,6 +8,10 @@
 # LARDER_BIN and MEMCACHED_BIN override the binaries, SERVERS="larder" (or
 # "memcached") measures one, MODES="get,miss,set" picks the request kinds,
 # KEEP=1 keeps the dumps (callgrind_annotate them) and prints where.
+# CACHESIM=1 adds callgrind's cache simulation (slower) and prints data-read
+# misses per request too; CACHESIM_LL="--LL=SIZE,ASSOC,LINE" picks the last
+# level (default: this machine's), e.g. one smaller than the data set, as a
+# cache of gigabytes has it.
 #
 # Only instructions under each server's connection event handler count
 # (--toggle-collect): Larder's conn_on_event, memcached's event_handler.  The
@@ -47,7 +51,9 @@ measure() {
     local port=$((PORT++))
     # valgrind refuses a raised file limit; memcached sets its own to -c, so both equal 1024
     ulimit -Sn 1024
-    valgrind --tool=callgrind --toggle-collect="$toggle" --callgrind-out-file="$OUT/$name.out" \
+    local sim=""
+    [ "${CACHESIM:-0}" = 1 ] && sim="--cache-sim=yes ${CACHESIM_LL:-}"
+    valgrind --tool=callgrind $sim --toggle-collect="$toggle" --callgrind-out-file="$OUT/$name.out" \
         "$@" -p "$port" -U 0 -t 1 -m 64 -c 1024 $AS_ROOT >"$OUT/$name.log" 2>&1 &
     local pid=$!
     for _ in $(seq 300); do

@@ -97,7 +97,7 @@ def callgrind(pid, flag):
 
 
 def dump_ir(pid, outfile, seen):
-    """Dumps the counters (which zeroes them) and returns the new dump's Ir."""
+    """Dumps the counters (which zeroes them); returns the dump's totals by event."""
     callgrind(pid, "-d")
     for _ in range(200):
         new = sorted(set(glob.glob(outfile + ".*")) - seen, key=os.path.getmtime)
@@ -108,10 +108,13 @@ def dump_ir(pid, outfile, seen):
         sys.exit("callgrind wrote no dump")
     seen.add(new[0])
     for _ in range(200):
+        events = None
         with open(new[0]) as f:
             for line in f:
-                if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1])
+                if line.startswith("events:"):
+                    events = line.split()[1:]
+                elif line.startswith(("summary:", "totals:")) and events:
+                    return dict(zip(events, map(int, line.split()[1:])))
         time.sleep(0.05)  # still being written
     sys.exit("no totals in " + new[0])
 
@@ -141,9 +144,14 @@ def main():
         short = dump_ir(a.pid, a.outfile, seen)
         run(sock, mode, a.long, a.depth, a.keys, rng)
         long = dump_ir(a.pid, a.outfile, seen)
-        per = (long - short) / (a.long - a.short)
-        print("%s depth=%d Ir_short=%d Ir_long=%d Ir_per_request=%.1f" % (mode, a.depth, short, long, per),
-              flush=True)
+        n = a.long - a.short
+        line = "%s depth=%d Ir_short=%d Ir_long=%d Ir_per_request=%.1f" % (
+            mode, a.depth, short["Ir"], long["Ir"], (long["Ir"] - short["Ir"]) / n)
+        # with --cache-sim=yes: simulated data-read misses, first level and last level
+        for ev in ("D1mr", "DLmr"):
+            if ev in long:
+                line += " %s_per_request=%.3f" % (ev, (long[ev] - short[ev]) / n)
+        print(line, flush=True)
     sock.close()
 
 
