@@ -1602,3 +1602,50 @@ Test(store_hash, eviction_among_colliding_keys_keeps_chains_whole) {
     cr_assert_eq(found, t_stats(s).curr_items, "a linked item no lookup finds");
     store_destroy(s);
 }
+
+/* A page move rescues live items into free chunks elsewhere: the link that
+ * pointed at the old chunk points at the new one, tag kept, so each moved
+ * item is found under its key, tag twins beside it or not. */
+Test(store_hash, rescued_items_keep_their_links) {
+    static struct t_chain_case c;
+    c.npairs = t_colliding_pairs(c.pairs, T_PAIRS_MAX);
+    cr_assert_geq(c.npairs, 8);
+    struct store *s = t_store_with(t_fixed_hash);
+    char key[32], val[48];
+    const unsigned fillers = 100000;
+    for (unsigned i = 0; i < fillers; i++) {
+        t_key(key, "f", 100000 + i); /* one key length, one class */
+        t_set(s, key, t_val(val, key, 'a'));
+        if (i % (fillers / c.npairs) == 0 && i / (fillers / c.npairs) < c.npairs) {
+            t_chain_set(s, &c, i / (fillers / c.npairs), 0, 'a');
+            t_chain_set(s, &c, i / (fillers / c.npairs), 1, 'a');
+        }
+    }
+    for (unsigned i = 0; i < fillers; i += 2)
+        cr_assert_eq(t_del(s, t_key(key, "f", 100000 + i)), STORE_OK);
+    cr_assert_eq(store_reassign(s, -1, 0), SLAB_REASSIGN_OK); /* -1: the biggest class */
+    struct store_stats st = t_stats(s);
+    cr_assert_gt(st.slab_reassign_rescues, 0, "nothing was moved");
+    /* a page move evicts what it cannot rescue: every item left is found */
+    uint64_t found = 0;
+    for (unsigned k = 0; k < c.npairs; k++)
+        for (unsigned m = 0; m < 2; m++) {
+            t_key(key, "t", c.pairs[k][m]);
+            struct t_got g = t_get(s, key);
+            if (g.found) {
+                cr_assert_str_eq(g.val, t_val(val, key, 'a'));
+                found++;
+            }
+        }
+    for (unsigned i = 1; i < fillers; i += 2) {
+        t_key(key, "f", 100000 + i);
+        struct t_got g = t_get(s, key);
+        if (g.found) {
+            cr_assert_str_eq(g.val, t_val(val, key, 'a'));
+            found++;
+        }
+    }
+    cr_assert_eq(found, st.curr_items, "a linked item no lookup finds");
+    cr_assert_eq(t_walk_all(s).items, st.curr_items);
+    store_destroy(s);
+}
