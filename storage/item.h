@@ -36,7 +36,10 @@ enum item_bits {
 };
 
 struct item {
-    struct item *hnext; /* hash chain, or free list */
+    union {
+        struct item *hnext; /* ITEM_FREE: the class's free list (slab.c) */
+        uintptr_t hlink;    /* ITEM_LINKED: the hash chain, tagged (store.c) */
+    };
     uint64_t cas;
     rel_time_t exptime; /* CLOCK_NEVER, or relative expiry time */
     rel_time_t atime;   /* last access */

@@ -30,7 +30,7 @@
 #define STORE_MIN_SHARD_BUCKETS 16
 
 struct table {
-    struct item **b;
+    uintptr_t *b; /* tagged links: see shard_find */
     uint64_t mask;
 };
 
@@ -153,23 +153,84 @@ static inline __attribute__((always_inline)) enum item_life item_life(const stru
 
 /* --- hash table ------------------------------------------------------------ */
 
+/*
+ * Chains are linked through tagged links: a bucket slot, or an item's
+ * hlink, holds the address of the next item with 16 bits of that item's
+ * hash in the top 16 bits, which user addresses leave zero on x86-64 and
+ * arm64 (47 and 48 bits).  A lookup compares the tag before it reads the
+ * item's key, so a chain's other items cost it one load (their link) and
+ * no key compare: 1 in 65,536 of them is compared for nothing.
+ *
+ * The tag is hash bits 40..55: the shard takes 56..63 and a bucket index
+ * the low bits, and no table reaches 2^40 buckets (table_init refuses), so
+ * the tag is the same in every table size and a link moved by a rehash
+ * keeps it.  Nothing reads a link except through link_item().
+ */
+typedef uintptr_t hlink;
+
+#ifndef STORE_LINK_TAGS
+#if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
+#define STORE_LINK_TAGS 1
+#else
+#define STORE_LINK_TAGS 0
+#endif
+#endif
+
+#define STORE_MAX_SHARD_BUCKETS ((uint64_t)1 << 40)
+#if STORE_LINK_TAGS
+#define LINK_TAG_SHIFT 48
+#define LINK_ADDR_MASK (((uintptr_t)1 << LINK_TAG_SHIFT) - 1)
+static inline hlink hash_tag(uint64_t h) { return (hlink)(h >> 40 & 0xffff) << LINK_TAG_SHIFT; }
+#else
+#define LINK_ADDR_MASK UINTPTR_MAX
+static inline hlink hash_tag(uint64_t h) { (void)h; return 0; }
+#endif
+
+static inline struct item *link_item(hlink l) { return (struct item *)(l & LINK_ADDR_MASK); }
+static inline hlink link_tag(hlink l) { return l & ~LINK_ADDR_MASK; }
+
+/* Does the address fit under the tag?  Checked at start (store_open) and on
+ * every link, where a failure is fatal: a tagged link would lose bits. */
+static inline bool link_addr_ok(const void *p) { return ((uintptr_t)p & ~LINK_ADDR_MASK) == 0; }
+
+static __attribute__((noreturn, cold)) void link_addr_fatal(const void *p) {
+    fprintf(stderr, "larder: item address %p does not fit in a hash link; "
+                    "build with -DSTORE_LINK_TAGS=0\n", p);
+    abort();
+}
+
+static inline hlink link_make(struct item *it, uint64_t h) {
+    if (__builtin_expect(!link_addr_ok(it), 0))
+        link_addr_fatal(it);
+    return (hlink)it | hash_tag(h);
+}
+
+/* The same link, pointing at `to` (an item's copy, same key). */
+static inline hlink link_retarget(hlink l, struct item *to) {
+    if (__builtin_expect(!link_addr_ok(to), 0))
+        link_addr_fatal(to);
+    return link_tag(l) | (hlink)to;
+}
+
 static bool table_init(struct table *t, uint64_t nbuckets) {
-    t->b = calloc(nbuckets, sizeof(*t->b));
+    t->b = nbuckets <= STORE_MAX_SHARD_BUCKETS ? calloc(nbuckets, sizeof(*t->b)) : NULL;
     t->mask = nbuckets - 1;
     return t->b != NULL;
 }
 
+/* Moves the links out of one bucket of t[0]: each keeps its tag. */
 static void shard_rehash_step(struct shard *sh, int steps) {
     while (sh->rehash >= 0 && steps-- > 0) {
-        struct item *it = sh->t[0].b[sh->rehash];
-        while (it != NULL) {
-            struct item *next = it->hnext;
+        hlink l = sh->t[0].b[sh->rehash];
+        while (l != 0) {
+            struct item *it = link_item(l);
+            hlink next = it->hlink;
             uint64_t i = hash_key(sh->seed, item_ckey(it), it->nkey) & sh->t[1].mask;
-            it->hnext = sh->t[1].b[i];
-            sh->t[1].b[i] = it;
-            it = next;
+            it->hlink = sh->t[1].b[i];
+            sh->t[1].b[i] = l;
+            l = next;
         }
-        sh->t[0].b[sh->rehash] = NULL;
+        sh->t[0].b[sh->rehash] = 0;
         if ((uint64_t)++sh->rehash > sh->t[0].mask) {
             free(sh->t[0].b);
             sh->t[0] = sh->t[1];
@@ -188,7 +249,7 @@ static void shard_maybe_grow(struct shard *sh) {
 }
 
 /* The link that points at the bucket holding hash h (in whichever table has it). */
-static struct item **shard_bucket(struct shard *sh, uint64_t h) {
+static hlink *shard_bucket(struct shard *sh, uint64_t h) {
     uint64_t i = h & sh->t[0].mask;
     if (sh->rehash >= 0 && i < (uint64_t)sh->rehash)
         return &sh->t[1].b[h & sh->t[1].mask];
@@ -196,12 +257,16 @@ static struct item **shard_bucket(struct shard *sh, uint64_t h) {
 }
 
 /* Returns the link pointing at the item with this key, or NULL. */
-static inline __attribute__((always_inline)) struct item **shard_find(struct shard *sh, uint64_t h, const char *key,
-                                                              size_t nkey) {
-    shard_rehash_step(sh, 1);
-    struct item **pp = shard_bucket(sh, h);
-    for (; *pp != NULL; pp = &(*pp)->hnext) {
-        struct item *it = *pp;
+static inline __attribute__((always_inline)) hlink *shard_find(struct shard *sh, uint64_t h, const char *key,
+                                                         size_t nkey) {
+    if (sh->rehash >= 0) /* tested here: no call on the path of every lookup */
+        shard_rehash_step(sh, 1);
+    hlink tag = hash_tag(h);
+    hlink *pp = shard_bucket(sh, h);
+    for (hlink l; (l = *pp) != 0; pp = &link_item(l)->hlink) {
+        if (link_tag(l) != tag)
+            continue;
+        const struct item *it = link_item(l);
         if (it->nkey == nkey && memcmp(item_ckey(it), key, nkey) == 0)
             return pp;
     }
@@ -209,9 +274,9 @@ static inline __attribute__((always_inline)) struct item **shard_find(struct sha
 }
 
 static void shard_insert(struct shard *sh, uint64_t h, struct item *it) {
-    struct item **pp = shard_bucket(sh, h);
-    it->hnext = *pp;
-    *pp = it;
+    hlink *pp = shard_bucket(sh, h);
+    it->hlink = *pp;
+    *pp = link_make(it, h);
     sh->items++;
     sh->bytes += item_total(it->nkey, it->nbytes);
     sh->cc[it->clsid].requested += item_total(it->nkey, it->nbytes);
@@ -220,10 +285,10 @@ static void shard_insert(struct shard *sh, uint64_t h, struct item *it) {
 }
 
 /* Unlinks the item at *pp; it becomes ALLOCATED to the caller. */
-static void shard_unlink_at(struct shard *sh, struct item **pp) {
-    struct item *it = *pp;
-    *pp = it->hnext;
-    it->hnext = NULL;
+static void shard_unlink_at(struct shard *sh, hlink *pp) {
+    struct item *it = link_item(*pp);
+    *pp = it->hlink;
+    it->hlink = 0;
     sh->items--;
     sh->bytes -= item_total(it->nkey, it->nbytes);
     sh->cc[it->clsid].requested -= item_total(it->nkey, it->nbytes);
@@ -239,8 +304,8 @@ static struct shard_pin *shard_pin_of(struct shard *sh, const struct item *it) {
 
 /* Unlinks the item at *pp and gives its chunk back to the slabs, or, when
  * a reply is still being sent from it, leaves it to the last store_unpin. */
-static void shard_drop(struct store *s, struct shard *sh, struct item **pp) {
-    struct item *it = *pp;
+static void shard_drop(struct store *s, struct shard *sh, hlink *pp) {
+    struct item *it = link_item(*pp);
     shard_unlink_at(sh, pp);
     if (__builtin_expect(item_bits(it) & ITEM_PINNED, 0)) {
         struct shard_pin *pin = shard_pin_of(sh, it);
@@ -253,37 +318,43 @@ static void shard_drop(struct store *s, struct shard *sh, struct item **pp) {
     slab_free(s->slabs, it);
 }
 
-static struct item **shard_link_of(struct shard *sh, const struct item *it) {
-    struct item **pp = shard_bucket(sh, hash_key(sh->seed, item_ckey(it), it->nkey));
-    while (*pp != NULL && *pp != it)
-        pp = &(*pp)->hnext;
-    return *pp == it ? pp : NULL;
+/* The link pointing at this very item, or NULL: compared whole, address
+ * and tag, so no other item is read but for its link. */
+static hlink *shard_link_of(struct shard *sh, struct item *it) {
+    uint64_t h = hash_key(sh->seed, item_ckey(it), it->nkey);
+    hlink want = (hlink)it | hash_tag(h);
+    hlink *pp = shard_bucket(sh, h);
+    while (*pp != 0 && *pp != want)
+        pp = &link_item(*pp)->hlink;
+    return *pp == want ? pp : NULL;
 }
 
 /* Finds a live item; a dead one met on the way is unlinked and freed, and
  * *life says why it was dead.  A store that meets a dead item (`store`)
  * reuses its place, which memcached counts as reclaimed in its class. */
-static inline __attribute__((always_inline)) struct item **shard_lookup_for(struct store *s, struct shard *sh, uint64_t h,
+static inline __attribute__((always_inline)) hlink *shard_lookup_for(struct store *s, struct shard *sh, uint64_t h,
                                       const char *key, size_t nkey, rel_time_t now,
                                       enum item_life *life, bool store) {
-    struct item **pp = shard_find(sh, h, key, nkey);
+    hlink *pp = shard_find(sh, h, key, nkey);
     *life = ITEM_LIVE;
     if (pp == NULL)
         return NULL;
-    *life = item_life(s, sh, *pp, now);
+    struct item *it = link_item(*pp);
+    *life = item_life(s, sh, it, now);
     if (*life == ITEM_LIVE)
         return pp;
     if (store) {
-        struct class_counters *cc = &sh->cc[(*pp)->clsid];
+        struct class_counters *cc = &sh->cc[it->clsid];
         cc->reclaimed++;
-        cc->expired_unfetched += !(item_bits(*pp) & ITEM_FETCHED);
+        cc->expired_unfetched += !(item_bits(it) & ITEM_FETCHED);
     }
     shard_drop(s, sh, pp);
     return NULL;
 }
 
-static struct item **shard_lookup(struct store *s, struct shard *sh, uint64_t h, const char *key,
-                                  size_t nkey, rel_time_t now, enum item_life *life) {
+static inline __attribute__((always_inline)) hlink *shard_lookup(struct store *s, struct shard *sh, uint64_t h,
+                                                           const char *key, size_t nkey, rel_time_t now,
+                                                           enum item_life *life) {
     return shard_lookup_for(s, sh, h, key, nkey, now, life, false);
 }
 
@@ -367,11 +438,11 @@ static enum slab_adopt store_adopt(void *ctx, struct item *it) {
     struct shard *sh = store_shard(s, h);
     if (item_life(s, sh, it, now) != ITEM_LIVE)
         return SLAB_ADOPT_DEAD;
-    struct item **pp = shard_find(sh, h, item_ckey(it), it->nkey);
+    hlink *pp = shard_find(sh, h, item_ckey(it), it->nkey);
     if (pp != NULL) {
         /* Cannot happen (an old version is unlinked before its successor
          * is linked), but if it did, the later write wins. */
-        if ((*pp)->cas >= it->cas)
+        if (link_item(*pp)->cas >= it->cas)
             return SLAB_ADOPT_BAD;
         s->restart.dropped++;
         s->restart.restored--; /* slab_adopt counted it as kept */
@@ -380,7 +451,7 @@ static enum slab_adopt store_adopt(void *ctx, struct item *it) {
     if (item_atime(it) > now)
         item_set_atime(it, now);
     item_bits_clear(it, ITEM_PINNED); /* no reply survives the process */
-    it->hnext = NULL;
+    it->hlink = 0; /* the file's link held an address of the last run */
     shard_insert(sh, h, it);
     sh->c.total_items++; /* memcached counts restored items there too */
     if (it->cas > *cas_max)
@@ -493,9 +564,18 @@ struct store *store_open(const struct store_config *cfg_in, char *why, size_t wh
     struct store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
+    /* The store is a large allocation, mapped where slab pages are: if its
+     * address does not fit under the links' tags, theirs would not either. */
+    if (!link_addr_ok(s)) {
+        snprintf(why, whylen, "addresses above 2^48: build with -DSTORE_LINK_TAGS=0");
+        free(s);
+        return NULL;
+    }
     s->slabs = slab_create(cfg.mem_limit, cfg.item_size_max, cfg.factor, cfg.chunk_min);
     bool adopt = false;
-    bool ok = s->slabs != NULL && hash_seed_random(&s->seed);
+    if (cfg.hash_seed != NULL)
+        s->seed = *cfg.hash_seed;
+    bool ok = s->slabs != NULL && (cfg.hash_seed != NULL || hash_seed_random(&s->seed));
     if (ok && cfg.memory_file != NULL)
         ok = store_open_file(s, &cfg, &adopt, why, whylen);
     s->cfg = cfg;
@@ -594,7 +674,7 @@ static struct item *store_alloc_raw(struct store *s, const char *key, size_t nke
         *st = STORE_NO_MEMORY;
         return NULL;
     }
-    it->hnext = NULL;
+    it->hlink = 0;
     it->cas = 0;
     it->exptime = exptime;
     item_set_atime(it, 0);
@@ -669,8 +749,8 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
 
     pthread_mutex_lock(&sh->lock);
     sh->cc[it->clsid].cmd_set++;
-    struct item **pp = shard_lookup_for(s, sh, h, item_ckey(it), it->nkey, now, &life, true);
-    struct item *old = pp ? *pp : NULL;
+    hlink *pp = shard_lookup_for(s, sh, h, item_ckey(it), it->nkey, now, &life, true);
+    struct item *old = pp ? link_item(*pp) : NULL;
     enum store_status st = store_check(old, mode, cas_in);
     if (st == STORE_EXISTS && mode == STORE_CAS_STALE && cas_in != 0 && cas_in < old->cas) {
         /* An older writer's value: kept, but served as stale until recached. */
@@ -744,7 +824,7 @@ void store_unlink(struct store *s, const char *key, size_t nkey) {
     enum item_life life;
 
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp != NULL)
         shard_drop(s, sh, pp);
     pthread_mutex_unlock(&sh->lock);
@@ -783,9 +863,9 @@ static bool store_parse_counter(const char *p, size_t n, uint64_t *out) {
     return true;
 }
 
-static enum store_status shard_arith(struct store *s, struct shard *sh, struct item **pp, bool incr,
+static enum store_status shard_arith(struct store *s, struct shard *sh, hlink *pp, bool incr,
                                      uint64_t delta, uint64_t *value, uint64_t *cas_out) {
-    struct item *it = *pp;
+    struct item *it = link_item(*pp);
     uint64_t v;
     if (!store_parse_counter(item_cvalue(it), it->nbytes, &v))
         return STORE_NON_NUMERIC;
@@ -852,7 +932,7 @@ static void shard_drop_all(struct store *s, struct shard *sh) {
     for (int t = 0; t < 2; t++) {
         struct table *tb = &sh->t[t];
         for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
-            while (tb->b[b] != NULL)
+            while (tb->b[b] != 0)
                 shard_drop(s, sh, &tb->b[b]);
     }
 }
@@ -1022,10 +1102,10 @@ static bool store_relocate(void *ctx, struct item *from, struct item *to) {
         return false;
     bool moved = false;
     bool movable = item_state(from) == ITEM_LINKED && !(item_bits(from) & ITEM_PINNED);
-    struct item **pp = movable ? shard_link_of(sh, from) : NULL;
+    hlink *pp = movable ? shard_link_of(sh, from) : NULL;
     if (pp != NULL) {
-        memcpy(to, from, item_total(from->nkey, from->nbytes));
-        *pp = to;
+        memcpy(to, from, item_total(from->nkey, from->nbytes)); /* its link to the next, too */
+        *pp = link_retarget(*pp, to);
         item_set_state(from, ITEM_ALLOCATED);
         moved = true;
     }
@@ -1092,11 +1172,13 @@ static unsigned shard_walk(struct store *s, struct shard *sh, unsigned limit, st
     for (int t = 0; t < 2; t++) {
         struct table *tb = &sh->t[t];
         for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
-            for (struct item *it = tb->b[b]; it != NULL; it = it->hnext)
+            for (hlink l = tb->b[b]; l != 0; l = link_item(l)->hlink) {
+                struct item *it = link_item(l);
                 if (item_life(s, sh, it, now) == ITEM_LIVE && (limit == 0 || seen < limit)) {
                     fn(ctx, it);
                     seen++;
                 }
+            }
     }
     pthread_mutex_unlock(&sh->lock);
     return seen;
@@ -1124,7 +1206,8 @@ static void table_walk_slice(struct store *s, struct shard *sh, const struct tab
     bool shared = tb->mask < STORE_WALK_SLICES - 1;
     uint64_t step = shared ? tb->mask + 1 : STORE_WALK_SLICES;
     for (uint64_t b = slice & tb->mask; b <= tb->mask; b += step)
-        for (struct item *it = tb->b[b]; it != NULL; it = it->hnext) {
+        for (hlink l = tb->b[b]; l != 0; l = link_item(l)->hlink) {
+            struct item *it = link_item(l);
             if (shared && (hash_key(sh->seed, item_ckey(it), it->nkey) & (STORE_WALK_SLICES - 1)) != slice)
                 continue;
             if (item_life(s, sh, it, now) == ITEM_LIVE)
@@ -1239,7 +1322,7 @@ void store_stats(struct store *s, struct store_stats *out) {
         }
         pthread_mutex_unlock(&sh->lock);
     }
-    out->hash_bytes = out->hash_buckets * sizeof(struct item *);
+    out->hash_bytes = out->hash_buckets * sizeof(hlink);
     out->pinned_items = __atomic_load_n(&s->pinned_items, __ATOMIC_RELAXED);
     out->pinned_bytes = __atomic_load_n(&s->pinned_bytes, __ATOMIC_RELAXED);
     out->pin_limit = __atomic_load_n(&s->pin_limit, __ATOMIC_RELAXED);
@@ -1371,8 +1454,8 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
     if (o == NULL)
         o = &store_plain_get;
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
-    struct item *it = pp ? *pp : NULL;
+    hlink *pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    struct item *it = pp ? link_item(*pp) : NULL;
     if (it == NULL && o->vivify)
         it = shard_create(s, sh, h, key, nkey, "", 0, now);
     if (it == NULL) {
@@ -1416,20 +1499,20 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
     enum store_status st = STORE_OK;
 
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp == NULL) {
         st = STORE_NOT_FOUND;
-    } else if (o->has_cas && store_item_cas(s, *pp) != o->cas) {
+    } else if (o->has_cas && store_item_cas(s, link_item(*pp)) != o->cas) {
         st = STORE_EXISTS;
     } else if (o->invalidate) {
-        struct item *it = *pp;
+        struct item *it = link_item(*pp);
         if (o->new_ttl)
             it->exptime = o->exptime;
         item_bits_set(it, ITEM_STALE);
         item_bits_clear(it, ITEM_TOKEN); /* the next reader may win */
         it->cas = shard_next_cas(s, sh);
     } else {
-        sh->cc[(*pp)->clsid].delete_hits++;
+        sh->cc[link_item(*pp)->clsid].delete_hits++;
         shard_drop(s, sh, pp);
         sh->c.delete_hits++;
     }
@@ -1441,21 +1524,21 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
 /* ma on a present item: memcached refuses an empty value before it looks
  * at the cas. */
 static enum store_status shard_marith(struct store *s, struct shard *sh, uint64_t h,
-                                      const char *key, size_t nkey, struct item **pp,
+                                      const char *key, size_t nkey, hlink *pp,
                                       const struct store_marith_opts *o,
                                       struct store_marith_result *r) {
-    if ((*pp)->nbytes == 0)
+    if (link_item(*pp)->nbytes == 0)
         return STORE_NON_NUMERIC;
-    if (o->cas_in != 0 && store_item_cas(s, *pp) != o->cas_in)
+    if (o->cas_in != 0 && store_item_cas(s, link_item(*pp)) != o->cas_in)
         return STORE_EXISTS;
     enum store_status st = shard_arith(s, sh, pp, o->incr, o->delta, &r->value, &r->cas);
     if (st != STORE_OK)
         return st;
     /* shard_arith may have replaced the item with a longer one */
-    pp = shard_find(sh, h, key, nkey);
-    r->exptime_before = (*pp)->exptime;
-    meta_set_exptime(*pp, false, o->touch, o->exptime, 0, false);
-    r->exptime = (*pp)->exptime;
+    struct item *it = link_item(*shard_find(sh, h, key, nkey));
+    r->exptime_before = it->exptime;
+    meta_set_exptime(it, false, o->touch, o->exptime, 0, false);
+    r->exptime = it->exptime;
     return STORE_OK;
 }
 
@@ -1469,9 +1552,9 @@ enum store_status store_marith(struct store *s, const char *key, size_t nkey,
 
     memset(r, 0, sizeof(*r));
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, now, &life);
+    hlink *pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     if (pp != NULL) {
-        struct class_counters *cc = &sh->cc[(*pp)->clsid];
+        struct class_counters *cc = &sh->cc[link_item(*pp)->clsid];
         st = shard_marith(s, sh, h, key, nkey, pp, o, r);
         if (st == STORE_OK) {
             (*(o->incr ? &sh->c.incr_hits : &sh->c.decr_hits))++;
@@ -1510,9 +1593,9 @@ enum store_status store_peek(struct store *s, const char *key, size_t nkey, stor
     enum item_life life;
 
     pthread_mutex_lock(&sh->lock);
-    struct item **pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
+    hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp != NULL)
-        emit(ctx, *pp);
+        emit(ctx, link_item(*pp));
     pthread_mutex_unlock(&sh->lock);
     return pp ? STORE_OK : STORE_NOT_FOUND;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "item.h"
 #include "slab.h"
 
@@ -52,6 +53,9 @@ struct store_config {
     bool crawler;         /* the maintenance thread reclaims expired items */
     bool balance;         /* the maintenance thread moves pages between classes */
     const char *memory_file; /* -e: item memory in this mapped file, kept across restarts */
+    /* NULL: the hash seed is drawn at random.  Tests fix it to make keys
+     * collide; a server never should (clients could make them collide too). */
+    const struct hash_seed *hash_seed;
 };
 
 /* How a store with a memory file started (see store_open). */

@@ -1497,3 +1497,264 @@ Test(store, incr_does_not_rewrite_a_pinned_value) {
     store_unpin(s, it);
     store_destroy(s);
 }
+
+/* --- tagged hash chains ---------------------------------------------------- */
+
+/* A chain link carries hash bits 40..55 of the item it points at, and a
+ * lookup reads an item's key only when they match.  With the seed fixed the
+ * test hashes keys itself and pairs keys that share the shard (bits 56..63),
+ * the tag and the low 8 bits, so the pair shares a bucket in every table
+ * these tests grow to (at most 256 buckets a shard): the pair's lookups must
+ * be decided by the key compare behind a matching tag. */
+static const struct hash_seed t_fixed_seed = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+
+static void t_fixed_hash(struct store_config *cfg) {
+    cfg->hashpower = 12; /* 16 buckets a shard: the tables grow during the test */
+    cfg->hash_seed = &t_fixed_seed;
+}
+
+#define T_CANDIDATES (1u << 19) /* 32 pairs expected among them on 32 bits */
+#define T_PAIRS_MAX 64
+
+static uint64_t t_chain_sig(uint64_t h) { return (h >> 40) << 8 | (h & 0xff); }
+
+static uint64_t t_key_hash(const char *key) { return hash_key(&t_fixed_seed, key, strlen(key)); }
+
+static int t_cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Candidate numbers n whose keys "t<n>" collide in shard, tag and low bits,
+ * two by two; returns how many pairs. */
+static unsigned t_colliding_pairs(unsigned pairs[][2], unsigned max) {
+    uint64_t *v = malloc(T_CANDIDATES * sizeof(*v));
+    cr_assert_not_null(v);
+    char key[32];
+    for (unsigned i = 0; i < T_CANDIDATES; i++)
+        v[i] = t_chain_sig(t_key_hash(t_key(key, "t", i))) << 32 | i;
+    qsort(v, T_CANDIDATES, sizeof(*v), t_cmp_u64);
+    unsigned n = 0;
+    for (unsigned i = 1; i < T_CANDIDATES && n < max; i++)
+        if (v[i] >> 32 == v[i - 1] >> 32) {
+            pairs[n][0] = (uint32_t)v[i - 1];
+            pairs[n][1] = (uint32_t)v[i];
+            n++;
+            i++; /* a third key of the same signature starts no pair */
+        }
+    free(v);
+    return n;
+}
+
+/* The value each key of these tests holds: its key, then a round mark. */
+static const char *t_val(char *buf, const char *key, char round) {
+    snprintf(buf, 48, "%s=%c", key, round);
+    return buf;
+}
+
+struct t_chain_case {
+    unsigned pairs[T_PAIRS_MAX][2];
+    unsigned npairs;
+    char round[T_PAIRS_MAX][2]; /* value mark per member, 0 = absent */
+};
+
+static void t_chain_check(struct store *s, const struct t_chain_case *c) {
+    char key[32], val[48];
+    for (unsigned k = 0; k < c->npairs; k++)
+        for (unsigned m = 0; m < 2; m++) {
+            t_key(key, "t", c->pairs[k][m]);
+            struct t_got g = t_get(s, key);
+            cr_assert_eq(g.found, c->round[k][m] != 0, "pair %u member %u (%s)", k, m, key);
+            if (g.found)
+                cr_assert_str_eq(g.val, t_val(val, key, c->round[k][m]), "%s", key);
+        }
+}
+
+static void t_chain_set(struct store *s, struct t_chain_case *c, unsigned k, unsigned m, char round) {
+    char key[32], val[48];
+    t_key(key, "t", c->pairs[k][m]);
+    cr_assert_eq(t_set(s, key, t_val(val, key, round)), STORE_OK);
+    c->round[k][m] = round;
+}
+
+static void t_chain_del(struct store *s, struct t_chain_case *c, unsigned k, unsigned m) {
+    char key[32];
+    cr_assert_eq(t_del(s, t_key(key, "t", c->pairs[k][m])), STORE_OK);
+    c->round[k][m] = 0;
+}
+
+static void t_count_item(void *ctx, const struct item *it) {
+    (void)it;
+    (*(uint64_t *)ctx)++;
+}
+
+/* Fillers make the chains long and the tables grow (16 buckets a shard to
+ * 256) while colliding pairs go in; one member of every other pair stays
+ * out, so its lookups meet an item of the same tag and another key.  Then
+ * deletes and overwrites in the middle of chains, mid-rehash and after. */
+Test(store_hash, tag_and_bucket_collisions_are_told_apart_by_key) {
+    static struct t_chain_case c;
+    c.npairs = t_colliding_pairs(c.pairs, T_PAIRS_MAX);
+    cr_assert_geq(c.npairs, 8, "only %u colliding pairs", c.npairs);
+    char key[32], key2[32], val[48];
+    for (unsigned k = 0; k < c.npairs; k++) {
+        uint64_t a = t_key_hash(t_key(key, "t", c.pairs[k][0]));
+        uint64_t b = t_key_hash(t_key(key2, "t", c.pairs[k][1]));
+        cr_assert_eq(a >> 40, b >> 40, "shard and tag");
+        cr_assert_eq(a & 0xff, b & 0xff, "bucket");
+        cr_assert_neq(a, b);
+    }
+    struct store *s = t_store_with(t_fixed_hash);
+    const unsigned fillers = 40000;
+    bool saw_expanding = false;
+    for (unsigned i = 0, k = 0; i < fillers; i++) {
+        t_key(key, "f", i);
+        t_set(s, key, t_val(val, key, 'a'));
+        if (k < c.npairs && i % (fillers / c.npairs) == 0) {
+            t_chain_set(s, &c, k, 0, 'a');
+            if (k % 2 == 0)
+                t_chain_set(s, &c, k, 1, 'a');
+            saw_expanding |= t_stats(s).hash_is_expanding;
+            k++;
+        }
+    }
+    cr_assert(saw_expanding, "no pair went in while a shard was mid-rehash");
+    t_chain_check(s, &c);
+
+    /* member 0 went in first, so member 1 is before it in the chain */
+    for (unsigned k = 0; k < c.npairs; k += 2)
+        t_chain_del(s, &c, k, 0);
+    for (unsigned i = 0; i < fillers; i += 3)
+        cr_assert_eq(t_del(s, t_key(key, "f", i)), STORE_OK);
+    t_chain_check(s, &c);
+    for (unsigned k = 0; k < c.npairs; k++) {
+        t_chain_set(s, &c, k, k % 2 == 0 ? 0 : 1, 'b'); /* odd pairs: now both in */
+        t_chain_set(s, &c, k, k % 2 == 0 ? 1 : 0, 'c'); /* an overwrite behind the head */
+    }
+    t_chain_check(s, &c);
+    for (unsigned k = 1; k < c.npairs; k += 2)
+        t_chain_del(s, &c, k, 1); /* the head of its pair */
+    t_chain_check(s, &c);
+
+    for (unsigned i = 0; i < 10000 && t_stats(s).hash_is_expanding; i++)
+        store_crawl(s);
+    cr_assert_not(t_stats(s).hash_is_expanding, "crawls never finished the rehash");
+    t_chain_check(s, &c);
+    for (unsigned i = 0; i < fillers; i++) {
+        struct t_got g = t_get(s, t_key(key, "f", i));
+        cr_assert_eq(g.found, i % 3 != 0, "%s", key);
+        if (g.found)
+            cr_assert_str_eq(g.val, t_val(val, key, 'a'));
+    }
+    uint64_t in = 0;
+    for (unsigned k = 0; k < c.npairs; k++)
+        in += (c.round[k][0] != 0) + (c.round[k][1] != 0);
+    uint64_t want = fillers - (fillers + 2) / 3 + in;
+    cr_assert_eq(t_stats(s).curr_items, want);
+    cr_assert_eq(t_walk_all(s).items, want, "an item is in two chains, or none");
+    uint64_t parts = 0;
+    for (unsigned part = 0; part < store_walk_parts(); part++)
+        store_walk_part(s, part, t_count_item, &parts);
+    cr_assert_eq(parts, want);
+    store_destroy(s);
+}
+
+static void t_fixed_hash_small(struct store_config *cfg) {
+    t_fixed_hash(cfg);
+    cfg->mem_limit = 4 * T_PAGE;
+}
+
+/* Eviction finds its victim's link by address and tag: with colliding
+ * pairs in the chains, every item left must still be found, under its own
+ * key, with its own value. */
+Test(store_hash, eviction_among_colliding_keys_keeps_chains_whole) {
+    static struct t_chain_case c;
+    c.npairs = t_colliding_pairs(c.pairs, T_PAIRS_MAX);
+    cr_assert_geq(c.npairs, 8);
+    struct store *s = t_store_with(t_fixed_hash_small);
+    char key[32], val[600];
+    memset(val, 'x', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    for (unsigned round = 0; round < 3; round++)
+        for (unsigned i = 0; i < 20000; i++) {
+            if (i % 400 == 0 && i / 400 < c.npairs)
+                for (unsigned m = 0; m < 2; m++) {
+                    t_key(key, "t", c.pairs[i / 400][m]);
+                    memcpy(val, key, strlen(key));
+                    t_set(s, key, val);
+                }
+            t_key(key, "f", i);
+            memcpy(val, key, strlen(key));
+            t_set(s, key, val);
+            memset(val, 'x', 16);
+        }
+    cr_assert_gt(t_stats(s).evictions, 0, "the test needs evictions");
+    uint64_t found = 0;
+    for (unsigned k = 0; k < c.npairs; k++)
+        for (unsigned m = 0; m < 2; m++) {
+            struct t_got g = t_get(s, t_key(key, "t", c.pairs[k][m]));
+            if (g.found) {
+                cr_assert_eq(strncmp(g.val, key, strlen(key)), 0, "%s holds %.16s", key, g.val);
+                cr_assert_eq(g.val[strlen(key)], 'x');
+                found++;
+            }
+        }
+    for (unsigned i = 0; i < 20000; i++) {
+        struct t_got g = t_get(s, t_key(key, "f", i));
+        if (g.found) {
+            cr_assert_eq(strncmp(g.val, key, strlen(key)), 0, "%s holds %.16s", key, g.val);
+            found++;
+        }
+    }
+    cr_assert_gt(found, 0);
+    cr_assert_eq(t_walk_all(s).items, t_stats(s).curr_items);
+    cr_assert_eq(found, t_stats(s).curr_items, "a linked item no lookup finds");
+    store_destroy(s);
+}
+
+/* A page move rescues live items into free chunks elsewhere: the link that
+ * pointed at the old chunk points at the new one, tag kept, so each moved
+ * item is found under its key, tag twins beside it or not. */
+Test(store_hash, rescued_items_keep_their_links) {
+    static struct t_chain_case c;
+    c.npairs = t_colliding_pairs(c.pairs, T_PAIRS_MAX);
+    cr_assert_geq(c.npairs, 8);
+    struct store *s = t_store_with(t_fixed_hash);
+    char key[32], val[48];
+    const unsigned fillers = 100000;
+    for (unsigned i = 0; i < fillers; i++) {
+        t_key(key, "f", 100000 + i); /* one key length, one class */
+        t_set(s, key, t_val(val, key, 'a'));
+        if (i % (fillers / c.npairs) == 0 && i / (fillers / c.npairs) < c.npairs) {
+            t_chain_set(s, &c, i / (fillers / c.npairs), 0, 'a');
+            t_chain_set(s, &c, i / (fillers / c.npairs), 1, 'a');
+        }
+    }
+    for (unsigned i = 0; i < fillers; i += 2)
+        cr_assert_eq(t_del(s, t_key(key, "f", 100000 + i)), STORE_OK);
+    cr_assert_eq(store_reassign(s, -1, 0), SLAB_REASSIGN_OK); /* -1: the biggest class */
+    struct store_stats st = t_stats(s);
+    cr_assert_gt(st.slab_reassign_rescues, 0, "nothing was moved");
+    /* a page move evicts what it cannot rescue: every item left is found */
+    uint64_t found = 0;
+    for (unsigned k = 0; k < c.npairs; k++)
+        for (unsigned m = 0; m < 2; m++) {
+            t_key(key, "t", c.pairs[k][m]);
+            struct t_got g = t_get(s, key);
+            if (g.found) {
+                cr_assert_str_eq(g.val, t_val(val, key, 'a'));
+                found++;
+            }
+        }
+    for (unsigned i = 1; i < fillers; i += 2) {
+        t_key(key, "f", 100000 + i);
+        struct t_got g = t_get(s, key);
+        if (g.found) {
+            cr_assert_str_eq(g.val, t_val(val, key, 'a'));
+            found++;
+        }
+    }
+    cr_assert_eq(found, st.curr_items, "a linked item no lookup finds");
+    cr_assert_eq(t_walk_all(s).items, st.curr_items);
+    store_destroy(s);
+}
