@@ -31,10 +31,12 @@
 #define SLAB_SAMPLE 64
 /* A free chunk counts as this idle: memory nobody uses. */
 #define SLAB_IDLE_FREE (24u * 3600)
-/* Move pages only when the donor's items have been idle more than twice as
- * long as the taker's victims, plus this: no moves back and forth between
- * classes under the same pressure. */
+/* Seconds added to every idle time the balancer compares, so that classes
+ * whose items all die young (within the second) still compare by size. */
 #define SLAB_BALANCE_SLACK 2
+/* A class the balancer gave pages to is no donor for this long: its new
+ * free chunks would otherwise make it look idle at the next call. */
+#define SLAB_BALANCE_COOL 5
 
 struct slab_class {
     pthread_mutex_t lock;
@@ -63,6 +65,7 @@ struct slab_class {
     uint32_t crawl_page, crawl_chunk;
     uint64_t crawler_reclaimed, crawler_checked;
     rel_time_t empty_search; /* second of the last search for an empty page that failed */
+    rel_time_t fed; /* second the balancer last gave the class pages */
 } __attribute__((aligned(64)));
 
 struct slabs {
@@ -317,7 +320,8 @@ static bool slab_page_is_free(const struct slab_class *c, uint32_t p) {
     return true;
 }
 
-/* Frees one page of class c (locking it) and returns the bytes freed, or 0.
+/* Frees one page of class c (locking it) and returns the bytes of limit it
+ * gave back, or 0.
  * With free_only, only a page with nothing on it (memory that costs no
  * eviction, the only kind -M may take); otherwise one of the pages from the
  * CLOCK hand on, whose items are the next to go anyway. */
@@ -328,12 +332,12 @@ static size_t slab_give_page(struct slabs *sl, struct slab_class *c, bool free_o
     if (free_only) {
         for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page && freed == 0; p++)
             if (slab_page_is_free(c, p) && slab_release_page(sl, c, p, NULL, NULL))
-                freed = c->page_bytes;
+                freed = c->page_cost;
     } else {
         for (uint32_t tries = 0; tries < 4 && tries < c->npages && freed == 0; tries++) {
             uint32_t p = (c->hand_page + tries) % c->npages;
             if (slab_release_page(sl, c, p, reclaim, ctx))
-                freed = c->page_bytes;
+                freed = c->page_cost;
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -605,40 +609,64 @@ void slab_free(struct slabs *sl, struct item *it) {
 
 /* --- balancing ------------------------------------------------------------ */
 
-/* Mean idle seconds of a sample of the class's chunks (locked). */
+/* Mean idle seconds of a sample of the class's live items (locked).  Free
+ * chunks count as SLAB_IDLE_FREE when the class has two pages' worth of
+ * them, memory nobody uses; fewer are the slack of a class that holds all
+ * it is asked for, and counting them would make it a donor that then
+ * evicts, takes the page back, and so on. */
 static uint64_t slab_sample_idle(struct slab_class *c, rel_time_t now) {
+    if (c->nfree >= 2ull * c->per_page)
+        return SLAB_IDLE_FREE;
     if (c->npages == 0)
         return 0;
-    uint64_t sum = 0;
+    uint64_t sum = 0, live = 0;
     for (int k = 0; k < SLAB_SAMPLE; k++) {
         c->sample_seed = c->sample_seed * 1664525u + 1013904223u;
         uint32_t r = c->sample_seed >> 4;
         const struct item *it = slab_chunk(c, r % c->npages, (r / c->npages) % c->per_page);
-        uint8_t st = item_state(it);
         rel_time_t at = item_atime(it);
-        if (st == ITEM_FREE)
-            sum += SLAB_IDLE_FREE;
-        else if (st == ITEM_LINKED && at < now)
-            sum += now - at;
+        if (item_state(it) != ITEM_LINKED)
+            continue;
+        live++;
+        sum += at < now ? now - at : 0;
     }
-    return sum / SLAB_SAMPLE;
+    return live > 0 ? sum / live : 0;
 }
 
-/* The class whose CLOCK evicted the youngest items since the last call, or
- * when none evicted (-M), the one refused most allocations; every class's
- * window starts over. */
-static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
-    struct slab_class *best = NULL, *refused = NULL;
+/* The balancer weighs a class by what its memory earns: a chunk of size S
+ * whose item sits idle T seconds costs S * T byte-seconds per access it
+ * serves (a cache hit is worth the same whatever the value's size).  Pages
+ * go from the class whose items cost the most to the one whose evictions
+ * cost the least, so small items under pressure are not evicted to keep
+ * large ones that sit idle as long.  Comparing idle times alone (as before)
+ * left the memory where the first writes had put it when every class
+ * churned at the same age: with value sizes from 1 B to 1 MB the large
+ * classes kept nearly all of it, and the hit ratio was half memcached's. */
+static uint64_t slab_cost(const struct slab_class *c, uint64_t idle) {
+    return (uint64_t)c->size * (idle + SLAB_BALANCE_SLACK);
+}
+
+/* The classes whose CLOCK evicted since the last call, cheapest evictions
+ * first, or when none evicted (-M), the one refused most allocations; every
+ * class's window starts over.  Returns how many went into `out`. */
+struct slab_pressure {
+    struct slab_class *c;
+    uint64_t cost;
+};
+
+static unsigned slab_pressed(struct slabs *sl, struct slab_pressure *out) {
+    unsigned n = 0;
+    struct slab_class *refused = NULL;
     uint64_t most_refused = 0;
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         pthread_mutex_lock(&c->lock);
         if (c->win_evicted > 0) {
-            uint64_t mean = c->win_idle / c->win_evicted;
-            if (best == NULL || mean < *idle) {
-                best = c;
-                *idle = mean;
-            }
+            struct slab_pressure p = {c, slab_cost(c, c->win_idle / c->win_evicted)};
+            unsigned at = n++;
+            for (; at > 0 && out[at - 1].cost > p.cost; at--)
+                out[at] = out[at - 1];
+            out[at] = p;
         }
         if (c->win_oom > most_refused) {
             most_refused = c->win_oom;
@@ -647,31 +675,78 @@ static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
         c->win_evicted = c->win_idle = c->win_oom = 0;
         pthread_mutex_unlock(&c->lock);
     }
-    if (best == NULL && refused != NULL) {
-        *idle = 0;
-        return refused;
+    if (n == 0 && refused != NULL)
+        out[n++] = (struct slab_pressure){refused, 0};
+    return n;
+}
+
+/* What each class's sampled chunks cost (0: no donor: fewer than two pages,
+ * or fed pages in the last SLAB_BALANCE_COOL seconds). */
+static void slab_sample_costs(struct slabs *sl, uint64_t *cost) {
+    rel_time_t now = clock_now();
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        cost[i] = 0;
+        if (__atomic_load_n(&c->held, __ATOMIC_RELAXED) < 2ull * c->page_bytes)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        bool cool = c->fed == 0 || now - c->fed >= SLAB_BALANCE_COOL;
+        if (cool && c->npages >= 2)
+            cost[i] = slab_cost(c, slab_sample_idle(c, now));
+        pthread_mutex_unlock(&c->lock);
     }
+}
+
+static struct slab_class *slab_costliest(struct slabs *sl, const uint64_t *cost,
+                                         const struct slab_class *except) {
+    struct slab_class *best = NULL;
+    for (unsigned i = 1; i <= sl->nclasses; i++)
+        if (&sl->cls[i] != except && cost[i] > 0 && (best == NULL || cost[i] > cost[best->id]))
+            best = &sl->cls[i];
     return best;
 }
 
-static struct slab_class *slab_most_idle(struct slabs *sl, const struct slab_class *except,
-                                         uint64_t *idle) {
-    struct slab_class *best = NULL;
-    rel_time_t now = clock_now();
-    *idle = 0;
-    for (unsigned i = 1; i <= sl->nclasses; i++) {
-        struct slab_class *c = &sl->cls[i];
-        if (c == except || __atomic_load_n(&c->held, __ATOMIC_RELAXED) == 0)
-            continue;
-        pthread_mutex_lock(&c->lock);
-        uint64_t mean = c->npages >= 2 ? slab_sample_idle(c, now) : 0;
-        pthread_mutex_unlock(&c->lock);
-        if (mean > *idle) {
-            best = c;
-            *idle = mean;
+/* Grows class c by the pages `room` bytes of limit pay for; returns the
+ * bytes left unused (another class took them, or less than a page). */
+static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
+    pthread_mutex_lock(&c->lock);
+    while (room >= c->page_cost && slab_grow(sl, c))
+        room -= c->page_cost;
+    c->fed = clock_now();
+    pthread_mutex_unlock(&c->lock);
+    return room;
+}
+
+/* Moves pages from the costliest donors to `young` while they cost more
+ * than twice its evictions, at most `budget` pages; returns how many. */
+static unsigned slab_serve(struct slabs *sl, struct slab_class *young, uint64_t young_cost,
+                           uint64_t *cost, unsigned budget, slab_reclaim_fn reclaim, void *ctx) {
+    unsigned moved = 0;
+    /* A large donor page may pay for several of the taker's, a small one
+     * for part of one: room carries the difference from move to move. */
+    size_t room = 0;
+    while (moved < budget) {
+        struct slab_class *cold = slab_costliest(sl, cost, young);
+        if (cold == NULL || cost[cold->id] <= 2 * young_cost)
+            break;
+        size_t freed = 0;
+        if (__atomic_load_n(&cold->held, __ATOMIC_RELAXED) >= 2ull * cold->page_bytes) {
+            freed = slab_give_page(sl, cold, true, NULL, NULL);
+            if (freed == 0)
+                freed = slab_give_page(sl, cold, false, reclaim, ctx);
         }
+        if (freed == 0) {
+            cost[cold->id] = 0; /* spent, or every page pinned: the next donor */
+            continue;
+        }
+        slab_moved(sl, cold->id, young->id);
+        moved++;
+        room = slab_feed(sl, young, room + freed);
+        if (room >= young->page_cost)
+            break; /* another class took the room: pressure moved on */
     }
-    return best;
+    cost[young->id] = 0; /* fed: no donor in this round */
+    return moved;
 }
 
 unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
@@ -683,25 +758,18 @@ unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
             return moved;
         moved++;
     }
-    uint64_t young_idle = 0, cold_idle;
-    struct slab_class *young = slab_most_pressed(sl, &young_idle);
-    if (young == NULL)
+    struct slab_pressure young[SLAB_CLASS_MAX + 1];
+    unsigned n = slab_pressed(sl, young);
+    if (n == 0)
         return moved;
-    struct slab_class *cold = slab_most_idle(sl, young, &cold_idle);
-    if (cold == NULL || cold_idle <= 2 * young_idle + SLAB_BALANCE_SLACK)
-        return moved;
-    for (int k = 0; k < SLAB_BALANCE_MOVES; k++) {
-        if (__atomic_load_n(&cold->held, __ATOMIC_RELAXED) < 2ull * cold->page_bytes ||
-            (slab_give_page(sl, cold, true, NULL, NULL) == 0 &&
-             slab_give_page(sl, cold, false, reclaim, ctx) == 0))
-            break;
-        pthread_mutex_lock(&young->lock);
-        bool grew = slab_grow(sl, young);
-        pthread_mutex_unlock(&young->lock);
-        slab_moved(sl, cold->id, young->id);
-        moved++;
-        if (!grew && young->page_bytes <= cold->page_bytes)
-            break; /* another class took the room: pressure moved on */
+    uint64_t cost[SLAB_CLASS_MAX + 1];
+    slab_sample_costs(sl, cost);
+    /* The cheapest evictions are served first, each taker a share of the
+     * moves, so that several classes under pressure converge together. */
+    unsigned share = SLAB_BALANCE_MOVES / 4;
+    for (unsigned k = 0; k < n && moved < SLAB_BALANCE_MOVES; k++) {
+        unsigned budget = SLAB_BALANCE_MOVES - moved < share ? SLAB_BALANCE_MOVES - moved : share;
+        moved += slab_serve(sl, young[k].c, young[k].cost, cost, budget, reclaim, ctx);
     }
     return moved;
 }
