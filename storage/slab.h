@@ -115,6 +115,11 @@ unsigned slab_class_count(const struct slabs *sl);
 /* A chunk of class `cls` in state ITEM_ALLOCATED, or NULL when memory is
  * exhausted (reclaim may be NULL to forbid eviction, as with -M). */
 struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx);
+/* The same for an item of `total` bytes (header included): a class with
+ * exact pages makes the page that size, so the chunk holds `total` bytes
+ * and no more; other classes' chunks hold their chunk size. */
+struct item *slab_alloc_size(struct slabs *sl, unsigned cls, size_t total, slab_reclaim_fn reclaim,
+                             void *ctx);
 
 /* Returns an ALLOCATED or just-unlinked chunk to its class. */
 void slab_free(struct slabs *sl, struct item *it);

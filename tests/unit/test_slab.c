@@ -64,18 +64,23 @@ static enum slab_reclaim take_victim(void *ctx, struct item *it) {
 
 /* --- layout ---------------------------------------------------------------- */
 
-Test(slab, classes_every_8_bytes_then_by_factor) {
+/* Every class id is spent: 8-byte steps, then steps finer than the factor
+ * up to the exact pages, whose classes double. */
+Test(slab, classes_every_8_bytes_then_finer_than_the_factor) {
     struct slabs *sl = new_slabs(64);
     unsigned n = slab_class_count(sl);
-    cr_assert_leq(n, SLAB_CLASS_MAX);
+    cr_assert_eq(n, SLAB_CLASS_MAX);
     cr_assert_eq(class_stats(sl, 1).chunk_size, (ITEM_HEADER + 48 + 7) & ~7u);
-    for (unsigned c = 2; c < n; c++) {
+    for (unsigned c = 2; c <= n; c++) {
         uint32_t prev = class_stats(sl, c - 1).chunk_size, cur = class_stats(sl, c).chunk_size;
         cr_assert_eq(cur % 8, 0, "class %u: %u", c, cur);
+        cr_assert_gt(cur, prev, "class %u", c);
         if (prev < SLAB_FINE_MAX)
             cr_assert_eq(cur, prev + 8, "class %u: small classes step by 8 bytes", c);
+        else if (cur <= SLAB_PAGE_SIZE / 2)
+            cr_assert_leq(cur, prev * 1.16 + 8, "class %u: %u after %u", c, cur, prev);
         else
-            cr_assert_leq(cur, prev * 1.25 + 8, "class %u grows by more than the factor", c);
+            cr_assert_leq(cur, prev * 2, "class %u: exact classes double", c);
     }
     cr_assert_eq(class_stats(sl, n).chunk_size, MB, "the last class holds the largest item");
     slab_destroy(sl);
@@ -85,13 +90,16 @@ Test(slab, pages_are_small_or_one_chunk) {
     struct slabs *sl = new_slabs(64);
     for (unsigned c = 1; c <= slab_class_count(sl); c++) {
         struct slab_class_stats cs = class_stats(sl, c);
-        if (cs.chunk_size >= SLAB_PAGE_SIZE) {
+        if (cs.chunk_size > SLAB_PAGE_SIZE / 2) {
             cr_assert_eq(cs.per_page, 1, "class %u", c);
+            /* the largest page: an exact page is sized to its item */
+            cr_assert_geq(cs.page_bytes, cs.chunk_size, "class %u", c);
+            cr_assert_leq(cs.page_bytes, cs.chunk_size + 64, "class %u", c);
         } else {
             cr_assert_eq(cs.per_page, SLAB_PAGE_SIZE / cs.chunk_size, "class %u", c);
             cr_assert_lt(SLAB_PAGE_SIZE - cs.page_bytes, cs.chunk_size, "class %u wastes a chunk", c);
+            cr_assert_eq(cs.page_bytes, cs.per_page * cs.chunk_size);
         }
-        cr_assert_eq(cs.page_bytes, cs.per_page * cs.chunk_size);
     }
     slab_destroy(sl);
 }
@@ -119,22 +127,29 @@ Test(slab, large_items_and_factor) {
     cr_assert_not_null(sl);
     unsigned n = slab_class_count(sl);
     cr_assert_eq(class_stats(sl, n).chunk_size, 4 * MB);
-    cr_assert_eq(class_stats(sl, n).page_bytes, 4 * MB);
-    cr_assert_geq(class_stats(sl, slab_class_for(sl, 3 * MB)).chunk_size, 3 * MB);
+    cr_assert_geq(class_stats(sl, n).page_bytes, 4 * MB);
+    unsigned cls = slab_class_for(sl, 3 * MB);
+    cr_assert_geq(class_stats(sl, cls).chunk_size, 3 * MB);
+    struct item *it = slab_alloc_size(sl, cls, 3 * MB, NULL, NULL);
+    cr_assert_not_null(it);
+    cr_assert_leq(slab_total_malloced(sl), 3 * MB + 8192, "a 3 MB item costs %zu",
+                  slab_total_malloced(sl));
+    slab_free(sl, it);
     slab_destroy(sl);
 }
 
-/* -I 1024m with -f 1.25 would need more than 63 classes: the factor is
- * raised instead of making one giant last class. */
-Test(slab, huge_item_limit_raises_the_factor) {
+/* -I 1024m: exact classes double up to it, and what is left for the small
+ * pages still steps by less than -f. */
+Test(slab, huge_item_limit_fits_the_class_ids) {
     struct slabs *sl = slab_create(2048u * MB, 1024u * MB, 1.25, 48);
     cr_assert_not_null(sl);
     unsigned n = slab_class_count(sl);
     cr_assert_leq(n, SLAB_CLASS_MAX);
     cr_assert_eq(class_stats(sl, n).chunk_size, 1024u * MB);
-    uint32_t before_last = class_stats(sl, n - 1).chunk_size;
-    cr_assert_gt(before_last, 512u * MB, "the last step is no bigger than the others (%u)",
-                 before_last);
+    cr_assert_eq(class_stats(sl, n - 1).chunk_size, 512u * MB);
+    for (unsigned c = 2; c <= n && class_stats(sl, c).chunk_size <= SLAB_PAGE_SIZE / 2; c++)
+        cr_assert_leq(class_stats(sl, c).chunk_size, class_stats(sl, c - 1).chunk_size * 1.25 + 8,
+                      "class %u", c);
     slab_destroy(sl);
 }
 
