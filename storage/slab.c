@@ -282,6 +282,13 @@ static void slab_set_npages(struct slab_class *c, uint32_t n) {
         __atomic_store_n(&c->held, (uint64_t)n * c->page_bytes, __ATOMIC_RELAXED);
 }
 
+/* Whether the balancer fed class c pages in the last SLAB_BALANCE_COOL
+ * seconds (read without its lock). */
+static bool slab_cooling(const struct slab_class *c, rel_time_t now) {
+    rel_time_t fed = __atomic_load_n(&c->fed, __ATOMIC_RELAXED);
+    return fed != 0 && now - fed < SLAB_BALANCE_COOL;
+}
+
 /* Whether class c has a page to spare (read without its lock). */
 static bool slab_spare(const struct slab_class *c) {
     return __atomic_load_n(&c->npages, __ATOMIC_RELAXED) >= 2;
@@ -511,11 +518,14 @@ static struct slab_class *slab_biggest(struct slabs *sl, const struct slab_class
  * other class with pages.  Bytes freed, or 0. */
 static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
                                slab_reclaim_fn reclaim, void *ctx, unsigned *donor) {
+    rel_time_t now = clock_now();
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         /* Without a page's worth of free chunks there is no empty page:
-         * skip the class without taking its lock. */
-        if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page) {
+         * skip the class without taking its lock.  Nor are the pages the
+         * balancer has just given a class taken back before it fills them. */
+        if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page &&
+            (taker == NULL || !slab_cooling(c, now))) {
             size_t freed = slab_give_page(sl, c, true, NULL, NULL);
             if (freed > 0) {
                 *donor = i;
@@ -871,8 +881,7 @@ static void slab_sample_costs(struct slabs *sl, uint64_t *cost) {
         if (!slab_spare(c))
             continue;
         pthread_mutex_lock(&c->lock);
-        bool cool = c->fed == 0 || now - c->fed >= SLAB_BALANCE_COOL;
-        if (cool && c->npages >= 2)
+        if (!slab_cooling(c, now) && c->npages >= 2)
             cost[i] = slab_cost(c, slab_sample_idle(c, now));
         pthread_mutex_unlock(&c->lock);
     }
@@ -904,7 +913,7 @@ static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
         while (room >= c->page_cost && slab_grow(sl, c, 0))
             room -= c->page_cost;
     }
-    c->fed = clock_now();
+    __atomic_store_n(&c->fed, clock_now(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&c->lock);
     return room;
 }
