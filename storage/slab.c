@@ -896,8 +896,9 @@ static struct slab_class *slab_costliest(struct slabs *sl, const uint64_t *cost,
     return best;
 }
 
-/* Grows class c by the pages `room` bytes of limit pay for; returns the
- * bytes left unused (another class took them, or less than a page).  An
+/* Grows class c by the pages `room` bytes of limit pay for, the last one
+ * paid for in part if the limit has the rest; returns the bytes left
+ * unused (another class took them, or they are less than a page).  An
  * exact class, whose next page's size is not known yet, banks the room
  * instead, up to its largest page. */
 static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
@@ -910,8 +911,9 @@ static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
             room -= take;
         }
     } else {
-        while (room >= c->page_cost && slab_grow(sl, c, 0))
-            room -= c->page_cost;
+        /* part of a page paid for is enough: the rest is free room, if any */
+        while (room > 0 && slab_grow(sl, c, 0))
+            room = room > c->page_cost ? room - c->page_cost : 0;
     }
     __atomic_store_n(&c->fed, clock_now(), __ATOMIC_RELAXED);
     pthread_mutex_unlock(&c->lock);
