@@ -30,7 +30,7 @@
 #include "slab.h"
 
 #define MFILE_MAGIC "LARDERMF"
-#define MFILE_VERSION 1
+#define MFILE_VERSION 2 /* 2: slab classes spend every id (slab.c) */
 #define MFILE_HEADER_BYTES 4096u
 #define MFILE_FRAME SLAB_PAGE_SIZE
 

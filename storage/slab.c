@@ -12,10 +12,12 @@
 #include "slab.h"
 #include "mfile.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* How many chunks one allocation may inspect before giving up on sparing
  * active items: a full circle would stall a writer on a huge class. */
@@ -31,10 +33,26 @@
 #define SLAB_SAMPLE 64
 /* A free chunk counts as this idle: memory nobody uses. */
 #define SLAB_IDLE_FREE (24u * 3600)
-/* Move pages only when the donor's items have been idle more than twice as
- * long as the taker's victims, plus this: no moves back and forth between
- * classes under the same pressure. */
+/* Seconds added to every idle time the balancer compares, so that classes
+ * whose items all die young (within the second) still compare by size. */
 #define SLAB_BALANCE_SLACK 2
+/* A class the balancer gave pages to is no donor for this long: its new
+ * free chunks would otherwise make it look idle at the next call. */
+#define SLAB_BALANCE_COOL 5
+/* Exact pages (see slab.h) start above this chunk size, the classes above
+ * it doubling: their spacing only groups items for the CLOCK. */
+#define SLAB_EXACT_MIN (SLAB_PAGE_SIZE / 2)
+/* What an exact page is charged in: the kernel's page. */
+#define SLAB_EXACT_GRAIN 4096u
+
+/* The head of an exact page, before its one chunk: where the page is in its
+ * class's array (so that a freed item finds its page at once) and what it
+ * costs against the limit. */
+struct slab_exact {
+    uint32_t index;
+    uint32_t charge;
+    uint64_t pad; /* the item stays 16-byte aligned */
+};
 
 struct slab_class {
     pthread_mutex_t lock;
@@ -42,11 +60,14 @@ struct slab_class {
     uint32_t size;
     uint32_t per_page;
     uint32_t page_bytes;
-    uint32_t page_cost; /* what a page counts against the limit */
+    uint32_t page_cost; /* what a page counts against the limit (exact: the most) */
+    bool exact;         /* one item a page, the page sized to the item */
+    uint32_t base;      /* bytes before the first chunk of a page */
+    uint64_t bank; /* exact: limit reserved by the balancer for the next page */
     char **pages;
     uint32_t npages;
     uint32_t pages_cap;
-    uint64_t held; /* atomic: npages * page_bytes, read without the lock */
+    uint64_t held; /* atomic: bytes of the class's pages, read without the lock */
     struct item *free_list;
     uint64_t nfree; /* written under the lock; atomic so a page search can skip unlocked */
     /* next chunk the CLOCK hand looks at */
@@ -63,10 +84,12 @@ struct slab_class {
     uint32_t crawl_page, crawl_chunk;
     uint64_t crawler_reclaimed, crawler_checked;
     rel_time_t empty_search; /* second of the last search for an empty page that failed */
+    rel_time_t fed; /* second the balancer last gave the class pages */
 } __attribute__((aligned(64)));
 
 struct slabs {
     unsigned nclasses;
+    size_t item_max, first; /* what the layout was made from */
     uint64_t limit; /* atomic, bytes */
     uint64_t total; /* atomic, bytes of pages taken */
     uint64_t moved; /* atomic */
@@ -78,24 +101,48 @@ struct slabs {
 
 static size_t slab_round8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* Classes every 8 bytes to SLAB_FINE_MAX, then by `factor`, up to item_max. */
-static unsigned slab_layout(struct slabs *sl, size_t item_max, double factor, size_t first) {
+/* Classes every 8 bytes to SLAB_FINE_MAX, then spaced evenly by a factor
+ * that spends every class id left (the user's factor when it is coarser
+ * than needed is not kept: finer classes waste less), up to item_max, or
+ * with exact pages up to SLAB_EXACT_MIN and doubling from there. */
+static unsigned slab_layout(struct slabs *sl, size_t item_max, size_t first, bool exact) {
     unsigned n = 0;
     size_t size = first;
-    /* The classes left after the fine ones must reach item_max. */
-    unsigned fine = first < SLAB_FINE_MAX ? (unsigned)((SLAB_FINE_MAX - first) / 8) + 1 : 0;
-    if (fine + 2 < SLAB_CLASS_MAX) {
-        double need = pow((double)item_max / SLAB_FINE_MAX, 1.0 / (SLAB_CLASS_MAX - fine - 2));
-        if (need > factor)
-            factor = need;
-    }
-    while (n < SLAB_CLASS_MAX - 1 && size < item_max) {
+    while (size < SLAB_FINE_MAX && size < item_max && n < SLAB_CLASS_MAX - 1) {
         sl->cls[++n].size = (uint32_t)size;
-        size_t next = size < SLAB_FINE_MAX ? size + 8 : slab_round8((size_t)((double)size * factor));
+        size += 8;
+    }
+    size_t mid_top = exact && item_max > SLAB_EXACT_MIN ? SLAB_EXACT_MIN : item_max;
+    unsigned doubling = 0;
+    for (size_t d = mid_top; d < item_max; d *= 2)
+        doubling++;
+    /* classes left for (size, mid_top], mid_top's own included */
+    unsigned left = SLAB_CLASS_MAX - n - doubling;
+    double factor = size < mid_top && left > 1 ? pow((double)mid_top / size, 1.0 / (left - 1)) : 2;
+    while (size < mid_top && n < SLAB_CLASS_MAX - doubling - 1) {
+        sl->cls[++n].size = (uint32_t)size;
+        size_t next = slab_round8((size_t)ceil((double)size * factor));
         size = next < size + 8 ? size + 8 : next;
     }
-    sl->cls[++n].size = (uint32_t)slab_round8(item_max);
+    sl->cls[++n].size = (uint32_t)slab_round8(mid_top);
+    for (size_t d = mid_top * 2; doubling > 0; d *= 2, doubling--)
+        sl->cls[++n].size = (uint32_t)slab_round8(d < item_max ? d : item_max);
     return n;
+}
+
+/* Sizes every class's pages: small chunks share SLAB_PAGE_SIZE pages, a
+ * larger chunk has a page to itself, sized to the item when exact. */
+static void slab_size_pages(struct slabs *sl, bool exact) {
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        c->id = (uint8_t)i;
+        c->per_page = c->size > SLAB_PAGE_SIZE / 2 ? 1 : SLAB_PAGE_SIZE / c->size;
+        c->exact = exact && c->size > SLAB_EXACT_MIN;
+        c->base = c->exact ? sizeof(struct slab_exact) : 0;
+        c->page_bytes = c->base + c->per_page * c->size;
+        c->page_cost = sl->mf ? (uint32_t)mfile_page_cost(c->page_bytes) : c->page_bytes;
+        c->sample_seed = 2654435761u * i;
+    }
 }
 
 struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size_t min_chunk) {
@@ -106,16 +153,12 @@ struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size
     if (sl == NULL)
         return NULL;
     slab_set_limit(sl, mem_limit);
-    sl->nclasses = slab_layout(sl, item_max, factor, first);
-    for (unsigned i = 1; i <= sl->nclasses; i++) {
-        struct slab_class *c = &sl->cls[i];
-        pthread_mutex_init(&c->lock, NULL);
-        c->id = (uint8_t)i;
-        c->per_page = c->size >= SLAB_PAGE_SIZE ? 1 : SLAB_PAGE_SIZE / c->size;
-        c->page_bytes = c->per_page * c->size;
-        c->page_cost = c->page_bytes;
-        c->sample_seed = 2654435761u * i;
-    }
+    sl->item_max = item_max;
+    sl->first = first;
+    sl->nclasses = slab_layout(sl, item_max, first, true);
+    for (unsigned i = 1; i <= sl->nclasses; i++)
+        pthread_mutex_init(&sl->cls[i].lock, NULL);
+    slab_size_pages(sl, true);
     return sl;
 }
 
@@ -132,10 +175,17 @@ void slab_destroy(struct slabs *sl) {
     free(sl);
 }
 
+/* A file's pages are whole frames: no exact pages, so the classes are laid
+ * out again, geometric to the largest item. */
 void slab_use_file(struct slabs *sl, struct mfile *mf) {
     sl->mf = mf;
-    for (unsigned i = 1; i <= sl->nclasses; i++)
-        sl->cls[i].page_cost = (uint32_t)mfile_page_cost(sl->cls[i].page_bytes);
+    unsigned old = sl->nclasses;
+    sl->nclasses = slab_layout(sl, sl->item_max, sl->first, false);
+    for (unsigned i = old + 1; i <= sl->nclasses; i++)
+        pthread_mutex_init(&sl->cls[i].lock, NULL);
+    for (unsigned i = sl->nclasses + 1; i <= old; i++)
+        pthread_mutex_destroy(&sl->cls[i].lock);
+    slab_size_pages(sl, false);
 }
 
 unsigned slab_class_for(const struct slabs *sl, size_t total) {
@@ -197,7 +247,16 @@ static void slab_unreserve(struct slabs *sl, size_t bytes) {
 }
 
 static inline struct item *slab_chunk(const struct slab_class *c, uint32_t page, uint32_t idx) {
-    return (struct item *)(c->pages[page] + (size_t)idx * c->size);
+    return (struct item *)(c->pages[page] + c->base + (size_t)idx * c->size);
+}
+
+static inline struct slab_exact *slab_exact_of(struct item *it) {
+    return (struct slab_exact *)((char *)it - sizeof(struct slab_exact));
+}
+
+/* What page p of class c counts against the limit. */
+static size_t slab_page_charge(const struct slab_class *c, uint32_t p) {
+    return c->exact ? ((const struct slab_exact *)c->pages[p])->charge : c->page_cost;
 }
 
 static void slab_push_free(struct slab_class *c, struct item *it) {
@@ -216,22 +275,102 @@ static struct item *slab_pop_free(struct slab_class *c) {
     return it;
 }
 
+/* npages is read without the lock by balancer checks. */
 static void slab_set_npages(struct slab_class *c, uint32_t n) {
-    c->npages = n;
-    __atomic_store_n(&c->held, (uint64_t)n * c->page_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->npages, n, __ATOMIC_RELAXED);
+    if (!c->exact)
+        __atomic_store_n(&c->held, (uint64_t)n * c->page_bytes, __ATOMIC_RELAXED);
+}
+
+/* Whether the balancer fed class c pages in the last SLAB_BALANCE_COOL
+ * seconds (read without its lock). */
+static bool slab_cooling(const struct slab_class *c, rel_time_t now) {
+    rel_time_t fed = __atomic_load_n(&c->fed, __ATOMIC_RELAXED);
+    return fed != 0 && now - fed < SLAB_BALANCE_COOL;
+}
+
+/* Whether class c has a page to spare (read without its lock). */
+static bool slab_spare(const struct slab_class *c) {
+    return __atomic_load_n(&c->npages, __ATOMIC_RELAXED) >= 2;
+}
+
+static bool slab_page_slot(struct slab_class *c) {
+    if (c->npages < c->pages_cap)
+        return true;
+    uint32_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
+    char **pages = realloc(c->pages, cap * sizeof(*pages));
+    if (pages == NULL)
+        return false;
+    c->pages = pages;
+    c->pages_cap = cap;
+    return true;
+}
+
+/* Limit for an exact page of class c (locked): from what the balancer
+ * banked for the class first. */
+static bool slab_charge(struct slabs *sl, struct slab_class *c, size_t bytes) {
+    if (c->bank >= bytes) {
+        c->bank -= bytes;
+        return true;
+    }
+    if (!slab_reserve(sl, bytes - c->bank))
+        return false;
+    c->bank = 0;
+    return true;
+}
+
+/* A page for one item of `total` bytes, charged what it holds rounded up
+ * to the kernel's page: a 300 KB item costs 300 KB, not the 327 KB of its
+ * class or of the allocator's size class.  malloc may hand out a block
+ * larger than asked (jemalloc has four sizes a doubling) whose tail pages
+ * an earlier block left resident: they are given back to the kernel, so
+ * the charge is what the page takes. */
+static bool slab_grow_exact(struct slabs *sl, struct slab_class *c, size_t total) {
+    if (total == 0 || total > c->size)
+        total = c->size;
+    size_t charge = (c->base + total + SLAB_EXACT_GRAIN - 1) / SLAB_EXACT_GRAIN * SLAB_EXACT_GRAIN;
+    if (!slab_charge(sl, c, charge))
+        return false;
+    /* aligned, so the tail is whole pages (jemalloc otherwise offsets large
+     * blocks by a random number of cache lines) */
+    void *mem = NULL;
+    char *page = posix_memalign(&mem, SLAB_EXACT_GRAIN, charge) == 0 ? mem : NULL;
+    size_t usable = page ? malloc_usable_size(page) : 0;
+    if (page != NULL && usable >= charge + SLAB_EXACT_GRAIN) {
+        if ((uintptr_t)page % SLAB_EXACT_GRAIN == 0)
+            madvise(page + charge, (usable - charge) / SLAB_EXACT_GRAIN * SLAB_EXACT_GRAIN,
+                    MADV_DONTNEED);
+        else if (slab_reserve(sl, usable - charge))
+            charge = usable; /* cannot give the tail back: count it */
+        else {
+            free(page);
+            page = NULL;
+        }
+    }
+    if (page == NULL) {
+        slab_unreserve(sl, charge);
+        return false;
+    }
+    *(struct slab_exact *)page = (struct slab_exact){.index = c->npages, .charge = (uint32_t)charge};
+    c->pages[c->npages] = page;
+    slab_set_npages(c, c->npages + 1);
+    __atomic_add_fetch(&c->held, charge, __ATOMIC_RELAXED);
+    struct item *it = slab_chunk(c, c->npages - 1, 0);
+    it->clsid = c->id;
+    it->bits = 0;
+    it->atime = 0;
+    slab_push_free(c, it);
+    return true;
 }
 
 /* Takes a new page for class c (locked) if the limit allows; its chunks go
- * on the free list, in address order. */
-static bool slab_grow(struct slabs *sl, struct slab_class *c) {
-    if (c->npages == c->pages_cap) {
-        uint32_t cap = c->pages_cap ? c->pages_cap * 2 : 16;
-        char **pages = realloc(c->pages, cap * sizeof(*pages));
-        if (pages == NULL)
-            return false;
-        c->pages = pages;
-        c->pages_cap = cap;
-    }
+ * on the free list, in address order.  `total` sizes an exact page (0: the
+ * class's largest item); other classes' pages do not depend on it. */
+static bool slab_grow(struct slabs *sl, struct slab_class *c, size_t total) {
+    if (!slab_page_slot(c))
+        return false;
+    if (c->exact)
+        return slab_grow_exact(sl, c, total);
     if (!slab_reserve(sl, c->page_cost))
         return false;
     char *page = sl->mf ? mfile_page_get(sl->mf, c->page_bytes) : malloc(c->page_bytes);
@@ -254,18 +393,49 @@ static bool slab_grow(struct slabs *sl, struct slab_class *c) {
     return true;
 }
 
+/* Takes page p, with nothing on it any more, off class c (locked), frees it
+ * and gives back its charge, which it returns. */
+static size_t slab_drop_page(struct slabs *sl, struct slab_class *c, uint32_t p) {
+    char *page = c->pages[p];
+    size_t charge = slab_page_charge(c, p);
+    uint32_t last = c->npages - 1;
+    c->pages[p] = c->pages[last];
+    if (c->exact) {
+        ((struct slab_exact *)c->pages[p])->index = p;
+        __atomic_sub_fetch(&c->held, charge, __ATOMIC_RELAXED);
+    }
+    slab_set_npages(c, last);
+    if (c->hand_page == last || c->hand_page >= c->npages) {
+        c->hand_page = p < c->npages ? p : 0;
+        c->hand_chunk = 0;
+    }
+    if (sl->mf)
+        mfile_page_put(sl->mf, page);
+    else
+        free(page);
+    slab_unreserve(sl, charge);
+    return charge;
+}
+
+/* An exact page's item is gone (freed, evicted, expired): so is the page. */
+static void slab_drop_exact(struct slabs *sl, struct slab_class *c, struct item *it) {
+    item_set_state(it, ITEM_FREE);
+    slab_drop_page(sl, c, slab_exact_of(it)->index);
+}
+
 /* Empties page p of class c (locked): evicts its live items and takes its
- * chunks off the free list, then frees it.  False, with the page kept, when
- * a chunk is held by a writer or its shard is busy. */
-static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p,
-                              slab_reclaim_fn reclaim, void *ctx) {
+ * chunks off the free list, then frees it; returns the bytes of limit given
+ * back.  0, with the page kept, when a chunk is held by a writer or its
+ * shard is busy. */
+static size_t slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p,
+                                slab_reclaim_fn reclaim, void *ctx) {
     char *page = c->pages[p];
     /* A chunk a writer is filling pins the page: find out before evicting
      * anything, or the evictions would buy nothing. */
     for (uint32_t i = 0; i < c->per_page; i++) {
         uint8_t st = item_state(slab_chunk(c, p, i));
         if (st == ITEM_ALLOCATED || (st == ITEM_LINKED && reclaim == NULL))
-            return false;
+            return 0;
     }
     for (uint32_t i = 0; i < c->per_page; i++) {
         struct item *it = slab_chunk(c, p, i);
@@ -277,7 +447,7 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
         bool expires = it->exptime != CLOCK_NEVER;
         enum slab_reclaim r = reclaim(ctx, it);
         if (r == SLAB_RECLAIM_NONE || r == SLAB_RECLAIM_KEPT)
-            return false;
+            return 0;
         c->evicted += r == SLAB_RECLAIM_EVICTED;
         c->evicted_nonzero += r == SLAB_RECLAIM_EVICTED && expires;
         c->evicted_active += r == SLAB_RECLAIM_EVICTED && active;
@@ -295,19 +465,7 @@ static bool slab_release_page(struct slabs *sl, struct slab_class *c, uint32_t p
             pp = &(*pp)->hnext;
         }
     }
-    uint32_t last = c->npages - 1;
-    c->pages[p] = c->pages[last];
-    slab_set_npages(c, last);
-    if (c->hand_page == last || c->hand_page >= c->npages) {
-        c->hand_page = p < c->npages ? p : 0;
-        c->hand_chunk = 0;
-    }
-    if (sl->mf)
-        mfile_page_put(sl->mf, page);
-    else
-        free(page);
-    slab_unreserve(sl, c->page_cost);
-    return true;
+    return slab_drop_page(sl, c, p);
 }
 
 static bool slab_page_is_free(const struct slab_class *c, uint32_t p) {
@@ -317,7 +475,8 @@ static bool slab_page_is_free(const struct slab_class *c, uint32_t p) {
     return true;
 }
 
-/* Frees one page of class c (locking it) and returns the bytes freed, or 0.
+/* Frees one page of class c (locking it) and returns the bytes of limit it
+ * gave back, or 0.
  * With free_only, only a page with nothing on it (memory that costs no
  * eviction, the only kind -M may take); otherwise one of the pages from the
  * CLOCK hand on, whose items are the next to go anyway. */
@@ -327,13 +486,12 @@ static size_t slab_give_page(struct slabs *sl, struct slab_class *c, bool free_o
     pthread_mutex_lock(&c->lock);
     if (free_only) {
         for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page && freed == 0; p++)
-            if (slab_page_is_free(c, p) && slab_release_page(sl, c, p, NULL, NULL))
-                freed = c->page_bytes;
+            if (slab_page_is_free(c, p))
+                freed = slab_release_page(sl, c, p, NULL, NULL);
     } else {
         for (uint32_t tries = 0; tries < 4 && tries < c->npages && freed == 0; tries++) {
             uint32_t p = (c->hand_page + tries) % c->npages;
-            if (slab_release_page(sl, c, p, reclaim, ctx))
-                freed = c->page_bytes;
+            freed = slab_release_page(sl, c, p, reclaim, ctx);
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -360,11 +518,14 @@ static struct slab_class *slab_biggest(struct slabs *sl, const struct slab_class
  * other class with pages.  Bytes freed, or 0. */
 static size_t slab_free_a_page(struct slabs *sl, const struct slab_class *taker,
                                slab_reclaim_fn reclaim, void *ctx, unsigned *donor) {
+    rel_time_t now = clock_now();
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         /* Without a page's worth of free chunks there is no empty page:
-         * skip the class without taking its lock. */
-        if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page) {
+         * skip the class without taking its lock.  Nor are the pages the
+         * balancer has just given a class taken back before it fills them. */
+        if (c != taker && __atomic_load_n(&c->nfree, __ATOMIC_RELAXED) >= c->per_page &&
+            (taker == NULL || !slab_cooling(c, now))) {
             size_t freed = slab_give_page(sl, c, true, NULL, NULL);
             if (freed > 0) {
                 *donor = i;
@@ -526,8 +687,22 @@ static void slab_hand_out(struct slab_class *c, struct item *it) {
     item_set_state(it, ITEM_ALLOCATED);
 }
 
+/* A free chunk of class c (locked) for an item of `total` bytes, taking a
+ * new page if the limit allows.  An exact class keeps no free chunks (an
+ * item's page goes with it), but one that is too small is never handed out. */
+static struct item *slab_take_free(struct slabs *sl, struct slab_class *c, size_t total) {
+    struct item *it = slab_pop_free(c);
+    if (it != NULL && c->exact && slab_exact_of(it)->charge - c->base < total) {
+        slab_drop_exact(sl, c, it);
+        it = NULL;
+    }
+    if (it == NULL && slab_grow(sl, c, total))
+        it = slab_pop_free(c);
+    return it;
+}
+
 /* Frees pages of other classes until class c can grow by one. */
-static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
+static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c, size_t total,
                                       slab_reclaim_fn reclaim, void *ctx) {
     for (int tries = 0; tries < SLAB_STEAL_MAX; tries++) {
         unsigned donor = 0;
@@ -535,9 +710,7 @@ static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
             return NULL;
         slab_moved(sl, donor, c->id);
         pthread_mutex_lock(&c->lock);
-        struct item *it = slab_pop_free(c);
-        if (it == NULL && slab_grow(sl, c))
-            it = slab_pop_free(c);
+        struct item *it = slab_take_free(sl, c, total);
         if (it != NULL)
             slab_hand_out(c, it);
         pthread_mutex_unlock(&c->lock);
@@ -552,7 +725,7 @@ static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c,
  * pages sit free in classes nobody writes to, and evicting live items next
  * to them would be a loss).  A search reads every class's free count, so
  * one that finds nothing is not repeated within the second. */
-static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c) {
+static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c, size_t total) {
     rel_time_t now = clock_now();
     if (c->empty_search == now)
         return NULL;
@@ -564,22 +737,34 @@ static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c
     pthread_mutex_lock(&c->lock);
     if (!freed)
         c->empty_search = now;
-    struct item *it = slab_pop_free(c);
-    if (it == NULL && slab_grow(sl, c))
-        it = slab_pop_free(c);
-    return it;
+    return slab_take_free(sl, c, total);
 }
 
-struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx) {
+/* An exact class (locked) evicts with its CLOCK until the new item's page
+ * fits under the limit: one victim's page may be smaller than it. */
+static struct item *slab_evict_for(struct slabs *sl, struct slab_class *c, size_t total,
+                                   slab_reclaim_fn reclaim, void *ctx) {
+    for (int k = 0; k < SLAB_STEAL_MAX && c->npages > 0; k++) {
+        struct item *victim = slab_sweep(c, reclaim, ctx);
+        if (victim == NULL)
+            return NULL;
+        slab_drop_exact(sl, c, victim);
+        struct item *it = slab_take_free(sl, c, total);
+        if (it != NULL)
+            return it;
+    }
+    return NULL;
+}
+
+struct item *slab_alloc_size(struct slabs *sl, unsigned cls, size_t total, slab_reclaim_fn reclaim,
+                             void *ctx) {
     struct slab_class *c = &sl->cls[cls];
     pthread_mutex_lock(&c->lock);
-    struct item *it = slab_pop_free(c);
-    if (it == NULL && slab_grow(sl, c))
-        it = slab_pop_free(c);
+    struct item *it = slab_take_free(sl, c, total);
     if (it == NULL && reclaim != NULL && c->npages > 0) {
-        it = slab_alloc_empty_page(sl, c);
+        it = slab_alloc_empty_page(sl, c, total);
         if (it == NULL && c->npages > 0) /* the lock was let go: pages may have left */
-            it = slab_sweep(c, reclaim, ctx);
+            it = c->exact ? slab_evict_for(sl, c, total, reclaim, ctx) : slab_sweep(c, reclaim, ctx);
     }
     if (it != NULL) {
         slab_hand_out(c, it);
@@ -587,7 +772,7 @@ struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim,
         return it;
     }
     pthread_mutex_unlock(&c->lock);
-    if ((it = slab_alloc_stolen(sl, c, reclaim, ctx)) != NULL)
+    if ((it = slab_alloc_stolen(sl, c, total, reclaim, ctx)) != NULL)
         return it;
     pthread_mutex_lock(&c->lock);
     c->outofmemory++;
@@ -596,49 +781,82 @@ struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim,
     return NULL;
 }
 
+struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx) {
+    return slab_alloc_size(sl, cls, 0, reclaim, ctx);
+}
+
 void slab_free(struct slabs *sl, struct item *it) {
     struct slab_class *c = &sl->cls[it->clsid];
     pthread_mutex_lock(&c->lock);
-    slab_push_free(c, it);
+    if (c->exact)
+        slab_drop_exact(sl, c, it);
+    else
+        slab_push_free(c, it);
     pthread_mutex_unlock(&c->lock);
 }
 
 /* --- balancing ------------------------------------------------------------ */
 
-/* Mean idle seconds of a sample of the class's chunks (locked). */
+/* Mean idle seconds of a sample of the class's live items (locked).  Free
+ * chunks count as SLAB_IDLE_FREE when the class has two pages' worth of
+ * them, memory nobody uses; fewer are the slack of a class that holds all
+ * it is asked for, and counting them would make it a donor that then
+ * evicts, takes the page back, and so on. */
 static uint64_t slab_sample_idle(struct slab_class *c, rel_time_t now) {
+    if (c->nfree >= 2ull * c->per_page)
+        return SLAB_IDLE_FREE;
     if (c->npages == 0)
         return 0;
-    uint64_t sum = 0;
+    uint64_t sum = 0, live = 0;
     for (int k = 0; k < SLAB_SAMPLE; k++) {
         c->sample_seed = c->sample_seed * 1664525u + 1013904223u;
         uint32_t r = c->sample_seed >> 4;
         const struct item *it = slab_chunk(c, r % c->npages, (r / c->npages) % c->per_page);
-        uint8_t st = item_state(it);
         rel_time_t at = item_atime(it);
-        if (st == ITEM_FREE)
-            sum += SLAB_IDLE_FREE;
-        else if (st == ITEM_LINKED && at < now)
-            sum += now - at;
+        if (item_state(it) != ITEM_LINKED)
+            continue;
+        live++;
+        sum += at < now ? now - at : 0;
     }
-    return sum / SLAB_SAMPLE;
+    return live > 0 ? sum / live : 0;
 }
 
-/* The class whose CLOCK evicted the youngest items since the last call, or
- * when none evicted (-M), the one refused most allocations; every class's
- * window starts over. */
-static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
-    struct slab_class *best = NULL, *refused = NULL;
+/* The balancer weighs a class by what its memory earns: a chunk of size S
+ * whose item sits idle T seconds costs S * T byte-seconds per access it
+ * serves (a cache hit is worth the same whatever the value's size).  Pages
+ * go from the class whose items cost the most to the one whose evictions
+ * cost the least, so small items under pressure are not evicted to keep
+ * large ones that sit idle as long.  Comparing idle times alone (as before)
+ * left the memory where the first writes had put it when every class
+ * churned at the same age: with value sizes from 1 B to 1 MB the large
+ * classes kept nearly all of it, and the hit ratio was half memcached's. */
+static uint64_t slab_cost(const struct slab_class *c, uint64_t idle) {
+    return (uint64_t)c->size * (idle + SLAB_BALANCE_SLACK);
+}
+
+/* The classes whose CLOCK evicted since the last call, cheapest evictions
+ * first, or when none evicted (-M), the one refused most allocations; every
+ * class's window starts over.  Returns how many went into `out`. */
+struct slab_pressure {
+    struct slab_class *c;
+    uint64_t cost;
+    uint64_t need; /* pages its evictions (or refusals) in the window would have filled */
+};
+
+static unsigned slab_pressed(struct slabs *sl, struct slab_pressure *out) {
+    unsigned n = 0;
+    struct slab_class *refused = NULL;
     uint64_t most_refused = 0;
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
         pthread_mutex_lock(&c->lock);
         if (c->win_evicted > 0) {
-            uint64_t mean = c->win_idle / c->win_evicted;
-            if (best == NULL || mean < *idle) {
-                best = c;
-                *idle = mean;
-            }
+            struct slab_pressure p = {c, slab_cost(c, c->win_idle / c->win_evicted),
+                                      (c->win_evicted + c->per_page - 1) / c->per_page};
+            unsigned at = n++;
+            for (; at > 0 && out[at - 1].cost > p.cost; at--)
+                out[at] = out[at - 1];
+            out[at] = p;
         }
         if (c->win_oom > most_refused) {
             most_refused = c->win_oom;
@@ -647,61 +865,132 @@ static struct slab_class *slab_most_pressed(struct slabs *sl, uint64_t *idle) {
         c->win_evicted = c->win_idle = c->win_oom = 0;
         pthread_mutex_unlock(&c->lock);
     }
-    if (best == NULL && refused != NULL) {
-        *idle = 0;
-        return refused;
+    if (n == 0 && refused != NULL)
+        out[n++] = (struct slab_pressure){refused, 0,
+                                          (most_refused + refused->per_page - 1) / refused->per_page};
+    return n;
+}
+
+/* What each class's sampled chunks cost (0: no donor: fewer than two pages,
+ * or fed pages in the last SLAB_BALANCE_COOL seconds). */
+static void slab_sample_costs(struct slabs *sl, uint64_t *cost) {
+    rel_time_t now = clock_now();
+    for (unsigned i = 1; i <= sl->nclasses; i++) {
+        struct slab_class *c = &sl->cls[i];
+        cost[i] = 0;
+        if (!slab_spare(c))
+            continue;
+        pthread_mutex_lock(&c->lock);
+        if (!slab_cooling(c, now) && c->npages >= 2)
+            cost[i] = slab_cost(c, slab_sample_idle(c, now));
+        pthread_mutex_unlock(&c->lock);
     }
+}
+
+static struct slab_class *slab_costliest(struct slabs *sl, const uint64_t *cost,
+                                         const struct slab_class *except) {
+    struct slab_class *best = NULL;
+    for (unsigned i = 1; i <= sl->nclasses; i++)
+        if (&sl->cls[i] != except && cost[i] > 0 && (best == NULL || cost[i] > cost[best->id]))
+            best = &sl->cls[i];
     return best;
 }
 
-static struct slab_class *slab_most_idle(struct slabs *sl, const struct slab_class *except,
-                                         uint64_t *idle) {
-    struct slab_class *best = NULL;
-    rel_time_t now = clock_now();
-    *idle = 0;
+/* Grows class c by the pages `room` bytes of limit pay for, the last one
+ * paid for in part if the limit has the rest; returns the bytes left
+ * unused (another class took them, or they are less than a page).  An
+ * exact class, whose next page's size is not known yet, banks the room
+ * instead, up to its largest page. */
+static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
+    pthread_mutex_lock(&c->lock);
+    if (c->exact) {
+        size_t want = c->page_cost > c->bank ? c->page_cost - c->bank : 0;
+        size_t take = room < want ? room : want;
+        if (take > 0 && slab_reserve(sl, take)) {
+            c->bank += take;
+            room -= take;
+        }
+    } else {
+        /* part of a page paid for is enough: the rest is free room, if any */
+        while (room > 0 && slab_grow(sl, c, 0))
+            room = room > c->page_cost ? room - c->page_cost : 0;
+    }
+    __atomic_store_n(&c->fed, clock_now(), __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&c->lock);
+    return room;
+}
+
+/* Limit banked for exact pages goes back (a lowered limit). */
+static void slab_drain_banks(struct slabs *sl) {
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        if (c == except || __atomic_load_n(&c->held, __ATOMIC_RELAXED) == 0)
-            continue;
         pthread_mutex_lock(&c->lock);
-        uint64_t mean = c->npages >= 2 ? slab_sample_idle(c, now) : 0;
+        slab_unreserve(sl, c->bank);
+        c->bank = 0;
         pthread_mutex_unlock(&c->lock);
-        if (mean > *idle) {
-            best = c;
-            *idle = mean;
-        }
     }
-    return best;
+}
+
+/* Moves pages from the costliest donors to `young` while they cost more
+ * than twice its evictions, at most `budget` pages; returns how many. */
+static unsigned slab_serve(struct slabs *sl, struct slab_class *young, uint64_t young_cost,
+                           uint64_t *cost, uint64_t budget, slab_reclaim_fn reclaim, void *ctx) {
+    unsigned moved = 0;
+    /* A large donor page may pay for several of the taker's, a small one
+     * for part of one: room carries the difference from move to move. */
+    size_t room = 0;
+    while (moved < budget) {
+        struct slab_class *cold = slab_costliest(sl, cost, young);
+        if (cold == NULL || cost[cold->id] <= 2 * young_cost)
+            break;
+        size_t freed = 0;
+        if (slab_spare(cold)) {
+            freed = slab_give_page(sl, cold, true, NULL, NULL);
+            if (freed == 0)
+                freed = slab_give_page(sl, cold, false, reclaim, ctx);
+        }
+        if (freed == 0) {
+            cost[cold->id] = 0; /* spent, or every page pinned: the next donor */
+            continue;
+        }
+        slab_moved(sl, cold->id, young->id);
+        moved++;
+        room = slab_feed(sl, young, room + freed);
+        if (young->exact ? room > 0 : room >= young->page_cost)
+            break; /* another class took the room, or the bank is full */
+    }
+    cost[young->id] = 0; /* fed: no donor in this round */
+    return moved;
 }
 
 unsigned slab_balance(struct slabs *sl, slab_reclaim_fn reclaim, void *ctx) {
     unsigned moved = 0;
     /* A lowered limit (cache_memlimit): give pages back. */
+    if (slab_total_malloced(sl) > slab_limit(sl))
+        slab_drain_banks(sl);
     while (slab_total_malloced(sl) > slab_limit(sl) && moved < SLAB_BALANCE_MOVES) {
         unsigned donor = 0;
         if (slab_free_a_page(sl, NULL, reclaim, ctx, &donor) == 0)
             return moved;
         moved++;
     }
-    uint64_t young_idle = 0, cold_idle;
-    struct slab_class *young = slab_most_pressed(sl, &young_idle);
-    if (young == NULL)
+    struct slab_pressure young[SLAB_CLASS_MAX + 1];
+    unsigned n = slab_pressed(sl, young);
+    if (n == 0)
         return moved;
-    struct slab_class *cold = slab_most_idle(sl, young, &cold_idle);
-    if (cold == NULL || cold_idle <= 2 * young_idle + SLAB_BALANCE_SLACK)
-        return moved;
-    for (int k = 0; k < SLAB_BALANCE_MOVES; k++) {
-        if (__atomic_load_n(&cold->held, __ATOMIC_RELAXED) < 2ull * cold->page_bytes ||
-            (slab_give_page(sl, cold, true, NULL, NULL) == 0 &&
-             slab_give_page(sl, cold, false, reclaim, ctx) == 0))
-            break;
-        pthread_mutex_lock(&young->lock);
-        bool grew = slab_grow(sl, young);
-        pthread_mutex_unlock(&young->lock);
-        slab_moved(sl, cold->id, young->id);
-        moved++;
-        if (!grew && young->page_bytes <= cold->page_bytes)
-            break; /* another class took the room: pressure moved on */
+    uint64_t cost[SLAB_CLASS_MAX + 1];
+    slab_sample_costs(sl, cost);
+    /* The cheapest evictions are served first, each taker a share of the
+     * moves, so that several classes under pressure converge together, and
+     * no more than its evictions would have filled: a class written to
+     * slowly is not given pages it will not use. */
+    for (unsigned k = 0; k < n && moved < SLAB_BALANCE_MOVES; k++) {
+        uint64_t budget = SLAB_BALANCE_MOVES / 4;
+        if (budget > young[k].need)
+            budget = young[k].need;
+        if (budget > SLAB_BALANCE_MOVES - moved)
+            budget = SLAB_BALANCE_MOVES - moved;
+        moved += slab_serve(sl, young[k].c, young[k].cost, cost, budget, reclaim, ctx);
     }
     return moved;
 }
@@ -791,9 +1080,7 @@ enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab
         return r;
     if (dst > 0) {
         struct slab_class *to = &sl->cls[dst];
-        pthread_mutex_lock(&to->lock);
-        slab_grow(sl, to); /* fails only if a writer took the room first */
-        pthread_mutex_unlock(&to->lock);
+        slab_feed(sl, to, to->page_cost); /* fails only if a writer took the room first */
     }
     slab_moved(sl, (unsigned)src, (unsigned)dst);
     return SLAB_REASSIGN_OK;
@@ -827,7 +1114,18 @@ void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclai
         out->reclaimed++;
         c->reclaimed++;
         c->expired_unfetched += !fetched;
-        slab_push_free(c, it);
+        if (!c->exact) {
+            slab_push_free(c, it);
+            continue;
+        }
+        /* the class's last page takes this one's place: look at it next */
+        slab_drop_exact(sl, c, it);
+        c->crawl_chunk = 0;
+        if (c->crawl_page >= c->npages) {
+            c->crawl_page = 0;
+            out->wrapped = true;
+            break;
+        }
     }
     if (c->npages == 0)
         out->wrapped = true;

@@ -2,14 +2,23 @@
  * slab: item memory in small pages, cut into size classes, under a hard
  * limit, with pages that move to the classes that need them.
  *
- * Size classes are every 8 bytes up to SLAB_FINE_MAX, then grow by a factor
- * (-f) up to the largest item (-I); the factor is raised when -I could not
- * be reached in SLAB_CLASS_MAX classes.  Fine classes at the small end,
- * where most items are, keep rounding waste to a few bytes; memcached's
- * uniform 1.25 factor wastes 12% on average there.  Pages are only
- * SLAB_PAGE_SIZE (64 KB) for small chunks (a class with chunks above that
- * gets pages of one chunk) and are not tied to a class for good, so a class
- * costs little memory until it is used.
+ * Size classes are every 8 bytes up to SLAB_FINE_MAX, then grow by an even
+ * factor that spends every class id left, up to the largest item (-I).
+ * Fine classes at the small end, where most items are, keep rounding waste
+ * to a few bytes; memcached's uniform 1.25 factor wastes 12% on average
+ * there.  Pages are only SLAB_PAGE_SIZE (64 KB) for small chunks and are
+ * not tied to a class for good, so a class costs little memory until it is
+ * used.
+ *
+ * An item above SLAB_PAGE_SIZE / 2 has an exact page: one allocation sized
+ * to it (a 4 KB multiple), charged that against the limit, freed with the
+ * item.  Its class (they double in size) only groups such items for the
+ * CLOCK and the balancer, so a 300 KB item costs 300 KB, not the 331 KB of
+ * a 1.25-factor class, and their few classes leave the ids to the small
+ * pages: 256 B-32 KB step by 1.15 with -I 1m.  With a memory file (-e)
+ * pages are whole frames, so there are no exact pages and the classes are
+ * geometric up to -I.  -f only has to be above 1: the spacing follows from
+ * the class ids.
  *
  * The limit (-m) counts page bytes and is never exceeded.  When a class has
  * no free chunk and no page can be had:
@@ -18,15 +27,17 @@
  *   - a class that has pages runs its CLOCK hand: a linked item with the
  *     ACTIVE bit set is spared once (the bit is cleared), the first one
  *     without it is offered to the caller's reclaim function, which unlinks
- *     it if it can.  A CLOCK needs no list pointers in items and no lock on a
- *     cache hit (a hit only sets a bit): that is why Larder uses it instead
- *     of memcached's linked LRUs;
+ *     it if it can (an exact class goes on until the new item's page fits).
+ *     A CLOCK needs no list pointers in items and no lock on a cache hit (a
+ *     hit only sets a bit): that is why Larder uses it instead of
+ *     memcached's linked LRUs;
  *   - a class that has none takes a page from the class with the most pages,
  *     evicting what is on it.
  * slab_balance(), called once a second by the store's maintenance thread,
- * moves pages from classes whose items sit idle to classes that are evicting
- * young items, so a change in value sizes does not starve the new sizes
- * (memcached's "slab calcification").
+ * moves pages to where evictions cost least from where items cost most,
+ * an item costing its chunk size times its idle time: memory goes to the
+ * items that buy the most hits per byte, and a change in value sizes does
+ * not starve the new sizes (memcached's "slab calcification").
  */
 #ifndef LARDER_SLAB_H
 #define LARDER_SLAB_H
@@ -115,6 +126,11 @@ unsigned slab_class_count(const struct slabs *sl);
 /* A chunk of class `cls` in state ITEM_ALLOCATED, or NULL when memory is
  * exhausted (reclaim may be NULL to forbid eviction, as with -M). */
 struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim, void *ctx);
+/* The same for an item of `total` bytes (header included): a class with
+ * exact pages makes the page that size, so the chunk holds `total` bytes
+ * and no more; other classes' chunks hold their chunk size. */
+struct item *slab_alloc_size(struct slabs *sl, unsigned cls, size_t total, slab_reclaim_fn reclaim,
+                             void *ctx);
 
 /* Returns an ALLOCATED or just-unlinked chunk to its class. */
 void slab_free(struct slabs *sl, struct item *it);
@@ -142,7 +158,8 @@ typedef bool (*slab_relocate_fn)(void *ctx, struct item *from, struct item *to);
 
 /* memcached's "slabs reassign": one page of class src (-1: the class with
  * the most memory) emptied and given to class dst (0: back to the system,
- * memcached's global page pool).  Live items on it move to free chunks of
+ * memcached's global page pool; an exact class banks the memory for its
+ * next item's page).  Live items on it move to free chunks of
  * their class elsewhere (*rescued) while there are some, and are evicted
  * otherwise (*evicted).  Runs at once, under the source's lock: a page is
  * at most 64 KB of chunks or one large item. */

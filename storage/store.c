@@ -669,7 +669,7 @@ static struct item *store_alloc_raw(struct store *s, const char *key, size_t nke
         *st = STORE_TOO_LARGE;
         return NULL;
     }
-    struct item *it = slab_alloc(s->slabs, cls, store_reclaim, s);
+    struct item *it = slab_alloc_size(s->slabs, cls, total, store_reclaim, s);
     if (it == NULL) {
         *st = STORE_NO_MEMORY;
         return NULL;

@@ -64,18 +64,23 @@ static enum slab_reclaim take_victim(void *ctx, struct item *it) {
 
 /* --- layout ---------------------------------------------------------------- */
 
-Test(slab, classes_every_8_bytes_then_by_factor) {
+/* Every class id is spent: 8-byte steps, then steps finer than the factor
+ * up to the exact pages, whose classes double. */
+Test(slab, classes_every_8_bytes_then_finer_than_the_factor) {
     struct slabs *sl = new_slabs(64);
     unsigned n = slab_class_count(sl);
-    cr_assert_leq(n, SLAB_CLASS_MAX);
+    cr_assert_eq(n, SLAB_CLASS_MAX);
     cr_assert_eq(class_stats(sl, 1).chunk_size, (ITEM_HEADER + 48 + 7) & ~7u);
-    for (unsigned c = 2; c < n; c++) {
+    for (unsigned c = 2; c <= n; c++) {
         uint32_t prev = class_stats(sl, c - 1).chunk_size, cur = class_stats(sl, c).chunk_size;
         cr_assert_eq(cur % 8, 0, "class %u: %u", c, cur);
+        cr_assert_gt(cur, prev, "class %u", c);
         if (prev < SLAB_FINE_MAX)
             cr_assert_eq(cur, prev + 8, "class %u: small classes step by 8 bytes", c);
+        else if (cur <= SLAB_PAGE_SIZE / 2)
+            cr_assert_leq(cur, prev * 1.16 + 8, "class %u: %u after %u", c, cur, prev);
         else
-            cr_assert_leq(cur, prev * 1.25 + 8, "class %u grows by more than the factor", c);
+            cr_assert_leq(cur, prev * 2, "class %u: exact classes double", c);
     }
     cr_assert_eq(class_stats(sl, n).chunk_size, MB, "the last class holds the largest item");
     slab_destroy(sl);
@@ -85,13 +90,16 @@ Test(slab, pages_are_small_or_one_chunk) {
     struct slabs *sl = new_slabs(64);
     for (unsigned c = 1; c <= slab_class_count(sl); c++) {
         struct slab_class_stats cs = class_stats(sl, c);
-        if (cs.chunk_size >= SLAB_PAGE_SIZE) {
+        if (cs.chunk_size > SLAB_PAGE_SIZE / 2) {
             cr_assert_eq(cs.per_page, 1, "class %u", c);
+            /* the largest page: an exact page is sized to its item */
+            cr_assert_geq(cs.page_bytes, cs.chunk_size, "class %u", c);
+            cr_assert_leq(cs.page_bytes, cs.chunk_size + 64, "class %u", c);
         } else {
             cr_assert_eq(cs.per_page, SLAB_PAGE_SIZE / cs.chunk_size, "class %u", c);
             cr_assert_lt(SLAB_PAGE_SIZE - cs.page_bytes, cs.chunk_size, "class %u wastes a chunk", c);
+            cr_assert_eq(cs.page_bytes, cs.per_page * cs.chunk_size);
         }
-        cr_assert_eq(cs.page_bytes, cs.per_page * cs.chunk_size);
     }
     slab_destroy(sl);
 }
@@ -119,22 +127,29 @@ Test(slab, large_items_and_factor) {
     cr_assert_not_null(sl);
     unsigned n = slab_class_count(sl);
     cr_assert_eq(class_stats(sl, n).chunk_size, 4 * MB);
-    cr_assert_eq(class_stats(sl, n).page_bytes, 4 * MB);
-    cr_assert_geq(class_stats(sl, slab_class_for(sl, 3 * MB)).chunk_size, 3 * MB);
+    cr_assert_geq(class_stats(sl, n).page_bytes, 4 * MB);
+    unsigned cls = slab_class_for(sl, 3 * MB);
+    cr_assert_geq(class_stats(sl, cls).chunk_size, 3 * MB);
+    struct item *it = slab_alloc_size(sl, cls, 3 * MB, NULL, NULL);
+    cr_assert_not_null(it);
+    cr_assert_leq(slab_total_malloced(sl), 3 * MB + 8192, "a 3 MB item costs %zu",
+                  slab_total_malloced(sl));
+    slab_free(sl, it);
     slab_destroy(sl);
 }
 
-/* -I 1024m with -f 1.25 would need more than 63 classes: the factor is
- * raised instead of making one giant last class. */
-Test(slab, huge_item_limit_raises_the_factor) {
+/* -I 1024m: exact classes double up to it, and what is left for the small
+ * pages still steps by less than -f. */
+Test(slab, huge_item_limit_fits_the_class_ids) {
     struct slabs *sl = slab_create(2048u * MB, 1024u * MB, 1.25, 48);
     cr_assert_not_null(sl);
     unsigned n = slab_class_count(sl);
     cr_assert_leq(n, SLAB_CLASS_MAX);
     cr_assert_eq(class_stats(sl, n).chunk_size, 1024u * MB);
-    uint32_t before_last = class_stats(sl, n - 1).chunk_size;
-    cr_assert_gt(before_last, 512u * MB, "the last step is no bigger than the others (%u)",
-                 before_last);
+    cr_assert_eq(class_stats(sl, n - 1).chunk_size, 512u * MB);
+    for (unsigned c = 2; c <= n && class_stats(sl, c).chunk_size <= SLAB_PAGE_SIZE / 2; c++)
+        cr_assert_leq(class_stats(sl, c).chunk_size, class_stats(sl, c - 1).chunk_size * 1.25 + 8,
+                      "class %u", c);
     slab_destroy(sl);
 }
 
@@ -534,5 +549,161 @@ Test(slab, crawl_is_bounded_and_frees_only_dead_items) {
     cr_assert_eq(cs.crawler_reclaimed, 150);
     cr_assert_eq(cs.reclaimed, 150, "a crawler reclaim is a reclaim too");
     cr_assert_eq(cs.used_chunks, 150);
+    slab_destroy(sl);
+}
+
+/* --- exact pages ------------------------------------------------------------ */
+
+/* Allocates an item of `total` bytes in its class and links it. */
+static struct item *alloc_sized(struct slabs *sl, size_t total, slab_reclaim_fn reclaim,
+                                void *ctx) {
+    struct item *it = slab_alloc_size(sl, slab_class_for(sl, total), total, reclaim, ctx);
+    if (it != NULL) {
+        it->nbytes = (uint32_t)(total - ITEM_HEADER - 1);
+        it->nkey = 1;
+        item_set_state(it, ITEM_LINKED);
+        item_set_atime(it, clock_now());
+    }
+    return it;
+}
+
+/* The 1.25-factor class of a 300 KB item was 331 KB, jemalloc's 320 KB. */
+Test(slab, large_item_costs_within_a_few_percent_of_its_size) {
+    struct slabs *sl = new_slabs(64);
+    const size_t sizes[] = {32 * 1024 + 1, 40000, 65 * 1024, 100000, 300 * 1024, 700000, MB};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        struct item *it = alloc_sized(sl, sizes[k], NULL, NULL);
+        cr_assert_not_null(it);
+        size_t cost = slab_total_malloced(sl);
+        cr_assert_geq(cost, sizes[k]);
+        cr_assert_leq(cost, sizes[k] + 4096 + 16, "%zu bytes cost %zu", sizes[k], cost);
+        memset(item_key(it), 'v', sizes[k] - ITEM_HEADER); /* every byte is the chunk's */
+        slab_free(sl, it);
+        cr_assert_eq(slab_total_malloced(sl), 0, "the page goes with its item");
+        cr_assert_eq(class_stats(sl, slab_class_for(sl, sizes[k])).pages, 0);
+    }
+    slab_destroy(sl);
+}
+
+/* An exact class under its limit evicts as many of its items as a bigger
+ * one needs, and never passes the limit. */
+Test(slab, exact_class_evicts_until_the_item_fits) {
+    struct slabs *sl = slab_create(MB, MB, 1.25, 48);
+    cr_assert_not_null(sl);
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    unsigned small = 0;
+    while (alloc_sized(sl, 70000, NULL, NULL) != NULL)
+        small++;
+    cr_assert_geq(small, 13);
+    struct item *big = alloc_sized(sl, 120000, take_victim, &v);
+    cr_assert_not_null(big, "no room made for a bigger item of the class");
+    cr_assert_geq(v.offered, 1);
+    cr_assert_leq(slab_total_malloced(sl), MB);
+    /* random sizes across the exact classes, evicting */
+    uint32_t seed = 7;
+    for (int i = 0; i < 500; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t total = 33 * 1024 + (seed >> 8) % (MB - 33 * 1024);
+        cr_assert_not_null(alloc_sized(sl, total, take_victim, &v), "%zu bytes", total);
+        cr_assert_leq(slab_total_malloced(sl), MB, "past the limit after %d", i);
+    }
+    slab_destroy(sl);
+}
+
+static enum slab_reclaim dead_all(void *ctx, struct item *it) {
+    (void)ctx;
+    item_set_state(it, ITEM_ALLOCATED);
+    return SLAB_RECLAIM_EXPIRED;
+}
+
+/* The crawler freeing an exact item frees its page, and still visits every
+ * page once (the last page takes the freed one's place). */
+Test(slab, crawl_gives_back_exact_pages) {
+    struct slabs *sl = new_slabs(16);
+    unsigned cls = slab_class_for(sl, 200000);
+    for (int i = 0; i < 10; i++)
+        cr_assert_not_null(alloc_sized(sl, 150000 + 1000 * i, NULL, NULL));
+    cr_assert_eq(class_stats(sl, cls).pages, 10);
+    struct slab_crawl_result r;
+    uint64_t reclaimed = 0;
+    do {
+        slab_crawl(sl, cls, 3, dead_all, NULL, &r);
+        reclaimed += r.reclaimed;
+    } while (!r.wrapped);
+    cr_assert_eq(reclaimed, 10);
+    cr_assert_eq(class_stats(sl, cls).pages, 0);
+    cr_assert_eq(slab_total_malloced(sl), 0);
+    slab_destroy(sl);
+}
+
+/* --- balancing by cost ------------------------------------------------------ */
+
+/* Allocates `n` items of `size` in its class, evicting, all accessed now. */
+static void write_items(struct slabs *sl, size_t size, unsigned n, struct victims *v) {
+    for (unsigned i = 0; i < n; i++)
+        cr_assert_not_null(alloc_sized(sl, size, take_victim, v));
+}
+
+static uint64_t class_bytes(struct slabs *sl, size_t size) {
+    struct slab_class_stats cs = class_stats(sl, slab_class_for(sl, size));
+    return cs.pages * cs.page_bytes;
+}
+
+/* Items of one size, left alone for an hour, then of others written at a
+ * high rate: the old class's pages end up with the new classes (none left
+ * stranded), however the sizes compare. */
+static void check_new_mix_takes_the_memory(const size_t *old, const size_t *young, unsigned nyoung) {
+    struct slabs *sl = new_slabs(4);
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    while (alloc_sized(sl, old[0], NULL, NULL) != NULL)
+        ;
+    cr_assert_gt(class_bytes(sl, old[0]), 3 * MB);
+    clock_test_advance(3600);
+    for (int round = 0; round < 60; round++) {
+        clock_test_advance(1);
+        for (unsigned k = 0; k < nyoung; k++)
+            write_items(sl, young[k], (unsigned)(256 * 1024 / young[k]) + 1, &v);
+        slab_balance(sl, take_victim, &v);
+        cr_assert_leq(slab_total_malloced(sl), 4 * MB);
+    }
+    cr_assert_leq(class_bytes(sl, old[0]), 4 * MB / 8, "the old class kept %lu bytes",
+                  (unsigned long)class_bytes(sl, old[0]));
+    uint64_t young_bytes = 0;
+    for (unsigned k = 0; k < nyoung; k++) {
+        cr_assert_geq(class_bytes(sl, young[k]), SLAB_PAGE_SIZE / 2, "new class %u starved", k);
+        young_bytes += class_bytes(sl, young[k]);
+    }
+    cr_assert_geq(young_bytes, 3 * MB, "the new classes hold %lu bytes", (unsigned long)young_bytes);
+    slab_destroy(sl);
+}
+
+Test(slab, new_mix_takes_the_memory_of_an_old_small_one) {
+    const size_t old[] = {100}, young[] = {2000, 9000};
+    check_new_mix_takes_the_memory(old, young, 2);
+}
+
+Test(slab, new_mix_takes_the_memory_of_an_old_large_one) {
+    const size_t old[] = {9000}, young[] = {120, 1500};
+    check_new_mix_takes_the_memory(old, young, 2);
+}
+
+/* Two classes evicting items of the same age: memory goes to the one with
+ * the small items, which buys more hits per byte. */
+Test(slab, balance_prefers_small_items_of_the_same_age) {
+    struct slabs *sl = new_slabs(4);
+    struct victims v = {.as = SLAB_RECLAIM_EVICTED};
+    write_items(sl, 5000, 4 * MB / 5000, &v); /* memory full of large items */
+    uint64_t small_before = 0;
+    for (int round = 0; round < 20; round++) {
+        clock_test_advance(1);
+        write_items(sl, 5000, 100, &v);
+        write_items(sl, 200, 2000, &v);
+        if (round == 0)
+            small_before = class_bytes(sl, 200);
+        slab_balance(sl, take_victim, &v);
+    }
+    cr_assert_gt(class_bytes(sl, 200), small_before + MB, "small: %lu bytes",
+                 (unsigned long)class_bytes(sl, 200));
+    cr_assert_leq(slab_total_malloced(sl), 4 * MB);
     slab_destroy(sl);
 }
