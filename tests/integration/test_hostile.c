@@ -767,13 +767,13 @@ Test(hostile, allocation_failure_is_answered) {
     const char *shim = getenv("LARDER_FAILMALLOC");
     if (shim == NULL)
         cr_skip_test("LARDER_FAILMALLOC not set");
-    /* Slab pages are malloc'd blocks of 64 KB or more: the first 3 succeed,
-     * every later one fails.  -M, so that no eviction hides the failure. */
+    /* Slab pages are blocks of 32 KB or more: the first 3 succeed, every
+     * later one fails.  -M, so that no eviction hides the failure. */
     char report[64];
     snprintf(report, sizeof(report), "/tmp/larder-failmalloc.%d", (int)getpid());
     unlink(report);
     setenv("LD_PRELOAD", shim, 1);
-    setenv("FAILMALLOC_SIZE", "65536", 1);
+    setenv("FAILMALLOC_SIZE", "32768", 1);
     setenv("FAILMALLOC_AFTER", "3", 1);
     setenv("FAILMALLOC_REPORT", report, 1);
     /* An ASan server wants its runtime first; the shim only wraps malloc,
@@ -841,6 +841,7 @@ Test(hostile, allocation_failure_is_answered) {
            failed, ok, oom);
     cr_assert_gt(failed, 0, "no allocation failure was injected");
     cr_assert_gt(ok, 0);
+    cr_assert_gt(oom, 0, "failed page allocations were never answered");
 }
 
 struct load_arg {
