@@ -737,6 +737,7 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    worker_mark_event(c->cl.w);
     if (c->transport == CONN_UDP)
         conn_drive_udp(c);
     else

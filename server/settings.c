@@ -162,7 +162,7 @@ static void settings_usage(void) {
            "     slab_automove_ratio, slab_automove_window, lru_crawler_sleep,\n"
            "     lru_crawler_tocrawl, watcher_logbuf_size, worker_logbuf_size: as memcached's,\n"
            "     shown in stats settings (docs/STATS.md says what each changes)\n"
-           "   - worker_yield=<0|1>:  yield the core between event batches (default: 1)\n"
+           "   - worker_yield=<0|1>:  yield the core between busy event batches (default: 1)\n"
            "   - memory_file=<file>:  as -e\n"
            "   - ssl_chain_cert:      certificate chain file in PEM format\n"
            "   - ssl_key:             private key, if not part of the -ssl_chain_cert\n"

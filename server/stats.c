@@ -92,6 +92,7 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
         sum->bytes_written += STAT_READ(w, bytes_written);
         sum->conn_yields += STAT_READ(w, conn_yields);
         sum->idle_kicks += STAT_READ(w, idle_kicks);
+        sum->worker_yields += STAT_READ(w, worker_yields);
         sum->udp_received += STAT_READ(w, udp_received);
         sum->udp_sent += STAT_READ(w, udp_sent);
         sum->udp_dropped += STAT_READ(w, udp_dropped);
@@ -295,6 +296,7 @@ static void stats_larder(struct engine_client *c) {
     stats_u64(c, "udp_datagrams_dropped", ws.udp_dropped);
     stats_u64(c, "total_malloced", slab_total_malloced(store_slabs(srv->store)));
     stats_u64(c, "idle_kicks", ws.idle_kicks);
+    stats_u64(c, "worker_yields", ws.worker_yields);
     /* the memory budget for what is not items (budget.h) */
     stats_u64(c, "conn_mem_bytes", budget_used(&srv->conn_mem));
     stats_u64(c, "conn_mem_limit", srv->conn_mem.limit);

@@ -116,18 +116,26 @@ bool worker_init(struct worker *w, struct server *srv, int id) {
            event_add(w->timer_ev, &second) == 0;
 }
 
-/* One batch of ready events at a time, then a sched_yield: when the cores
- * are shared with clients (application servers on the same host, a load
- * generator), a worker that always finds more work would otherwise keep its
- * core until the scheduler tick and make a waiting client lose 4 ms.  With
- * idle cores the yield returns at once; it costs a syscall per batch, not
- * per request. */
+/* One batch of ready events at a time; between batches the worker may give
+ * its core to the clients that share it (yield.h says when), so that they
+ * need not wait for the scheduler tick. */
 static void *worker_main(void *arg) {
     struct worker *w = arg;
     bool yield = w->srv->settings->worker_yield;
-    while (!w->stopping && event_base_loop(w->base, EVLOOP_ONCE) == 0)
-        if (yield)
+    while (!w->stopping) {
+        w->batch_events = 0;
+        uint64_t t_call = yield ? yield_now_ns() : 0;
+        if (event_base_loop(w->base, EVLOOP_ONCE) != 0)
+            break;
+        if (!yield || w->batch_events == 0)
+            continue;
+        uint64_t t_end = yield_now_ns();
+        if (yield_due(&w->yield, t_call, w->batch_first, w->batch_events, t_end)) {
             sched_yield();
+            STAT_INCR(w, worker_yields);
+            yield_done(&w->yield, yield_now_ns());
+        }
+    }
     return NULL;
 }
 
@@ -184,7 +192,7 @@ void worker_stats_reset(struct worker *w) {
     struct worker_stats *s = &w->stats;
     uint64_t *fields[] = {&s->cmd_get,    &s->cmd_set,       &s->cmd_flush,   &s->cmd_touch,
                           &s->cmd_meta,   &s->bytes_read,    &s->bytes_written,
-                          &s->conn_yields, &s->idle_kicks, &s->udp_received,
+                          &s->conn_yields, &s->idle_kicks, &s->worker_yields, &s->udp_received,
                           &s->udp_sent,    &s->udp_dropped};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         __atomic_store_n(fields[i], 0, __ATOMIC_RELAXED);

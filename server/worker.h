@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/yield.h"
+
 struct server;
 struct conn;
 struct event_base;
@@ -24,6 +26,7 @@ struct worker_stats {
     uint64_t cmd_get, cmd_set, cmd_flush, cmd_touch, cmd_meta;
     uint64_t bytes_read, bytes_written;
     uint64_t conn_yields, idle_kicks;
+    uint64_t worker_yields; /* sched_yield calls between batches */
     uint64_t udp_received, udp_sent, udp_dropped; /* datagrams */
 };
 
@@ -55,7 +58,17 @@ struct worker {
      * idle ones cost their struct alone (see conn.c). */
     char *spare_bufs[WORKER_SPARE_BUFS];
     int nspare;
+    /* the loop pass under way: connection events so far, when the first came */
+    unsigned batch_events;
+    uint64_t batch_first;
+    struct yield_state yield;
 };
+
+/* A connection event in the current pass (conn.c calls it first thing). */
+static inline void worker_mark_event(struct worker *w) {
+    if (w->batch_events++ == 0)
+        w->batch_first = yield_now_ns();
+}
 
 /* Creates the worker's event base and notify pipe; false on failure. */
 bool worker_init(struct worker *w, struct server *srv, int id);
