@@ -9,8 +9,12 @@ WARN     := -Wall -Wextra
 
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's (`make CFLAGS="-O0 -g"`): they
 # come after the project's own flags, which they never replace (as Redis's
-# FINAL_CFLAGS).  Sanitizer builds default to -O1.
-CFLAGS   ?= -O2 -g
+# FINAL_CFLAGS).  Link-time optimization inlines across modules (the
+# parser into the engine, the clock and locks into the store): about 7% fewer
+# instructions per request (bench/callgrind.sh).  Sanitizer builds default to
+# -O1 without it.
+CFLAGS   ?= -O2 -g -flto=auto
+LDFLAGS  ?= -flto=auto
 PROJECT_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -pthread -I. -MMD -MP
 SAN_CFLAGS  :=
 SAN_LDFLAGS :=
@@ -38,6 +42,9 @@ endif
 ifneq ($(SAN),)
   ifeq ($(origin CFLAGS),file)
     CFLAGS := -O1 -g
+  endif
+  ifeq ($(origin LDFLAGS),file)
+    LDFLAGS :=
   endif
 endif
 

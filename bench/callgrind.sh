@@ -53,7 +53,8 @@ measure() {
     ulimit -Sn 1024
     local sim=""
     [ "${CACHESIM:-0}" = 1 ] && sim="--cache-sim=yes ${CACHESIM_LL:-}"
-    valgrind --tool=callgrind $sim --toggle-collect="$toggle" --callgrind-out-file="$OUT/$name.out" \
+    # names written out in every part, so each dump annotates on its own
+    valgrind --tool=callgrind $sim --compress-strings=no --toggle-collect="$toggle" --callgrind-out-file="$OUT/$name.out" \
         "$@" -p "$port" -U 0 -t 1 -m 64 -c 1024 $AS_ROOT >"$OUT/$name.log" 2>&1 &
     local pid=$!
     for _ in $(seq 300); do

@@ -78,7 +78,8 @@ struct proto_request {
     /* retrieval commands: the keys, still to be split by proto_next_key */
     const char *keys;
     size_t keys_len;
-    /* every token of the line, for stats, meta and the rarer commands */
+    /* every token of the line, for stats, meta and the rarer commands
+     * (get and gets fill tok[0] alone: their keys are in keys) */
     struct proto_token tok[PROTO_MAX_TOKENS];
     unsigned ntok;
 };

@@ -38,7 +38,7 @@ static void cmd_hit_value(struct engine_client *c, const struct item *it, bool w
     if (p == NULL)
         return;
     size_t n = proto_fmt_value(p, item_ckey(it), it->nkey, it->flags, it->nbytes, with_cas,
-                               store_item_cas(cmd_store(c), it));
+                               with_cas ? store_item_cas(cmd_store(c), it) : 0);
     if (__builtin_expect(ref, 0)) {
         engine_commit(c, n);
         engine_value_slow(c, it);

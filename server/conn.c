@@ -528,11 +528,12 @@ static inline bool conn_backed_up(const struct conn *c) {
 static void conn_drive(struct conn *c) {
     struct worker *w = c->cl.w;
     int reqs = 0;
+    const int max_reqs = w->srv->settings->reqs_per_event; /* not reloaded per request */
     bool yield = false, drained = false;
 
     if (c->held)
         return; /* an event that raced the hold: the timer resumes */
-    if (!conn_flush(c)) {
+    if (engine_out_pending(&c->cl) && !conn_flush(c)) {
         conn_close(c);
         return;
     }
@@ -547,7 +548,7 @@ static void conn_drive(struct conn *c) {
             if (conn_backed_up(c))
                 break;
         }
-        if (c->state == CONN_PARSE && reqs >= w->srv->settings->reqs_per_event) {
+        if (c->state == CONN_PARSE && reqs >= max_reqs) {
             yield = c->rend > c->rstart;
             break;
         }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -47,22 +48,26 @@ extern const struct transport_ops transport_plain;
  * socket is level-triggered, so the event loop comes straight back). */
 ssize_t transport_plain_errno(void);
 
+/* The raw syscalls: glibc's read, send and sendmsg are cancellation points
+ * and wrap each call in two more (enabling and disabling asynchronous
+ * cancellation), about 60 instructions per request at depth 1.  No thread
+ * of the server is ever cancelled. */
 static inline ssize_t transport_plain_read(int fd, void *buf, size_t n) {
-    ssize_t r = read(fd, buf, n);
+    ssize_t r = syscall(SYS_read, fd, buf, n);
     return r >= 0 ? r : transport_plain_errno();
 }
 
 /* Several pieces in one call (a reply around a value sent from its item). */
 static inline ssize_t transport_plain_writev(int fd, const struct iovec *iov, int n) {
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
-    ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ssize_t r = syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL);
     if (r > 0)
         return r;
     return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();
 }
 
 static inline ssize_t transport_plain_write(int fd, const void *buf, size_t n) {
-    ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
+    ssize_t r = syscall(SYS_sendto, fd, buf, n, MSG_NOSIGNAL, NULL, 0);
     if (r > 0)
         return r;
     return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();

@@ -10,6 +10,7 @@
  * against the limit without a global lock.
  */
 #include "slab.h"
+#include "lock.h"
 #include "mfile.h"
 
 #include <malloc.h>
@@ -55,7 +56,7 @@ struct slab_exact {
 };
 
 struct slab_class {
-    pthread_mutex_t lock;
+    struct lock lock;
     uint8_t id;
     uint32_t size;
     uint32_t per_page;
@@ -157,7 +158,7 @@ struct slabs *slab_create(size_t mem_limit, size_t item_max, double factor, size
     sl->first = first;
     sl->nclasses = slab_layout(sl, item_max, first, true);
     for (unsigned i = 1; i <= sl->nclasses; i++)
-        pthread_mutex_init(&sl->cls[i].lock, NULL);
+        lock_init(&sl->cls[i].lock);
     slab_size_pages(sl, true);
     return sl;
 }
@@ -170,7 +171,6 @@ void slab_destroy(struct slabs *sl) {
         for (uint32_t p = 0; p < c->npages && sl->mf == NULL; p++)
             free(c->pages[p]); /* a file's pages stay in it, for the next start */
         free(c->pages);
-        pthread_mutex_destroy(&c->lock);
     }
     free(sl);
 }
@@ -182,9 +182,7 @@ void slab_use_file(struct slabs *sl, struct mfile *mf) {
     unsigned old = sl->nclasses;
     sl->nclasses = slab_layout(sl, sl->item_max, sl->first, false);
     for (unsigned i = old + 1; i <= sl->nclasses; i++)
-        pthread_mutex_init(&sl->cls[i].lock, NULL);
-    for (unsigned i = sl->nclasses + 1; i <= old; i++)
-        pthread_mutex_destroy(&sl->cls[i].lock);
+        lock_init(&sl->cls[i].lock);
     slab_size_pages(sl, false);
 }
 
@@ -483,7 +481,7 @@ static bool slab_page_is_free(const struct slab_class *c, uint32_t p) {
 static size_t slab_give_page(struct slabs *sl, struct slab_class *c, bool free_only,
                              slab_reclaim_fn reclaim, void *ctx) {
     size_t freed = 0;
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     if (free_only) {
         for (uint32_t p = 0; p < c->npages && c->nfree >= c->per_page && freed == 0; p++)
             if (slab_page_is_free(c, p))
@@ -494,7 +492,7 @@ static size_t slab_give_page(struct slabs *sl, struct slab_class *c, bool free_o
             freed = slab_release_page(sl, c, p, reclaim, ctx);
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
     return freed;
 }
 
@@ -709,11 +707,11 @@ static struct item *slab_alloc_stolen(struct slabs *sl, struct slab_class *c, si
         if (slab_free_a_page(sl, c, reclaim, ctx, &donor) == 0)
             return NULL;
         slab_moved(sl, donor, c->id);
-        pthread_mutex_lock(&c->lock);
+        lock_take(&c->lock);
         struct item *it = slab_take_free(sl, c, total);
         if (it != NULL)
             slab_hand_out(c, it);
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
         if (it != NULL)
             return it;
     }
@@ -729,12 +727,12 @@ static struct item *slab_alloc_empty_page(struct slabs *sl, struct slab_class *c
     rel_time_t now = clock_now();
     if (c->empty_search == now)
         return NULL;
-    pthread_mutex_unlock(&c->lock); /* never two class locks at once */
+    lock_give(&c->lock); /* never two class locks at once */
     unsigned donor = 0;
     bool freed = slab_free_a_page(sl, c, NULL, NULL, &donor) > 0;
     if (freed)
         slab_moved(sl, donor, c->id);
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     if (!freed)
         c->empty_search = now;
     return slab_take_free(sl, c, total);
@@ -759,7 +757,7 @@ static struct item *slab_evict_for(struct slabs *sl, struct slab_class *c, size_
 struct item *slab_alloc_size(struct slabs *sl, unsigned cls, size_t total, slab_reclaim_fn reclaim,
                              void *ctx) {
     struct slab_class *c = &sl->cls[cls];
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     struct item *it = slab_take_free(sl, c, total);
     if (it == NULL && reclaim != NULL && c->npages > 0) {
         it = slab_alloc_empty_page(sl, c, total);
@@ -768,16 +766,16 @@ struct item *slab_alloc_size(struct slabs *sl, unsigned cls, size_t total, slab_
     }
     if (it != NULL) {
         slab_hand_out(c, it);
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
         return it;
     }
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
     if ((it = slab_alloc_stolen(sl, c, total, reclaim, ctx)) != NULL)
         return it;
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     c->outofmemory++;
     c->win_oom++;
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
     return NULL;
 }
 
@@ -787,12 +785,12 @@ struct item *slab_alloc(struct slabs *sl, unsigned cls, slab_reclaim_fn reclaim,
 
 void slab_free(struct slabs *sl, struct item *it) {
     struct slab_class *c = &sl->cls[it->clsid];
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     if (c->exact)
         slab_drop_exact(sl, c, it);
     else
         slab_push_free(c, it);
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
 }
 
 /* --- balancing ------------------------------------------------------------ */
@@ -849,7 +847,7 @@ static unsigned slab_pressed(struct slabs *sl, struct slab_pressure *out) {
     uint64_t most_refused = 0;
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        pthread_mutex_lock(&c->lock);
+        lock_take(&c->lock);
         if (c->win_evicted > 0) {
             struct slab_pressure p = {c, slab_cost(c, c->win_idle / c->win_evicted),
                                       (c->win_evicted + c->per_page - 1) / c->per_page};
@@ -863,7 +861,7 @@ static unsigned slab_pressed(struct slabs *sl, struct slab_pressure *out) {
             refused = c;
         }
         c->win_evicted = c->win_idle = c->win_oom = 0;
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
     }
     if (n == 0 && refused != NULL)
         out[n++] = (struct slab_pressure){refused, 0,
@@ -880,10 +878,10 @@ static void slab_sample_costs(struct slabs *sl, uint64_t *cost) {
         cost[i] = 0;
         if (!slab_spare(c))
             continue;
-        pthread_mutex_lock(&c->lock);
+        lock_take(&c->lock);
         if (!slab_cooling(c, now) && c->npages >= 2)
             cost[i] = slab_cost(c, slab_sample_idle(c, now));
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
     }
 }
 
@@ -902,7 +900,7 @@ static struct slab_class *slab_costliest(struct slabs *sl, const uint64_t *cost,
  * exact class, whose next page's size is not known yet, banks the room
  * instead, up to its largest page. */
 static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     if (c->exact) {
         size_t want = c->page_cost > c->bank ? c->page_cost - c->bank : 0;
         size_t take = room < want ? room : want;
@@ -916,7 +914,7 @@ static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
             room = room > c->page_cost ? room - c->page_cost : 0;
     }
     __atomic_store_n(&c->fed, clock_now(), __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
     return room;
 }
 
@@ -924,10 +922,10 @@ static size_t slab_feed(struct slabs *sl, struct slab_class *c, size_t room) {
 static void slab_drain_banks(struct slabs *sl) {
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        pthread_mutex_lock(&c->lock);
+        lock_take(&c->lock);
         slab_unreserve(sl, c->bank);
         c->bank = 0;
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
     }
 }
 
@@ -1069,13 +1067,13 @@ enum slab_reassign_result slab_reassign(struct slabs *sl, int src, int dst, slab
     if (src < 1 || src > (int)sl->nclasses || dst < 0 || dst > (int)sl->nclasses)
         return SLAB_REASSIGN_BADCLASS;
     struct slab_class *from = &sl->cls[src];
-    pthread_mutex_lock(&from->lock);
+    lock_take(&from->lock);
     enum slab_reassign_result r = SLAB_REASSIGN_OK;
     if (from->npages < 2)
         r = SLAB_REASSIGN_NOSPARE;
     else if (!slab_take_page(sl, from, reclaim, relocate, ctx, evicted, rescued))
         r = SLAB_REASSIGN_BUSY; /* every page pinned by a writer or a busy shard */
-    pthread_mutex_unlock(&from->lock);
+    lock_give(&from->lock);
     if (r != SLAB_REASSIGN_OK)
         return r;
     if (dst > 0) {
@@ -1090,7 +1088,7 @@ void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclai
                 void *ctx, struct slab_crawl_result *out) {
     struct slab_class *c = &sl->cls[cls];
     *out = (struct slab_crawl_result){0};
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     if (c->crawl_page >= c->npages) {
         c->crawl_page = 0;
         c->crawl_chunk = 0;
@@ -1131,14 +1129,14 @@ void slab_crawl(struct slabs *sl, unsigned cls, uint32_t max_chunks, slab_reclai
         out->wrapped = true;
     c->crawler_checked += out->checked;
     c->crawler_reclaimed += out->reclaimed;
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
 }
 
 /* --- stats and walks ------------------------------------------------------ */
 
 void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *out) {
     struct slab_class *c = &sl->cls[cls];
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     uint64_t chunks = (uint64_t)c->npages * c->per_page;
     *out = (struct slab_class_stats){
         .chunk_size = c->size,
@@ -1159,24 +1157,24 @@ void slab_class_stats(struct slabs *sl, unsigned cls, struct slab_class_stats *o
         .crawler_reclaimed = c->crawler_reclaimed,
         .crawler_checked = c->crawler_checked,
     };
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
 }
 
 void slab_stats_reset(struct slabs *sl) {
     for (unsigned i = 1; i <= sl->nclasses; i++) {
         struct slab_class *c = &sl->cls[i];
-        pthread_mutex_lock(&c->lock);
+        lock_take(&c->lock);
         c->evicted = c->evicted_unfetched = c->reclaimed = c->expired_unfetched = 0;
         c->outofmemory = c->evicted_time = 0;
         c->evicted_nonzero = c->evicted_active = c->direct_reclaims = 0;
-        pthread_mutex_unlock(&c->lock);
+        lock_give(&c->lock);
     }
 }
 
 rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls) {
     struct slab_class *c = &sl->cls[cls];
     rel_time_t oldest = 0;
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     for (uint32_t p = 0; p < c->npages; p++) {
         for (uint32_t i = 0; i < c->per_page; i++) {
             const struct item *it = slab_chunk(c, p, i);
@@ -1185,15 +1183,15 @@ rel_time_t slab_class_oldest(struct slabs *sl, unsigned cls) {
                 oldest = t;
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
     return oldest;
 }
 
 void slab_walk(struct slabs *sl, unsigned cls, void (*fn)(void *ctx, struct item *it), void *ctx) {
     struct slab_class *c = &sl->cls[cls];
-    pthread_mutex_lock(&c->lock);
+    lock_take(&c->lock);
     for (uint32_t p = 0; p < c->npages; p++)
         for (uint32_t i = 0; i < c->per_page; i++)
             fn(ctx, slab_chunk(c, p, i));
-    pthread_mutex_unlock(&c->lock);
+    lock_give(&c->lock);
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "hash.h"
+#include "lock.h"
 #include "mfile.h"
 
 #define STORE_SHARD_BITS 8
@@ -53,7 +54,7 @@ struct class_counters {
 };
 
 struct shard {
-    pthread_mutex_t lock;
+    struct lock lock;
     struct table t[2];
     int64_t rehash; /* next bucket of t[0] to move, or -1 */
     uint64_t items;
@@ -368,7 +369,7 @@ static uint64_t shard_next_cas(const struct store *s, struct shard *sh) {
 static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
     struct store *s = ctx;
     struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(victim), victim->nkey));
-    if (pthread_mutex_trylock(&sh->lock) != 0)
+    if (!lock_try(&sh->lock))
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
     if (item_state(victim) == ITEM_LINKED && !(item_bits(victim) & ITEM_PINNED)) {
@@ -383,7 +384,7 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
             r = SLAB_RECLAIM_KEPT; /* -M: live items stay */
         }
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return r;
 }
 
@@ -391,7 +392,7 @@ static enum slab_reclaim store_reclaim(void *ctx, struct item *victim) {
 static enum slab_reclaim store_reclaim_dead(void *ctx, struct item *victim) {
     struct store *s = ctx;
     struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(victim), victim->nkey));
-    if (pthread_mutex_trylock(&sh->lock) != 0)
+    if (!lock_try(&sh->lock))
         return SLAB_RECLAIM_NONE;
     enum slab_reclaim r = SLAB_RECLAIM_NONE;
     if (item_state(victim) == ITEM_LINKED && !(item_bits(victim) & ITEM_PINNED) &&
@@ -399,7 +400,7 @@ static enum slab_reclaim store_reclaim_dead(void *ctx, struct item *victim) {
         shard_unlink_at(sh, shard_link_of(sh, victim));
         r = SLAB_RECLAIM_EXPIRED;
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return r;
 }
 
@@ -585,7 +586,7 @@ struct store *store_open(const struct store_config *cfg_in, char *why, size_t wh
         nb = STORE_MIN_SHARD_BUCKETS;
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         s->shards[i].seed = &s->seed;
-        pthread_mutex_init(&s->shards[i].lock, NULL);
+        lock_init(&s->shards[i].lock);
         s->shards[i].rehash = -1;
         s->shards[i].cc = calloc(SLAB_CLASS_MAX + 1, sizeof(struct class_counters));
         ok = ok && s->shards[i].cc != NULL && table_init(&s->shards[i].t[0], nb);
@@ -624,7 +625,6 @@ void store_destroy(struct store *s) {
         free(s->shards[i].t[1].b);
         free(s->shards[i].cc);
         free(s->shards[i].pins);
-        pthread_mutex_destroy(&s->shards[i].lock);
     }
     pthread_mutex_destroy(&s->crawler_lock);
     pthread_cond_destroy(&s->crawler_cond);
@@ -696,9 +696,9 @@ struct item *store_alloc(struct store *s, const char *key, size_t nkey, uint32_t
     struct item *it = store_alloc_raw(s, key, nkey, flags, exptime, nbytes, st);
     if (it == NULL) {
         struct shard *sh = store_shard(s, hash_key(&s->seed, key, nkey));
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         counters_failed(&sh->c, *st);
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
     return it;
 }
@@ -747,7 +747,7 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
     rel_time_t now = clock_now();
     enum item_life life;
 
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     sh->cc[it->clsid].cmd_set++;
     hlink *pp = shard_lookup_for(s, sh, h, item_ckey(it), it->nkey, now, &life, true);
     struct item *old = pp ? link_item(*pp) : NULL;
@@ -790,7 +790,7 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
             item_set_atime(old, now);
         slab_free(s->slabs, it);
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return st;
 }
 
@@ -823,11 +823,11 @@ void store_unlink(struct store *s, const char *key, size_t nkey) {
     struct shard *sh = store_shard(s, h);
     enum item_life life;
 
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp != NULL)
         shard_drop(s, sh, pp);
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
 }
 
 static bool store_isspace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -960,11 +960,11 @@ void store_flush(struct store *s, int64_t delay) {
     store_set_oldest_live(s, 0);
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         sh->flush_cas = sh->cas_seq * STORE_SHARDS + i;
         if (s->mf != NULL)
             shard_drop_all(s, sh);
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
     /* Without cas (-C) memcached can draw the line only at a whole second,
      * so an item stored in the same second as the flush dies with it; its
@@ -1017,9 +1017,9 @@ uint64_t store_crawl(struct store *s) {
 static void store_rehash_tick(struct store *s) {
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         shard_rehash_step(sh, 64);
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
 }
 
@@ -1098,7 +1098,7 @@ unsigned store_automove(const struct store *s) {
 static bool store_relocate(void *ctx, struct item *from, struct item *to) {
     struct store *s = ctx;
     struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(from), from->nkey));
-    if (pthread_mutex_trylock(&sh->lock) != 0)
+    if (!lock_try(&sh->lock))
         return false;
     bool moved = false;
     bool movable = item_state(from) == ITEM_LINKED && !(item_bits(from) & ITEM_PINNED);
@@ -1109,7 +1109,7 @@ static bool store_relocate(void *ctx, struct item *from, struct item *to) {
         item_set_state(from, ITEM_ALLOCATED);
         moved = true;
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return moved;
 }
 
@@ -1168,7 +1168,7 @@ static unsigned shard_walk(struct store *s, struct shard *sh, unsigned limit, st
                            void *ctx) {
     rel_time_t now = clock_now();
     unsigned seen = 0;
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     for (int t = 0; t < 2; t++) {
         struct table *tb = &sh->t[t];
         for (uint64_t b = 0; tb->b != NULL && b <= tb->mask; b++)
@@ -1180,7 +1180,7 @@ static unsigned shard_walk(struct store *s, struct shard *sh, unsigned limit, st
                 }
             }
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return seen;
 }
 
@@ -1219,11 +1219,11 @@ void store_walk_part(struct store *s, unsigned part, store_emit_fn fn, void *ctx
     struct shard *sh = &s->shards[(part / STORE_WALK_SLICES) % STORE_SHARDS];
     uint64_t slice = part % STORE_WALK_SLICES;
     rel_time_t now = clock_now();
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     for (int t = 0; t < 2; t++)
         if (sh->t[t].b != NULL)
             table_walk_slice(s, sh, &sh->t[t], slice, now, fn, ctx);
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
 }
 
 /* --- replies sent from items --------------------------------------------------- */
@@ -1262,7 +1262,7 @@ bool store_pin(struct store *s, const struct item *it) {
 void store_unpin(struct store *s, const struct item *it) {
     struct shard *sh = store_shard(s, hash_key(&s->seed, item_ckey(it), it->nkey));
     struct item *free_it = NULL;
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     struct shard_pin *pin = shard_pin_of(sh, it);
     if (pin != NULL && --pin->count == 0) {
         struct item *mut = (struct item *)pin->it;
@@ -1283,7 +1283,7 @@ void store_unpin(struct store *s, const struct item *it) {
         item_bits_clear(free_it, ITEM_PINNED);
         slab_free(s->slabs, free_it);
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
 }
 
 /* --- stats ----------------------------------------------------------------- */
@@ -1292,7 +1292,7 @@ void store_stats(struct store *s, struct store_stats *out) {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         const struct counters *c = &sh->c;
         out->curr_items += sh->items;
         out->bytes += sh->bytes;
@@ -1320,7 +1320,7 @@ void store_stats(struct store *s, struct store_stats *out) {
             out->reclaimed += sh->cc[k].reclaimed;
             out->expired_unfetched += sh->cc[k].expired_unfetched;
         }
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
     out->hash_bytes = out->hash_buckets * sizeof(hlink);
     out->pinned_items = __atomic_load_n(&s->pinned_items, __ATOMIC_RELAXED);
@@ -1355,13 +1355,13 @@ void store_stats(struct store *s, struct store_stats *out) {
 void store_stats_reset(struct store *s) {
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         memset(&sh->c, 0, sizeof(sh->c));
         for (unsigned k = 0; k <= SLAB_CLASS_MAX; k++) {
             uint64_t requested = sh->cc[k].requested; /* a gauge, not a count */
             sh->cc[k] = (struct class_counters){.requested = requested};
         }
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
     slab_stats_reset(s->slabs);
 }
@@ -1370,7 +1370,7 @@ void store_class_stats(struct store *s, struct store_class_stats out[SLAB_CLASS_
     memset(out, 0, (SLAB_CLASS_MAX + 1) * sizeof(*out));
     for (unsigned i = 0; i < STORE_SHARDS; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        lock_take(&sh->lock);
         for (unsigned k = 1; k <= SLAB_CLASS_MAX; k++) {
             const struct class_counters *c = &sh->cc[k];
             struct store_class_stats *o = &out[k];
@@ -1388,7 +1388,7 @@ void store_class_stats(struct store *s, struct store_class_stats out[SLAB_CLASS_
             o->crawler_items_checked += c->crawler_items_checked;
             o->mem_requested += c->requested;
         }
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
     }
 }
 
@@ -1453,7 +1453,7 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
 
     if (o == NULL)
         o = &store_plain_get;
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     hlink *pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     struct item *it = pp ? link_item(*pp) : NULL;
     if (it == NULL && o->vivify)
@@ -1464,7 +1464,7 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
         sh->c.get_expired += as_get && life == ITEM_EXPIRED_NOW;
         sh->c.get_flushed += as_get && life == ITEM_FLUSHED_NOW;
         sh->c.touch_misses += !as_get;
-        pthread_mutex_unlock(&sh->lock);
+        lock_give(&sh->lock);
         return STORE_NOT_FOUND;
     }
     in.created = pp == NULL;
@@ -1487,7 +1487,7 @@ enum store_status store_get(struct store *s, const char *key, size_t nkey,
     if (!o->no_bump)
         store_bump(it, now);
     emit(ctx, it, &in);
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return STORE_OK;
 }
 
@@ -1498,7 +1498,7 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
     enum item_life life;
     enum store_status st = STORE_OK;
 
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp == NULL) {
         st = STORE_NOT_FOUND;
@@ -1517,7 +1517,7 @@ enum store_status store_mdelete(struct store *s, const char *key, size_t nkey,
         sh->c.delete_hits++;
     }
     sh->c.delete_misses += st == STORE_NOT_FOUND || (st == STORE_EXISTS && o->mismatch_is_miss);
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return st;
 }
 
@@ -1551,7 +1551,7 @@ enum store_status store_marith(struct store *s, const char *key, size_t nkey,
     enum store_status st;
 
     memset(r, 0, sizeof(*r));
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     hlink *pp = shard_lookup(s, sh, h, key, nkey, now, &life);
     if (pp != NULL) {
         struct class_counters *cc = &sh->cc[link_item(*pp)->clsid];
@@ -1582,7 +1582,7 @@ enum store_status store_marith(struct store *s, const char *key, size_t nkey,
             r->exptime = it->exptime;
         }
     }
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return st;
 }
 
@@ -1592,10 +1592,10 @@ enum store_status store_peek(struct store *s, const char *key, size_t nkey, stor
     struct shard *sh = store_shard(s, h);
     enum item_life life;
 
-    pthread_mutex_lock(&sh->lock);
+    lock_take(&sh->lock);
     hlink *pp = shard_lookup(s, sh, h, key, nkey, clock_now(), &life);
     if (pp != NULL)
         emit(ctx, link_item(*pp));
-    pthread_mutex_unlock(&sh->lock);
+    lock_give(&sh->lock);
     return pp ? STORE_OK : STORE_NOT_FOUND;
 }

@@ -380,7 +380,6 @@ Test(proto, get_many_keys) {
         sprintf(line + strlen(line), " key%d", i);
     struct proto_request r = parse(line);
     cr_assert_eq(r.cmd, PROTO_CMD_GETS);
-    cr_assert_eq(r.ntok, PROTO_MAX_TOKENS);
     struct proto_token last;
     cr_assert_eq(count_keys(&r, &last), 100);
     cr_assert(tok_eq(&last, "key99"));
@@ -425,6 +424,60 @@ Test(proto, line_may_be_long_only_for_retrieval) {
         cr_assert(proto_line_may_be_long(yes[i], strlen(yes[i])), "'%s'", yes[i]);
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
         cr_assert_not(proto_line_may_be_long(no[i], strlen(no[i])), "'%s'", no[i]);
+}
+
+/* get and gets are parsed without the tokenizer: the same commands and
+ * keys, and lines that are not quite them still fall to the general path. */
+Test(proto, get_fast_path_edges) {
+    struct { const char *line; enum proto_cmd cmd; const char *first; } c[] = {
+        {"get k", PROTO_CMD_GET, "k"},       {"gets k", PROTO_CMD_GETS, "k"},
+        {"get   k  ", PROTO_CMD_GET, "k"},   {"gets  a b", PROTO_CMD_GETS, "a"},
+        {"get", PROTO_CMD_ERROR, NULL},      {"get ", PROTO_CMD_ERROR, NULL},
+        {"get    ", PROTO_CMD_ERROR, NULL},  {"gets", PROTO_CMD_ERROR, NULL},
+        {"gets  ", PROTO_CMD_ERROR, NULL},   {"getx k", PROTO_CMD_ERROR, NULL},
+        {"getsk", PROTO_CMD_ERROR, NULL},    {"gett k", PROTO_CMD_ERROR, NULL},
+        {"ge k", PROTO_CMD_ERROR, NULL},     {" get k", PROTO_CMD_GET, "k"},
+        {"get\tk", PROTO_CMD_ERROR, NULL},   {"gat 0 k", PROTO_CMD_GAT, "k"},
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        struct proto_request r = parse(c[i].line);
+        cr_assert_eq(r.cmd, c[i].cmd, "'%s' parsed as %d", c[i].line, r.cmd);
+        if (c[i].cmd == PROTO_CMD_ERROR) {
+            cr_assert_str_eq(r.error, E_ERROR, "'%s'", c[i].line);
+            continue;
+        }
+        const char *p = r.keys, *end = r.keys + r.keys_len;
+        struct proto_token k;
+        cr_assert(proto_next_key(&p, end, &k), "'%s': no key", c[i].line);
+        cr_assert(tok_eq(&k, c[i].first), "'%s': key '%.*s'", c[i].line, (int)k.len, k.s);
+    }
+}
+
+/* Keys are found eight bytes at a time below 24 bytes and by memchr above:
+ * every length across both, and a space on and either side of each word
+ * boundary, splits where it is. */
+Test(proto, key_lengths_across_the_scan_steps) {
+    for (size_t n = 1; n <= 60; n++) {
+        char line[600]; /* with_key's whole buffer fits */
+        /* "get " puts the key at offset 4, so its end moves across words */
+        snprintf(line, sizeof(line), "get %s b", with_key("", n, ""));
+        struct proto_request r = parse(line);
+        cr_assert_eq(r.cmd, PROTO_CMD_GET, "key of %zu", n);
+        const char *p = r.keys, *end = r.keys + r.keys_len;
+        struct proto_token k;
+        cr_assert(proto_next_key(&p, end, &k) && k.len == n, "key of %zu read as %zu", n, k.len);
+        cr_assert(proto_next_key(&p, end, &k) && tok_eq(&k, "b"), "key of %zu: next", n);
+        cr_assert_not(proto_next_key(&p, end, &k));
+        /* the key at the end of the line, and in a tokenized command */
+        r = parse(with_key("get ", n, ""));
+        p = r.keys;
+        cr_assert(proto_next_key(&p, r.keys + r.keys_len, &k) && k.len == n, "last key of %zu", n);
+        snprintf(line, sizeof(line), "delete %s noreply", with_key("", n, ""));
+        r = parse(line);
+        cr_assert_eq(r.cmd, PROTO_CMD_DELETE, "delete, key of %zu", n);
+        cr_assert_eq(r.key.len, n, "delete, key of %zu read as %zu", n, r.key.len);
+        cr_assert(r.noreply);
+    }
 }
 
 /* --- flush_all / verbosity / misc ----------------------------------------- */
@@ -534,6 +587,27 @@ Test(proto_num, u64) {
     }
 }
 
+/* Up to nine digits take a short path; the long forms the general one. */
+Test(proto_num, digit_counts) {
+    const char *in[] = {"0", "9", "10", "99", "100", "007", "12345", "999999999",
+                        "1000000000", "4294967295", "4294967296", "123456789012"};
+    const uint64_t want[] = {0, 9, 10, 99, 100, 7, 12345, 999999999,
+                             1000000000, 4294967295u, 4294967296u, 123456789012u};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        uint64_t u;
+        int64_t s;
+        struct proto_token t = T(in[i]);
+        cr_assert(proto_parse_u64(&t, &u) && u == want[i], "u64 '%s'", in[i]);
+        cr_assert(proto_parse_i64(&t, &s) && s == (int64_t)want[i], "i64 '%s'", in[i]);
+    }
+    const char *bad[] = {"12a", "9/", ":", "12345678:"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t u;
+        struct proto_token t = T(bad[i]);
+        cr_assert_not(proto_parse_u64(&t, &u), "'%s' accepted", bad[i]);
+    }
+}
+
 Test(proto_num, i64) {
     int64_t v;
     struct proto_token t;
@@ -607,6 +681,17 @@ Test(proto_fmt, u64) {
     size_t n = proto_fmt_u64(buf, UINT64_MAX);
     cr_assert_arr_eq(buf, "18446744073709551615", n);
     cr_assert_eq(n, 20);
+    /* both sides of every power of ten, as printf writes them */
+    for (uint64_t p = 1; p != 0 && p <= UINT64_MAX / 10; p *= 10) {
+        uint64_t vs[] = {p - 1, p, p + 1, p * 10 - 1, p * 5 + 12345 % p};
+        for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+            char want[24];
+            int w = snprintf(want, sizeof(want), "%llu", (unsigned long long)vs[i]);
+            n = proto_fmt_u64(buf, vs[i]);
+            cr_assert_eq(n, (size_t)w, "%s: %zu digits", want, n);
+            cr_assert_arr_eq(buf, want, n, "%s", want);
+        }
+    }
     n = proto_fmt_u64_line(buf, 1234);
     cr_assert_arr_eq(buf, "1234\r\n", n);
     cr_assert_eq(n, 6);
