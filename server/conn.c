@@ -338,8 +338,10 @@ static bool conn_flush(struct conn *c) {
 static bool conn_rbuf_resize(struct conn *c, size_t size) {
     struct budget *b = &c->cl.w->srv->conn_mem;
     size_t was = engine_buf_charge(c->rsize), now = engine_buf_charge(size);
-    if (now > was && !budget_take(b, now - was))
+    if (now > was && !budget_take(b, now - was)) {
+        STAT_INCR(c->cl.w, read_buf_oom);
         return false;
+    }
     char *p = realloc(c->rbuf, size);
     if (p == NULL) {
         if (now > was)

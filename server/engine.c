@@ -98,6 +98,7 @@ char *engine_reserve_slow(struct engine_client *c, size_t n) {
     size_t more = engine_buf_charge(size) - engine_buf_charge(o->size);
     struct budget *b = &c->w->srv->conn_mem;
     if (more > 0 && !budget_take(b, more)) {
+        STAT_INCR(c->w, response_obj_oom);
         o->failed = true;
         return NULL;
     }

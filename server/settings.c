@@ -154,6 +154,7 @@ static void settings_usage(void) {
            "                          a value that trickles in counts as idle\n"
            "   - conn_mem_limit=<mb>: memory for connection buffers, unfinished lines and\n"
            "                          queued replies (default: -m / 4, at least 32)\n"
+           "   - read_buf_mem_limit=<mb>: memcached's name for conn_mem_limit (0: the default)\n"
            "   - oom_score_adj=<n>:   write n to /proc/self/oom_score_adj at start\n"
            "   - hashpower=<n>:       initial hash table size, log2 (default: 16)\n"
            "   - no_lru_crawler:      disable the background expiry crawler\n"
@@ -354,6 +355,21 @@ static enum settings_result settings_suboption(struct settings *s, const char *t
             return SETTINGS_ERROR;
         }
         s->conn_mem_limit = (size_t)v << 20;
+    } else if (SUB_IS("read_buf_mem_limit")) {
+        /* memcached's limit on its connections' read and response buffers:
+         * Larder's connection budget is that memory (its 0, unlimited,
+         * leaves Larder's default budget, never none) */
+        if (val == NULL) {
+            fprintf(stderr, "Missing read_buf_mem_limit argument\n");
+            return SETTINGS_ERROR;
+        }
+        if (!settings_int(val, 0, 1 << 20, &v)) {
+            fprintf(stderr, "could not parse argument to read_buf_mem_limit\n");
+            return SETTINGS_ERROR;
+        }
+        s->read_buf_mem_limit = (size_t)v << 20;
+        if (v > 0)
+            s->conn_mem_limit = (size_t)v << 20;
     } else if (SUB_IS("slab_automove")) {
         if (val == NULL || !settings_int(val, 0, 2, &v))
             SUB_BAD("slab_automove must be between 0 and 2");

@@ -43,6 +43,7 @@ struct settings {
     bool dump_enabled;        /* !-X */
     unsigned idle_timeout;    /* -o idle_timeout=N */
     size_t conn_mem_limit;    /* -o conn_mem_limit=MB; 0 until resolved (see below) */
+    size_t read_buf_mem_limit; /* -o read_buf_mem_limit=MB, in bytes as given (0: none) */
     int oom_score_adj;        /* -o oom_score_adj=N */
     bool oom_score_set;
     unsigned hashpower;       /* -o hashpower=N */
@@ -97,7 +98,8 @@ const char *settings_tls_version_name(int level);
 void settings_defaults(struct settings *s);
 
 /* The memory budget for everything that is not items (server/budget.h):
- * -o conn_mem_limit, or by default a quarter of -m and at least 32 MB; in
+ * -o conn_mem_limit (or memcached's -o read_buf_mem_limit, the same limit
+ * under its name), or by default a quarter of -m and at least 32 MB; in
  * either case at least two of the largest items, or a waiting value could
  * never be read whole. */
 size_t settings_conn_mem_limit(const struct settings *s);

@@ -96,6 +96,8 @@ static void stats_sum_workers(struct server *srv, struct worker_stats *sum) {
         sum->udp_received += STAT_READ(w, udp_received);
         sum->udp_sent += STAT_READ(w, udp_sent);
         sum->udp_dropped += STAT_READ(w, udp_dropped);
+        sum->read_buf_oom += STAT_READ(w, read_buf_oom);
+        sum->response_obj_oom += STAT_READ(w, response_obj_oom);
     }
 }
 
@@ -140,22 +142,24 @@ static void stats_tls(struct engine_client *c, struct server *srv, time_t now) {
 
 /* The connection part of `stats`, in memcached's order.  Larder has no
  * response objects nor memcached's pooled read buffers (replies and reads
- * go through per-connection buffers), so those figures are 0; see
+ * go through per-connection buffers), so their counts and bytes are 0; the
+ * two OOM counters are the memory budget's refusals of either; see
  * docs/STATS.md. */
-static void stats_general_conns(struct engine_client *c, struct server *srv) {
+static void stats_general_conns(struct engine_client *c, struct server *srv,
+                                const struct worker_stats *ws) {
     stats_u64(c, "max_connections", (uint64_t)srv->settings->maxconns);
     stats_u64(c, "curr_connections", __atomic_load_n(&srv->curr_conns, __ATOMIC_RELAXED));
     stats_u64(c, "total_connections", stats_atomic(&srv->total_conns));
     if (srv->settings->maxconns_fast)
         stats_u64(c, "rejected_connections", stats_atomic(&srv->rejected_conns));
     stats_u64(c, "connection_structures", __atomic_load_n(&srv->conn_structures, __ATOMIC_RELAXED));
-    stats_u64(c, "response_obj_oom", 0);
+    stats_u64(c, "response_obj_oom", ws->response_obj_oom);
     stats_u64(c, "response_obj_count", 0);
     stats_u64(c, "response_obj_bytes", 0);
     stats_u64(c, "read_buf_count", 0);
     stats_u64(c, "read_buf_bytes", 0);
     stats_u64(c, "read_buf_bytes_free", 0);
-    stats_u64(c, "read_buf_oom", 0);
+    stats_u64(c, "read_buf_oom", ws->read_buf_oom);
     stats_u64(c, "reserved_fds", srv->reserved_fds);
 }
 
@@ -264,7 +268,7 @@ static void stats_general(struct engine_client *c) {
     stats_line(c, "pointer_size", "%d", (int)(8 * sizeof(void *)));
     stats_line(c, "rusage_user", "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     stats_line(c, "rusage_system", "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
-    stats_general_conns(c, srv);
+    stats_general_conns(c, srv, &ws);
     stats_general_cmds(c, srv, &ws, &ss);
     if (srv->settings->idle_timeout != 0)
         stats_u64(c, "idle_kicks", ws.idle_kicks);
@@ -399,7 +403,7 @@ static void stats_settings_lru(struct engine_client *c, struct server *srv) {
     stats_u64(c, "idle_timeout", st->idle_timeout);
     stats_u64(c, "watcher_logbuf_size", st->watcher_logbuf_size);
     stats_u64(c, "worker_logbuf_size", st->worker_logbuf_size);
-    stats_u64(c, "read_buf_mem_limit", 0);
+    stats_u64(c, "read_buf_mem_limit", st->read_buf_mem_limit);
     stats_line(c, "track_sizes", "no");
     stats_line(c, "inline_ascii_response", "no");
 }

@@ -193,7 +193,8 @@ void worker_stats_reset(struct worker *w) {
     uint64_t *fields[] = {&s->cmd_get,    &s->cmd_set,       &s->cmd_flush,   &s->cmd_touch,
                           &s->cmd_meta,   &s->bytes_read,    &s->bytes_written,
                           &s->conn_yields, &s->idle_kicks, &s->worker_yields, &s->udp_received,
-                          &s->udp_sent,    &s->udp_dropped};
+                          &s->udp_sent,    &s->udp_dropped,   &s->read_buf_oom,
+                          &s->response_obj_oom};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         __atomic_store_n(fields[i], 0, __ATOMIC_RELAXED);
 }

@@ -28,6 +28,9 @@ struct worker_stats {
     uint64_t conn_yields, idle_kicks;
     uint64_t worker_yields; /* sched_yield calls between batches */
     uint64_t udp_received, udp_sent, udp_dropped; /* datagrams */
+    /* the memory budget refused a connection's read buffer / its output
+     * (memcached's read_buf_oom and response_obj_oom) */
+    uint64_t read_buf_oom, response_obj_oom;
 };
 
 #define STAT_ADD(w, field, n)                                                                 \

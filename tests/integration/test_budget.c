@@ -228,11 +228,20 @@ Test(budget, unread_replies_stay_within_budget) {
     cr_assert_eq(srv_stop(&s), 0);
 }
 
-/* Case 3: clients that send "get " and a megabyte of key with no newline. */
+/* Case 3: clients that send "get " and a megabyte of key with no newline.
+ * The budget is set under memcached's name for it, read_buf_mem_limit, and
+ * its refusals of read buffers count in memcached's read_buf_oom. */
 Test(budget, endless_lines_stay_within_budget) {
     struct srv s;
-    const char *args[] = {"-o", "conn_mem_limit=16", NULL};
+    const char *args[] = {"-o", "read_buf_mem_limit=16", NULL};
     start(&s, args);
+    cr_assert_eq(srv_stat(&s, "conn_mem_limit"), 16u << 20);
+    int sfd = cli_connect(&s);
+    cli_sends(sfd, "stats settings\r\n");
+    char *settings = cli_read_until(sfd, "END\r\n");
+    cr_assert(strstr(settings, "STAT read_buf_mem_limit 16777216\r\n") != NULL, "%s", settings);
+    free(settings);
+    close(sfd);
     long rss0 = srv_rss_kb(&s);
     enum { N = 48, LINE = 1000000 };
     char *line = malloc(LINE);
@@ -267,6 +276,10 @@ Test(budget, endless_lines_stay_within_budget) {
     printf("budget: %d clients sending 1 MB lines: RSS %ld kB -> %ld kB, refusals %llu\n", N, rss0,
            rss1, (unsigned long long)refused);
     cr_assert_gt(refused, 0, "48 MB of lines fit in a 16 MB budget?");
+    uint64_t oom = srv_stat(&s, "read_buf_oom");
+    cr_assert_gt(oom, 0, "refusals of read buffers not in read_buf_oom");
+    cr_assert_leq(oom, refused);
+    cr_assert_eq(srv_stat(&s, "response_obj_oom"), 0, "no reply was refused");
     cr_assert_lt(rss1 - rss0, 40 * 1024, "RSS grew by %ld kB", rss1 - rss0);
     assert_within_budget(&s);
     assert_serving(&s);

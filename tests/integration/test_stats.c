@@ -416,7 +416,7 @@ Test(stats, extended_options_shown_in_settings) {
     cr_assert_str_eq(v, "no");
     stat_str(t, "inter", v, sizeof(v));
     cr_assert_str_eq(v, "127.0.0.1,127.0.0.1:0");
-    cr_assert_eq(stat_of(t, "read_buf_mem_limit"), 0, "not enforced: shown as no limit");
+    cr_assert_eq(stat_of(t, "read_buf_mem_limit"), 0, "none given");
     free(t);
     cr_assert_eq(srv_stop(&s), 0);
 
@@ -477,6 +477,8 @@ Test(stats, memcached_exit_codes) {
         {{"-c", "0", "-p", "0"}, 1},              /* a bad value: memcached's return 1 */
         {{"-t", "0", "-p", "0"}, 1},
         {{"-o", "slab_automove=3", "-p", "0"}, 1},
+        {{"-o", "read_buf_mem_limit", "-p", "0"}, 1},   /* memcached: return 1 */
+        {{"-o", "read_buf_mem_limit=x", "-p", "0"}, 1},
         {{"-B", "http", "-p", "0"}, 64},          /* EX_USAGE */
         {{"-I", "512", "-p", "0"}, 64},
         {{"-m", "1", "-I", "1m", "-p", "0"}, 64}, /* item above half the memory */

@@ -252,5 +252,6 @@ Test(engine, output_growth_counts_against_the_budget) {
     size_t limit = t_srv.conn_mem.limit;
     t_srv.conn_mem.used = limit;
     cr_assert_eq(engine_run(&cl, "get big\r\n", 9, &used), ENGINE_CLOSE);
+    cr_assert_eq(t_worker.stats.response_obj_oom, 1, "memcached's name for a refused reply");
     t_srv.conn_mem.used = 0;
 }
