@@ -26,7 +26,7 @@
 enum item_state { ITEM_FREE = 0, ITEM_ALLOCATED = 1, ITEM_LINKED = 2 };
 
 enum item_bits {
-    ITEM_ACTIVE = 1,  /* referenced since the sweep last passed: spare it */
+    ITEM_ACTIVE = 1,  /* hit since the sweep last passed, after its first fetch: spare it */
     ITEM_FETCHED = 2, /* read at least once since stored */
     ITEM_TOKEN = 4,   /* meta: a client holds the recache win token */
     ITEM_STALE = 8,   /* meta: invalidated, served as stale */

@@ -28,8 +28,9 @@
  *     ACTIVE bit set is spared once (the bit is cleared), the first one
  *     without it is offered to the caller's reclaim function, which unlinks
  *     it if it can (an exact class goes on until the new item's page fits).
- *     A CLOCK needs no list pointers in items and no lock on a cache hit (a
- *     hit only sets a bit): that is why Larder uses it instead of
+ *     (A hit sets ACTIVE from an item's second fetch on, as memcached's
+ *     bump does.)  A CLOCK needs no list pointers in items and no lock on a
+ *     cache hit (a hit only sets a bit): that is why Larder uses it instead of
  *     memcached's linked LRUs;
  *   - a class that has none takes a page from the class with the most pages,
  *     evicting what is on it.

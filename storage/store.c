@@ -794,8 +794,13 @@ enum store_status store_link(struct store *s, struct item *it, enum store_mode m
     return st;
 }
 
+/* memcached's rule (do_item_bump): the first fetch marks an item FETCHED,
+ * the second ACTIVE, and once fetched a single hit makes it ACTIVE again
+ * after the sweep cleared it.  So a key read once right after its store
+ * (a write-then-verify) is not spared, and a scan of keys each read once
+ * does not push out the ones read again and again. */
 static void store_bump(struct item *it, rel_time_t now) {
-    item_bits_set(it, ITEM_ACTIVE | ITEM_FETCHED);
+    item_bits_set(it, item_bits(it) & ITEM_FETCHED ? ITEM_ACTIVE : ITEM_FETCHED);
     if (item_atime(it) != now)
         item_set_atime(it, now);
 }
