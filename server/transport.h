@@ -51,23 +51,34 @@ ssize_t transport_plain_errno(void);
 /* The raw syscalls: glibc's read, send and sendmsg are cancellation points
  * and wrap each call in two more (enabling and disabling asynchronous
  * cancellation), about 60 instructions per request at depth 1.  No thread
- * of the server is ever cancelled. */
+ * of the server is ever cancelled.  Sanitizer builds keep the libc calls,
+ * which ASan and TSan intercept to check the buffers. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TRANSPORT_READ(fd, buf, n) read(fd, buf, n)
+#define TRANSPORT_SENDMSG(fd, msg, flags) sendmsg(fd, msg, flags)
+#define TRANSPORT_SEND(fd, buf, n, flags) send(fd, buf, n, flags)
+#else
+#define TRANSPORT_READ(fd, buf, n) syscall(SYS_read, fd, buf, n)
+#define TRANSPORT_SENDMSG(fd, msg, flags) syscall(SYS_sendmsg, fd, msg, flags)
+#define TRANSPORT_SEND(fd, buf, n, flags) syscall(SYS_sendto, fd, buf, n, flags, NULL, 0)
+#endif
+
 static inline ssize_t transport_plain_read(int fd, void *buf, size_t n) {
-    ssize_t r = syscall(SYS_read, fd, buf, n);
+    ssize_t r = TRANSPORT_READ(fd, buf, n);
     return r >= 0 ? r : transport_plain_errno();
 }
 
 /* Several pieces in one call (a reply around a value sent from its item). */
 static inline ssize_t transport_plain_writev(int fd, const struct iovec *iov, int n) {
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
-    ssize_t r = syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL);
+    ssize_t r = TRANSPORT_SENDMSG(fd, &msg, MSG_NOSIGNAL);
     if (r > 0)
         return r;
     return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();
 }
 
 static inline ssize_t transport_plain_write(int fd, const void *buf, size_t n) {
-    ssize_t r = syscall(SYS_sendto, fd, buf, n, MSG_NOSIGNAL, NULL, 0);
+    ssize_t r = TRANSPORT_SEND(fd, buf, n, MSG_NOSIGNAL);
     if (r > 0)
         return r;
     return r == 0 ? TRANSPORT_AGAIN : transport_plain_errno();
